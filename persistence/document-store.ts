@@ -1,0 +1,73 @@
+/**
+ * The durable store of Yjs documents, as the sync engine sees it.
+ *
+ * A document is an append-only log of Yjs updates plus a compacted state that folds the log's
+ * older part. The engine knows the store only through this interface, so a PostgreSQL
+ * implementation can follow the LevelDB one without touching the engine.
+ */
+
+/** What `load` reads: the compacted state (if any) and the updates logged after it, oldest first. */
+export interface StoredDocument {
+  /** A Yjs update (v1) holding the compacted state, or `null` when the document was never compacted. */
+  readonly state: Uint8Array | null;
+  /** Updates appended since the state was written, in append order. May overlap the state. */
+  readonly updates: readonly Uint8Array[];
+}
+
+/** One entry of `list`. */
+export interface DocumentInfo {
+  readonly name: string;
+  /** Milliseconds since the epoch of the last write (append or compaction). */
+  readonly updatedAt: number;
+  /** Bytes the document occupies in the store (state plus logged updates), approximately. */
+  readonly size: number;
+}
+
+/**
+ * Raised by a store when a write failed. The updates of the failed write are not stored; the
+ * caller must not report them as saved.
+ */
+export class StoreWriteError extends Error {
+  override readonly name = 'StoreWriteError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface DocumentStore {
+  /**
+   * Reads a document. A name never written gives `{ state: null, updates: [] }`.
+   * The result reflects every append whose promise has resolved.
+   */
+  load(name: string): Promise<StoredDocument>;
+
+  /**
+   * Appends an update to the document's log. Appends made in the same tick, across all
+   * documents, are written in one batch. Resolves once the update is durable (synced to disk
+   * first when the store was opened with `fsync`); rejects with `StoreWriteError` if the write
+   * failed, in which case the update is not stored. Appends to one document are stored in call order.
+   */
+  append(name: string, update: Uint8Array): Promise<void>;
+
+  /**
+   * Replaces the logged history of a document with `state`, a Yjs update that must contain every
+   * update appended to that document before this call. Atomic: after a crash either the old log
+   * or the new state is there, never neither. Updates appended after the call stay in the log.
+   */
+  compact(name: string, state: Uint8Array): Promise<void>;
+
+  /** Number of updates in the document's log (appended since its last compaction), as this store knows it. */
+  logLength(name: string): Promise<number>;
+
+  /** Every stored document, in name order. */
+  list(): Promise<DocumentInfo[]>;
+
+  /** Removes a document entirely. Deleting an unknown name does nothing. */
+  delete(name: string): Promise<void>;
+
+  /** Resolves when every write accepted before the call is durable (or rejects if one failed). */
+  flush(): Promise<void>;
+
+  /** Flushes, then releases the store. Further calls reject. */
+  close(): Promise<void>;
+}

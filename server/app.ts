@@ -1,0 +1,112 @@
+/**
+ * The server: a Hono app on @hono/node-server, WebSockets through @hono/node-ws, the sync engine
+ * behind them and the store behind that.
+ */
+import { createAdaptorServer } from '@hono/node-server';
+import { createNodeWebSocket } from '@hono/node-ws';
+import { Hono } from 'hono';
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DocumentStore } from '../persistence/document-store.js';
+import type { ServerConfig } from './config.js';
+import { HttpError } from './errors.js';
+import { apiRoutes } from './http/routes.js';
+import { installUpgradeGate, ticketFor, type UpgradeCheck } from './http/upgrade.js';
+import type { Logger } from './logger.js';
+import { parseDocumentName } from './sync/document-name.js';
+import { SyncEngine } from './sync/engine.js';
+
+const WS_PREFIX = '/ws/';
+
+/** What @hono/node-server passes a handler: the raw request, used to find an upgrade's ticket. */
+export type AppEnv = { Bindings: { incoming: IncomingMessage } };
+
+export interface CollabServer {
+  readonly app: Hono<AppEnv>;
+  readonly engine: SyncEngine;
+  readonly httpServer: Server;
+  /** Starts listening; resolves with the bound address. */
+  listen(): Promise<AddressInfo>;
+  /**
+   * Stops accepting, closes every connection, drains every pending write and folds every room.
+   * The store is left open: its owner closes it.
+   */
+  close(): Promise<void>;
+}
+
+export function createCollabServer(config: ServerConfig, store: DocumentStore, logger: Logger): CollabServer {
+  const engine = new SyncEngine(store, { ...config, logger });
+  const app = new Hono<AppEnv>();
+  const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app });
+  // @hono/node-ws creates its WebSocketServer without options; the frame limit is ours.
+  wss.options.maxPayload = config.maxMessageSize;
+
+  app.onError((error, c) => {
+    if (error instanceof HttpError) return c.json(error.toJSON(), error.status);
+    logger.error({ err: error, path: c.req.path }, 'request failed');
+    return c.json({ error: 'internal', message: 'internal server error' }, 500);
+  });
+  app.notFound((c) => c.json({ error: 'not-found', message: `nothing at ${c.req.path}` }, 404));
+  app.route('/', apiRoutes(store, engine));
+
+  app.get(
+    `${WS_PREFIX}*`,
+    async (c, next) => {
+      parseDocumentName(c.req.path.slice(WS_PREFIX.length), config.maxNameLength);
+      if (c.req.header('upgrade')?.toLowerCase() !== 'websocket' || !ticketFor(c.env.incoming)) {
+        throw new HttpError(426, 'upgrade-required', 'this endpoint takes WebSocket connections (y-websocket protocol)');
+      }
+      await next();
+    },
+    upgradeWebSocket((c) => {
+      const ticket = ticketFor(c.env.incoming)!;
+      return {
+        onOpen(_event, ws) {
+          engine.accept(ws.raw!, ticket);
+        },
+      };
+    }),
+  );
+
+  const checkUpgrade: UpgradeCheck = async (request) => {
+    // The raw request target, not a parsed URL: URL parsing resolves "." and ".." segments
+    // (even percent-encoded ones), and the name must be decoded exactly once, as sent.
+    const target = request.url ?? '/';
+    const queryStart = target.indexOf('?');
+    const path = queryStart < 0 ? target : target.slice(0, queryStart);
+    const query = new URLSearchParams(queryStart < 0 ? '' : target.slice(queryStart + 1));
+    if (!path.startsWith(WS_PREFIX)) {
+      throw new HttpError(404, 'not-found', `WebSocket connections go to ${WS_PREFIX}<document name>`);
+    }
+    const documentName = parseDocumentName(path.slice(WS_PREFIX.length), config.maxNameLength);
+    return {
+      documentName,
+      acks: query.get('ack') === '1',
+      remoteAddress: request.socket.remoteAddress ?? 'unknown',
+    };
+  };
+
+  const httpServer = createAdaptorServer({ fetch: app.fetch }) as Server;
+  installUpgradeGate(httpServer, injectWebSocket, checkUpgrade, (error) =>
+    logger.error({ err: error }, 'upgrade check failed'),
+  );
+
+  return {
+    app,
+    engine,
+    httpServer,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(config.port, config.host, () => {
+          httpServer.off('error', reject);
+          resolve(httpServer.address() as AddressInfo);
+        });
+      }),
+    async close() {
+      httpServer.close();
+      await engine.close();
+      httpServer.closeAllConnections();
+    },
+  };
+}

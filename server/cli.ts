@@ -1,0 +1,113 @@
+/**
+ * The command line: flags, their environment variables and defaults, parsed into a `ServerConfig`.
+ * A flag wins over its environment variable, which wins over the default.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}, got "${value}"`);
+    }
+    return parsed;
+  };
+}
+
+function bytes(value: string): number {
+  const match = /^(\d+)\s*(b|kib|kb|k|mib|mb|m|gib|gb|g)?$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`expected a size such as 4194304, 512KiB or 4MiB, got "${value}"`);
+  const unit = (match[2] ?? 'b').toLowerCase()[0];
+  const scale = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  const size = Number(match[1]) * scale;
+  if (size < 1024) throw new InvalidArgumentError(`a size of at least 1KiB is needed, got "${value}"`);
+  return size;
+}
+
+function flag(value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(value.trim())) return false;
+  throw new InvalidArgumentError(`expected true or false, got "${value}"`);
+}
+
+/** Builds the program; `parseConfig` runs it. Exported so `--help` can be tested. */
+export function createProgram(version: string): Command {
+  const d = DEFAULT_CONFIG;
+  return new Command('collab-server')
+    .description('A Yjs document server: y-websocket protocol over WebSocket, stored durably in LevelDB.')
+    .version(version)
+    .addOption(new Option('--host <address>', 'interface to listen on').env('HOST').default(d.host))
+    .addOption(new Option('--port <number>', 'port to listen on (0 picks a free one)').env('PORT').default(d.port).argParser(integer(0, 65535)))
+    .addOption(new Option('--data-dir <path>', 'directory of the LevelDB store').env('DATA_DIR').default(d.dataDir))
+    .addOption(
+      // An optional value rather than a bare flag, so FSYNC=false in the environment means false.
+      new Option('--fsync [enabled]', 'sync each write batch to disk before acknowledging it (survives power loss, slower)')
+        .env('FSYNC')
+        .default(d.fsync)
+        .preset('true')
+        .argParser(flag),
+    )
+    .addOption(
+      new Option('--max-message-size <bytes>', 'largest WebSocket message accepted (e.g. 4MiB); larger ones close the connection')
+        .env('MAX_MESSAGE_SIZE')
+        .default(d.maxMessageSize, '4MiB')
+        .argParser(bytes),
+    )
+    .addOption(
+      new Option('--max-name-length <chars>', 'longest document name accepted')
+        .env('MAX_NAME_LENGTH')
+        .default(d.maxNameLength)
+        .argParser(integer(1, 4096)),
+    )
+    .addOption(
+      new Option('--unload-grace <ms>', 'how long a document with no connections stays in memory')
+        .env('UNLOAD_GRACE_MS')
+        .default(d.unloadGraceMs)
+        .argParser(integer(0)),
+    )
+    .addOption(
+      new Option('--ping-interval <ms>', 'WebSocket ping interval; a peer silent for a whole interval is dropped')
+        .env('PING_INTERVAL_MS')
+        .default(d.pingIntervalMs)
+        .argParser(integer(100)),
+    )
+    .addOption(
+      new Option('--compact-after <updates>', 'fold a document\'s update log into its snapshot once it holds this many updates')
+        .env('COMPACT_AFTER')
+        .default(d.compactAfter)
+        .argParser(integer(1)),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .env('LOG_LEVEL')
+        .default(d.logLevel)
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)')
+        .env('LOG_FORMAT')
+        .choices(['json', 'pretty']),
+    )
+    .showHelpAfterError();
+}
+
+/** Parses `argv` (as in `process.argv`) and the environment into a config. Exits on `--help` or a bad flag. */
+export function parseConfig(argv: readonly string[], version: string): ServerConfig {
+  const program = createProgram(version).parse([...argv]);
+  // commander names each value after its flag; the config says the unit.
+  const { unloadGrace, pingInterval, logFormat, ...options } = program.opts<
+    Omit<ServerConfig, 'logFormat' | 'unloadGraceMs' | 'pingIntervalMs'> & {
+      unloadGrace: number;
+      pingInterval: number;
+      logFormat?: ServerConfig['logFormat'];
+    }
+  >();
+  return {
+    ...DEFAULT_CONFIG,
+    ...options,
+    unloadGraceMs: unloadGrace,
+    pingIntervalMs: pingInterval,
+    logFormat: logFormat ?? DEFAULT_CONFIG.logFormat,
+  };
+}

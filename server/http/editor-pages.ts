@@ -1,0 +1,94 @@
+/**
+ * The HTML of the editor's pages. Shells only: the scripts they load do the rest. Every value put
+ * into the markup is escaped, and asset links are relative so the pages work under a path prefix.
+ */
+
+/** Logical asset name to hashed file name, as written by editor/build.mjs into manifest.json. */
+export type AssetManifest = Readonly<Record<string, string>>;
+
+/** Escapes text for HTML content and double-quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+function head(title: string, manifest: AssetManifest, root: string, script: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
+<meta name="referrer" content="no-referrer">
+<meta name="color-scheme" content="light">
+<title>${escapeHtml(title)}</title>
+<link rel="stylesheet" href="${root}assets/${escapeHtml(asset(manifest, 'page.css'))}">
+<script type="module" src="${root}assets/${escapeHtml(asset(manifest, script))}"></script>
+</head>`;
+}
+
+/** The document list and the open-or-create box, at `/`. */
+export function homePage(manifest: AssetManifest, title: string): string {
+  return `${head(title, manifest, './', 'home.js')}
+<body class="home-page">
+<main>
+<h1>${escapeHtml(title)}</h1>
+<p class="lede">Write together, live. Open a document by name, or start a new one.</p>
+<form id="open-form" class="open-form" autocomplete="off">
+<input id="open-name" name="name" placeholder="Document name, like team/notes" aria-label="Document name" required maxlength="256" autocapitalize="off" spellcheck="false">
+<button type="submit">Open</button>
+</form>
+<p id="open-message" class="open-message" role="alert"></p>
+<h2>Recent documents</h2>
+<div id="documents" aria-live="polite"><p class="muted">Loading…</p></div>
+<noscript><p>This page needs JavaScript.</p></noscript>
+</main>
+</body>
+</html>
+`;
+}
+
+/** The editor on document `name`, at `/d/<name>`. */
+export function editorPage(manifest: AssetManifest, title: string, name: string): string {
+  // The page lives at /d/<name>: one `../` per path segment of the name leads back to the root.
+  const root = '../'.repeat(name.split('/').length);
+  return `${head(`${name} · ${title}`, manifest, root, 'page.js')}
+<body class="editor-page">
+<header class="page-header">
+<a class="home" href="${root}">← ${escapeHtml(title)}</a>
+<span class="crumb" aria-hidden="true">/</span>
+<h1 title="${escapeHtml(name)}">${escapeHtml(name)}</h1>
+</header>
+<main id="editor" data-document="${escapeHtml(name)}">
+<noscript><p class="noscript">The editor needs JavaScript.</p></noscript>
+</main>
+</body>
+</html>
+`;
+}
+
+/** A small page for a refused request (a bad document name, the editor not built). */
+export function messagePage(manifest: AssetManifest | null, title: string, message: string): string {
+  const style = manifest?.['page.css'] === undefined ? '' : `<link rel="stylesheet" href="/assets/${escapeHtml(manifest['page.css'])}">`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+${style}
+</head>
+<body class="home-page">
+<main>
+<h1>${escapeHtml(title)}</h1>
+<p>${escapeHtml(message)}</p>
+<p><a href="/">All documents</a></p>
+</main>
+</body>
+</html>
+`;
+}
+
+function asset(manifest: AssetManifest, name: string): string {
+  const file = manifest[name];
+  if (file === undefined) throw new RangeError(`the editor's manifest has no "${name}": rebuild with npm run build`);
+  return file;
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * The server process: parse the command line, open the store, serve, and on SIGINT or SIGTERM
+ * drain every pending write before exiting.
+ */
+import { resolve } from 'node:path';
+import { LevelDocumentStore } from '../persistence/level-store.js';
+import { createCollabServer } from './app.js';
+import { parseConfig } from './cli.js';
+import { createLogger } from './logger.js';
+import { VERSION } from './version.js';
+
+const config = parseConfig(process.argv, VERSION);
+const logger = createLogger(config);
+const dataDir = resolve(config.dataDir);
+
+async function main(): Promise<void> {
+  const store = await LevelDocumentStore.open(dataDir, { fsync: config.fsync });
+  const server = createCollabServer(config, store, logger);
+  const address = await server.listen();
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  const durability = config.fsync ? 'fsync' : 'batched';
+  logger.info(
+    { url, port: address.port, dataDir, version: VERSION, durability },
+    `listening on ${url}, documents in ${dataDir} (collab-server ${VERSION}, durability: ${durability})`,
+  );
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn(`${signal} again: still draining writes, please wait`);
+      return;
+    }
+    stopping = true;
+    logger.info(`${signal}: stopping; draining pending writes`);
+    server
+      .close()
+      .then(() => store.close())
+      .then(
+        () => {
+          logger.info('stopped; every write is stored');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.fatal({ err: error }, 'could not drain pending writes');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  logger.fatal({ err: error }, `could not start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

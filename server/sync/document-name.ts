@@ -1,0 +1,42 @@
+/**
+ * Document names: what a client may ask for, checked before anything is loaded or upgraded.
+ *
+ * A name is URL-decoded exactly once, then must be 1 to `maxLength` characters of letters, digits
+ * (any script) and `- _ . ~ : @ /`, with `/` only between non-empty segments that are not `.` or
+ * `..`. Names are keys in the store, never paths on disk; the rules keep them readable in URLs,
+ * logs and listings, and free of control characters.
+ */
+import { HttpError } from '../errors.js';
+
+const NAME_PATTERN = /^[\p{L}\p{N}\-_.~:@]+(?:\/[\p{L}\p{N}\-_.~:@]+)*$/u;
+
+/**
+ * Decodes and validates a name taken raw from a URL path.
+ * Throws `HttpError(400, 'invalid-document-name')` with the reason.
+ */
+export function parseDocumentName(raw: string, maxLength: number): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    throw invalid('it is not valid percent-encoding');
+  }
+  return validateDocumentName(name, maxLength);
+}
+
+/** Validates an already decoded name. Throws `HttpError(400, 'invalid-document-name')`. */
+export function validateDocumentName(name: string, maxLength: number): string {
+  if (name.length === 0) throw invalid('it is empty');
+  if (name.length > maxLength) throw invalid(`it is longer than ${maxLength} characters`);
+  if (!NAME_PATTERN.test(name)) {
+    throw invalid('use letters, digits and - _ . ~ : @, with / only between non-empty parts');
+  }
+  if (name.split('/').some((segment) => segment === '.' || segment === '..')) {
+    throw invalid('a part may not be "." or ".."');
+  }
+  return name;
+}
+
+function invalid(reason: string): HttpError {
+  return new HttpError(400, 'invalid-document-name', `invalid document name: ${reason}`);
+}

@@ -1,0 +1,134 @@
+/**
+ * The sync engine: takes accepted WebSockets, ties each to its room, decodes every frame before
+ * anything acts on it, drops dead peers, and stops cleanly.
+ */
+import type { RawData, WebSocket } from 'ws';
+import type { DocumentStore } from '../../persistence/document-store.js';
+import type { Logger } from '../logger.js';
+import { CLOSE, Connection, type ConnectionTicket } from './connection.js';
+import { decodeClientMessage, ProtocolError } from './protocol.js';
+import { RoomRegistry } from './registry.js';
+import type { Room } from './room.js';
+
+export interface EngineOptions {
+  readonly unloadGraceMs: number;
+  readonly pingIntervalMs: number;
+  readonly compactAfter: number;
+  readonly logger: Logger;
+}
+
+/** Frames a connection may send while its room loads; a client that floods a loading room is cut off. */
+const MAX_BACKLOG = 1024;
+
+export class SyncEngine {
+  readonly rooms: RoomRegistry;
+  private readonly connections = new Set<Connection>();
+  private readonly pinger: NodeJS.Timeout;
+  private readonly log: Logger;
+
+  constructor(store: DocumentStore, private readonly options: EngineOptions) {
+    this.log = options.logger;
+    this.rooms = new RoomRegistry(store, options);
+    this.pinger = setInterval(() => this.pingAll(), options.pingIntervalMs);
+    this.pinger.unref();
+  }
+
+  /** Open connections now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Takes an upgraded socket whose ticket the upgrade gate has already checked. */
+  accept(socket: WebSocket, ticket: ConnectionTicket): void {
+    const connection = new Connection(socket, ticket);
+    this.connections.add(connection);
+    let room: Room | null = null;
+    const backlog: Uint8Array[] = [];
+
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (!connection.isOpen) return;
+      if (!isBinary) {
+        connection.close(CLOSE.unsupportedData, 'text frames are not supported: send binary y-websocket messages');
+        return;
+      }
+      const frame = toBytes(data);
+      if (room) this.handle(connection, room, frame);
+      else if (backlog.length < MAX_BACKLOG) backlog.push(frame);
+      else connection.close(CLOSE.policyViolation, 'too many messages while the document loads');
+    });
+    socket.on('pong', () => {
+      connection.alive = true;
+    });
+    socket.on('error', (error) => {
+      this.log.debug({ err: error, connection: connection.id }, 'socket error');
+    });
+    socket.on('close', () => {
+      connection.markClosed();
+      this.connections.delete(connection);
+      if (room) {
+        room.leave(connection);
+        this.rooms.release(room);
+      }
+    });
+
+    this.rooms.acquire(ticket.documentName).then(
+      (loaded) => {
+        if (loaded.failed) {
+          connection.close(CLOSE.internalError, 'the document failed; reconnect to resync');
+          return;
+        }
+        room = loaded;
+        loaded.join(connection);
+        if (!connection.isOpen) {
+          loaded.leave(connection);
+          this.rooms.release(loaded);
+          return;
+        }
+        for (const frame of backlog.splice(0)) this.handle(connection, loaded, frame);
+      },
+      (error: unknown) => {
+        this.log.error({ err: error, doc: ticket.documentName }, 'could not load document');
+        connection.close(CLOSE.internalError, 'the document could not be loaded');
+      },
+    );
+  }
+
+  /** Closes every connection, then drains every pending write and folds every room. */
+  async close(): Promise<void> {
+    clearInterval(this.pinger);
+    for (const connection of this.connections) connection.close(CLOSE.goingAway, 'the server is shutting down');
+    await this.rooms.closeAll();
+  }
+
+  private handle(connection: Connection, room: Room, frame: Uint8Array): void {
+    if (!connection.isOpen || room.failed) return;
+    let message;
+    try {
+      message = decodeClientMessage(frame);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.log.warn({ connection: connection.id, doc: room.name, code: error.code, address: connection.ticket.remoteAddress }, `refused message: ${error.message}`);
+      connection.close(CLOSE.invalidPayload, `invalid message: ${error.message}`);
+      return;
+    }
+    room.receive(connection, message);
+  }
+
+  private pingAll(): void {
+    for (const connection of this.connections) {
+      if (!connection.alive) {
+        this.log.info({ connection: connection.id, doc: connection.ticket.documentName }, 'dropping a peer that did not answer a ping');
+        connection.terminate();
+        continue;
+      }
+      connection.alive = false;
+      if (connection.isOpen) connection.socket.ping();
+    }
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}

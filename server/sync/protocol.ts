@@ -1,0 +1,264 @@
+/**
+ * The y-websocket wire protocol, as pure functions over bytes.
+ *
+ * Every frame carries one message: a varUint message type, then its payload. Types 0 to 3 are
+ * y-websocket's own (sync, awareness, auth, query awareness); 100 and 101 are this server's
+ * additions, sent only to clients that opt in with the `ack=1` query parameter, because the
+ * official client logs a warning for every message type it does not know.
+ *
+ * Decoding is strict: every read is bounds-checked, the whole payload must be consumed, and a Yjs
+ * update or awareness update is decoded in full before it is handed on, so a malformed message is
+ * refused as a whole and nothing of it is applied.
+ */
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import * as Y from 'yjs';
+
+export const MESSAGE_SYNC = 0;
+export const MESSAGE_AWARENESS = 1;
+export const MESSAGE_AUTH = 2;
+export const MESSAGE_QUERY_AWARENESS = 3;
+/** Ours: the sender's updates are durably stored. Payload: varUint count, varUint8Array state vector. */
+export const MESSAGE_SAVED = 100;
+/** Ours: something went wrong that the client should know of. Payload: varString code, varString message. */
+export const MESSAGE_ERROR = 101;
+
+export const SYNC_STEP_1 = 0;
+export const SYNC_STEP_2 = 1;
+export const SYNC_UPDATE = 2;
+
+/** y-protocols' auth message subtype for "permission denied". */
+const AUTH_PERMISSION_DENIED = 0;
+
+export type ClientMessage =
+  | { readonly type: 'sync-step-1'; readonly stateVector: Uint8Array }
+  | { readonly type: 'sync-step-2'; readonly update: Uint8Array }
+  | { readonly type: 'update'; readonly update: Uint8Array }
+  | { readonly type: 'awareness'; readonly update: Uint8Array; readonly entries: readonly AwarenessEntry[] }
+  | { readonly type: 'query-awareness' };
+
+export interface AwarenessEntry {
+  readonly clientId: number;
+  readonly clock: number;
+  /** The parsed state; `null` means the client removed its state. */
+  readonly state: Record<string, unknown> | null;
+}
+
+export type ProtocolErrorCode =
+  | 'empty-message'
+  | 'truncated'
+  | 'unknown-message-type'
+  | 'unknown-sync-type'
+  | 'trailing-bytes'
+  | 'invalid-update'
+  | 'invalid-state-vector'
+  | 'invalid-awareness';
+
+/** A frame that does not follow the protocol. The connection that sent it is closed with code 1007. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  constructor(
+    readonly code: ProtocolErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Decodes one client frame. Throws `ProtocolError` for anything that is not a complete, valid message. */
+export function decodeClientMessage(frame: Uint8Array): ClientMessage {
+  if (frame.length === 0) throw new ProtocolError('empty-message', 'empty message');
+  const decoder = decoding.createDecoder(frame);
+  const messageType = read(decoder, decoding.readVarUint, 'message type');
+  let message: ClientMessage;
+  switch (messageType) {
+    case MESSAGE_SYNC:
+      message = decodeSync(decoder);
+      break;
+    case MESSAGE_AWARENESS: {
+      const update = read(decoder, decoding.readVarUint8Array, 'awareness update');
+      message = { type: 'awareness', update, entries: decodeAwarenessUpdate(update) };
+      break;
+    }
+    case MESSAGE_QUERY_AWARENESS:
+      message = { type: 'query-awareness' };
+      break;
+    default:
+      throw new ProtocolError('unknown-message-type', `unknown message type ${messageType}`);
+  }
+  if (decoding.hasContent(decoder)) {
+    throw new ProtocolError('trailing-bytes', `${frame.length - decoder.pos} unexpected bytes after the message`);
+  }
+  return message;
+}
+
+function decodeSync(decoder: decoding.Decoder): ClientMessage {
+  const syncType = read(decoder, decoding.readVarUint, 'sync message type');
+  const payload = read(decoder, decoding.readVarUint8Array, 'sync payload');
+  switch (syncType) {
+    case SYNC_STEP_1:
+      validateStateVector(payload);
+      return { type: 'sync-step-1', stateVector: payload };
+    case SYNC_STEP_2:
+      validateUpdate(payload);
+      return { type: 'sync-step-2', update: payload };
+    case SYNC_UPDATE:
+      validateUpdate(payload);
+      return { type: 'update', update: payload };
+    default:
+      throw new ProtocolError('unknown-sync-type', `unknown sync message type ${syncType}`);
+  }
+}
+
+/** Reads one field, turning lib0's out-of-bounds errors into a `ProtocolError`. */
+function read<T>(decoder: decoding.Decoder, reader: (d: decoding.Decoder) => T, what: string): T {
+  try {
+    return reader(decoder);
+  } catch {
+    throw new ProtocolError('truncated', `message ends inside the ${what}`);
+  }
+}
+
+/**
+ * Decodes a Yjs update (v1) in full, structs and delete set, without applying it.
+ * Throws `ProtocolError('invalid-update')` if it does not decode.
+ */
+export function validateUpdate(update: Uint8Array): void {
+  let decoded: ReturnType<typeof Y.decodeUpdate>;
+  try {
+    decoded = Y.decodeUpdate(update);
+  } catch (error) {
+    throw new ProtocolError('invalid-update', `update does not decode: ${describe(error)}`);
+  }
+  // lib0 reads single bytes without a bounds check, so a truncated update can decode into
+  // structs with undefined fields instead of throwing; those fail these checks.
+  for (const struct of decoded.structs) {
+    if (!isClock(struct.id.client) || !isClock(struct.id.clock) || !(struct.length > 0)) {
+      throw new ProtocolError('invalid-update', 'update holds a malformed struct');
+    }
+  }
+}
+
+function validateStateVector(stateVector: Uint8Array): void {
+  try {
+    const decoder = decoding.createDecoder(stateVector);
+    const clients = decoding.readVarUint(decoder);
+    for (let i = 0; i < clients; i++) {
+      decoding.readVarUint(decoder);
+      decoding.readVarUint(decoder);
+    }
+    if (decoding.hasContent(decoder)) throw new Error('unexpected bytes after the state vector');
+  } catch (error) {
+    throw new ProtocolError('invalid-state-vector', `state vector does not decode: ${describe(error)}`);
+  }
+}
+
+/**
+ * Decodes an awareness update: a count, then per client its id, clock and state as JSON.
+ * Each state must parse to an object or `null`.
+ */
+export function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
+  const entries: AwarenessEntry[] = [];
+  try {
+    const decoder = decoding.createDecoder(update);
+    const count = decoding.readVarUint(decoder);
+    for (let i = 0; i < count; i++) {
+      const clientId = decoding.readVarUint(decoder);
+      const clock = decoding.readVarUint(decoder);
+      const json = decoding.readVarString(decoder);
+      const state: unknown = JSON.parse(json, refuseProtoKeys);
+      if (state !== null && (typeof state !== 'object' || Array.isArray(state))) {
+        throw new Error(`state of client ${clientId} is not an object`);
+      }
+      entries.push({ clientId, clock, state: state as Record<string, unknown> | null });
+    }
+    if (decoding.hasContent(decoder)) throw new Error('unexpected bytes after the awareness update');
+  } catch (error) {
+    throw new ProtocolError('invalid-awareness', `awareness update does not decode: ${describe(error)}`);
+  }
+  return entries;
+}
+
+/**
+ * JSON.parse makes `__proto__` an own property, harmless here, but a client or plugin that merges
+ * states with Object.assign or a spread into a prototype-bearing object would be polluted; no
+ * honest client sends such a key, so it is refused at the door.
+ */
+function refuseProtoKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw new Error('"__proto__" is not allowed as a key');
+  return value;
+}
+
+function isClock(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// Encoders: each builds one complete frame.
+
+export function encodeSyncStep1(stateVector: Uint8Array): Uint8Array {
+  return encodeSync(SYNC_STEP_1, stateVector);
+}
+
+export function encodeSyncStep2(update: Uint8Array): Uint8Array {
+  return encodeSync(SYNC_STEP_2, update);
+}
+
+export function encodeUpdate(update: Uint8Array): Uint8Array {
+  return encodeSync(SYNC_UPDATE, update);
+}
+
+function encodeSync(syncType: number, payload: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_SYNC);
+  encoding.writeVarUint(encoder, syncType);
+  encoding.writeVarUint8Array(encoder, payload);
+  return encoding.toUint8Array(encoder);
+}
+
+export function encodeAwareness(update: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_AWARENESS);
+  encoding.writeVarUint8Array(encoder, update);
+  return encoding.toUint8Array(encoder);
+}
+
+/** y-protocols' "permission denied" auth message; the official client logs the reason. */
+export function encodePermissionDenied(reason: string): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_AUTH);
+  encoding.writeVarUint(encoder, AUTH_PERMISSION_DENIED);
+  encoding.writeVarString(encoder, reason);
+  return encoding.toUint8Array(encoder);
+}
+
+/**
+ * "Saved": the first `count` update-bearing messages this connection sent are durably stored,
+ * and the stored document covers `stateVector`. A client is saved when, for every client id in
+ * its own state vector, the stored clock is at least its own.
+ */
+export function encodeSaved(count: number, stateVector: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_SAVED);
+  encoding.writeVarUint(encoder, count);
+  encoding.writeVarUint8Array(encoder, stateVector);
+  return encoding.toUint8Array(encoder);
+}
+
+export function encodeError(code: string, message: string): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_ERROR);
+  encoding.writeVarString(encoder, code);
+  encoding.writeVarString(encoder, message);
+  return encoding.toUint8Array(encoder);
+}
+
+/** Decodes a "saved" message's payload (after the message type), for clients of this server. */
+export function decodeSaved(decoder: decoding.Decoder): { count: number; stateVector: Map<number, number> } {
+  const count = decoding.readVarUint(decoder);
+  const stateVector = Y.decodeStateVector(decoding.readVarUint8Array(decoder));
+  return { count, stateVector };
+}

@@ -1,0 +1,124 @@
+/**
+ * The loaded rooms, one per document name.
+ *
+ * A room is loaded once: every connection that asks for it while it loads waits for the same
+ * load. A room left with no connections is kept for a grace period, then drained, folded into its
+ * snapshot and unloaded; a connection that arrives while it unloads waits and loads it anew.
+ */
+import type { DocumentStore } from '../../persistence/document-store.js';
+import type { Logger } from '../logger.js';
+import { Room } from './room.js';
+
+export interface RegistryOptions {
+  readonly unloadGraceMs: number;
+  readonly compactAfter: number;
+  readonly logger: Logger;
+}
+
+interface Entry {
+  loading: Promise<Room>;
+  room: Room | null;
+  unloading: Promise<void> | null;
+  timer: NodeJS.Timeout | null;
+}
+
+export class RoomRegistry {
+  private readonly entries = new Map<string, Entry>();
+  private closed = false;
+
+  constructor(
+    private readonly store: DocumentStore,
+    private readonly options: RegistryOptions,
+  ) {}
+
+  /** Rooms loaded (or loading) now. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Resolves with the loaded room for `name`, loading it if needed. Rejects if the load failed. */
+  async acquire(name: string): Promise<Room> {
+    if (this.closed) throw new Error('the server is shutting down');
+    for (;;) {
+      const entry = this.entries.get(name);
+      if (!entry) return this.load(name);
+      if (entry.unloading) {
+        await entry.unloading;
+        continue;
+      }
+      if (entry.timer) {
+        clearTimeout(entry.timer);
+        entry.timer = null;
+      }
+      return entry.loading;
+    }
+  }
+
+  /** Called when a connection leaves: a room left empty is unloaded after the grace period. */
+  release(room: Room): void {
+    const entry = this.entries.get(room.name);
+    if (!entry || entry.room !== room || room.connections.size > 0 || entry.timer || entry.unloading) return;
+    entry.timer = setTimeout(() => {
+      entry.timer = null;
+      // Someone may have joined since; only a still-empty room goes.
+      if (room.connections.size === 0 && !this.closed) void this.unload(room.name, entry, room);
+    }, this.options.unloadGraceMs);
+    entry.timer.unref();
+  }
+
+  /** Drains, folds and unloads every room; used when the server stops. */
+  async closeAll(): Promise<void> {
+    this.closed = true;
+    const pending = [...this.entries].map(async ([name, entry]) => {
+      if (entry.timer) clearTimeout(entry.timer);
+      if (entry.unloading) return entry.unloading;
+      const room = await entry.loading.catch(() => null);
+      if (room) await this.unload(name, entry, room);
+    });
+    await Promise.all(pending);
+  }
+
+  private load(name: string): Promise<Room> {
+    const loading = Room.load(name, this.store, {
+      compactAfter: this.options.compactAfter,
+      logger: this.options.logger,
+      onFailure: (room) => this.discard(room),
+    });
+    const entry: Entry = { loading, room: null, unloading: null, timer: null };
+    this.entries.set(name, entry);
+    loading.then(
+      (room) => {
+        entry.room = room;
+      },
+      () => {
+        if (this.entries.get(name) === entry) this.entries.delete(name);
+      },
+    );
+    return loading;
+  }
+
+  private unload(name: string, entry: Entry, room: Room): Promise<void> {
+    entry.unloading = (async () => {
+      try {
+        await room.fold();
+      } catch (error) {
+        this.options.logger.error({ err: error, doc: name }, 'could not fold the document before unloading; its log is kept');
+      }
+      room.destroy();
+    })().finally(() => {
+      if (this.entries.get(name) === entry) this.entries.delete(name);
+    });
+    return entry.unloading;
+  }
+
+  /** A failed room is dropped at once: the next connection loads the document from the store. */
+  private discard(room: Room): void {
+    const entry = this.entries.get(room.name);
+    if (entry?.room === room) {
+      if (entry.timer) clearTimeout(entry.timer);
+      this.entries.delete(room.name);
+    }
+    // Let the room's current call stack finish before its doc goes away.
+    setImmediate(() => room.destroy());
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * A room: one loaded document, its awareness, and the connections editing it.
+ *
+ * The order of an update through a room is the server's durability guarantee:
+ *
+ *   apply to the Y.Doc -> append to the store -> once stored: broadcast, acknowledge
+ *
+ * so no other client sees an update that a crash could still lose. A sync step 2 sent to a
+ * (re)joining client is likewise computed only when nothing is waiting to be stored.
+ */
+import * as awarenessProtocol from 'y-protocols/awareness';
+import * as Y from 'yjs';
+import type { DocumentStore } from '../../persistence/document-store.js';
+import { applyStoredDocument } from '../../persistence/fold.js';
+import type { Logger } from '../logger.js';
+import { CLOSE, Connection } from './connection.js';
+import {
+  encodeAwareness,
+  encodeError,
+  encodeSaved,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeUpdate,
+  type ClientMessage,
+} from './protocol.js';
+
+export interface RoomOptions {
+  /** Fold the update log into the snapshot once it holds this many updates. */
+  readonly compactAfter: number;
+  readonly logger: Logger;
+  /** Called once when the room fails (a write failed or an update broke the document); the owner unloads it. */
+  readonly onFailure: (room: Room) => void;
+}
+
+export class Room {
+  readonly doc = new Y.Doc();
+  readonly awareness = new awarenessProtocol.Awareness(this.doc);
+  readonly connections = new Set<Connection>();
+  /** Updates applied to the doc whose write has not completed yet. */
+  private unstored = 0;
+  /** The most recent append; the store settles appends in order, so awaiting it awaits all. */
+  private lastWrite: Promise<void> = Promise.resolve();
+  /** Updates in the store's log since the last compaction. */
+  private logLength = 0;
+  private compaction: Promise<void> | null = null;
+  private failure: Error | null = null;
+  private readonly log: Logger;
+
+  private constructor(
+    readonly name: string,
+    private readonly store: DocumentStore,
+    private readonly options: RoomOptions,
+  ) {
+    this.log = options.logger.child({ doc: name });
+    // The server publishes no presence of its own.
+    this.awareness.setLocalState(null);
+    this.awareness.on('update', this.onAwarenessTimeout);
+  }
+
+  /** Loads a document from the store. The room is complete before anyone can join it. */
+  static async load(name: string, store: DocumentStore, options: RoomOptions): Promise<Room> {
+    const room = new Room(name, store, options);
+    const stored = await store.load(name);
+    applyStoredDocument(room.doc, stored);
+    room.logLength = stored.updates.length;
+    // Listen only now: the stored history must not be stored again.
+    room.doc.on('update', room.onDocUpdate);
+    if (room.logLength >= options.compactAfter) room.compact();
+    return room;
+  }
+
+  /** True once the room has failed; it takes no more messages and is being unloaded. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
+  /** Adds a connection and starts the handshake: our state vector, and who is present. */
+  join(connection: Connection): void {
+    this.connections.add(connection);
+    connection.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
+    const present = [...this.awareness.getStates().keys()];
+    if (present.length > 0) {
+      connection.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, present)));
+    }
+  }
+
+  /** Removes a connection; the presence it published is removed for everyone else. */
+  leave(connection: Connection): void {
+    if (!this.connections.delete(connection)) return;
+    const clients = [...connection.awarenessClients].filter((id) => this.awareness.getStates().has(id));
+    if (clients.length > 0) {
+      awarenessProtocol.removeAwarenessStates(this.awareness, clients, connection);
+      const frame = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients));
+      this.broadcast(frame, connection);
+    }
+  }
+
+  /** Handles one decoded message from a connection of this room. */
+  receive(connection: Connection, message: ClientMessage): void {
+    if (this.failure) return;
+    switch (message.type) {
+      case 'sync-step-1':
+        void this.replyWithMissing(connection, message.stateVector);
+        break;
+      case 'sync-step-2':
+      case 'update':
+        this.applyClientUpdate(connection, message.update);
+        break;
+      case 'awareness':
+        for (const entry of message.entries) {
+          if (entry.state === null) connection.awarenessClients.delete(entry.clientId);
+          else connection.awarenessClients.add(entry.clientId);
+        }
+        awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, connection);
+        this.broadcast(encodeAwareness(message.update), connection);
+        break;
+      case 'query-awareness': {
+        const present = [...this.awareness.getStates().keys()];
+        connection.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, present)));
+        break;
+      }
+    }
+  }
+
+  /** Resolves once every update applied so far is stored (or the room failed). */
+  async drain(): Promise<void> {
+    while (this.unstored > 0 && !this.failure) {
+      // A failed write is handled by onWriteFailed; here we only wait for the writes to settle.
+      await this.lastWrite.catch(() => undefined);
+    }
+  }
+
+  /** Drains, then folds the log into the snapshot so the next load reads one record. */
+  async fold(): Promise<void> {
+    await this.drain();
+    if (this.failure) return;
+    await this.compaction;
+    if (this.logLength > 0) await this.compact();
+  }
+
+  destroy(): void {
+    this.awareness.off('update', this.onAwarenessTimeout);
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+
+  private applyClientUpdate(connection: Connection, update: Uint8Array): void {
+    connection.updatesReceived++;
+    try {
+      Y.applyUpdate(this.doc, update, connection);
+    } catch (error) {
+      // The update decoded but could not be integrated, so the doc may hold part of it. Nothing
+      // of it was stored or broadcast; unloading the room discards the partial state.
+      this.fail(new Error('an update could not be applied to the document', { cause: error }), 'invalid-update');
+      return;
+    }
+    if (connection.ticket.acks) this.acknowledgeWhenStored(connection);
+  }
+
+  /** Called by Yjs inside the transaction that changed the doc, with exactly what changed. */
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    const sender = origin instanceof Connection ? origin : null;
+    const write = this.store.append(this.name, update);
+    this.unstored++;
+    this.lastWrite = write;
+    write.then(
+      () => this.onStored(update, sender),
+      (error: unknown) => this.onWriteFailed(error),
+    );
+    this.logLength++;
+    if (this.logLength >= this.options.compactAfter && !this.compaction) void this.compact();
+  };
+
+  private onStored(update: Uint8Array, sender: Connection | null): void {
+    this.unstored--;
+    if (this.failure) return;
+    this.broadcast(encodeUpdate(update), sender);
+  }
+
+  private onWriteFailed(error: unknown): void {
+    this.unstored--;
+    this.fail(error instanceof Error ? error : new Error(String(error)), 'storage-failed');
+  }
+
+  /**
+   * Fails the room: the error is logged once, clients that take acks are told why, every
+   * connection is closed (they resync from the store when they reconnect, re-sending what was
+   * not stored), and the owner unloads the room.
+   */
+  private fail(error: Error, code: 'storage-failed' | 'invalid-update'): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.log.error({ err: error, code, connections: this.connections.size }, 'room failed; unsaved changes are not acknowledged and clients will resync');
+    const reason = code === 'storage-failed' ? 'the document could not be saved; reconnect to resync' : 'an update broke the document; reconnect to resync';
+    for (const connection of this.connections) {
+      if (connection.ticket.acks) connection.send(encodeError(code, reason));
+      connection.close(code === 'storage-failed' ? CLOSE.internalError : CLOSE.invalidPayload, reason);
+    }
+    this.options.onFailure(this);
+  }
+
+  /**
+   * Acknowledges the connection's updates once the writes that hold them are stored. The state
+   * vector is taken now, when the doc holds exactly what has been appended so far.
+   */
+  private acknowledgeWhenStored(connection: Connection): void {
+    const count = connection.updatesReceived;
+    const stateVector = Y.encodeStateVector(this.doc);
+    const stored = this.unstored === 0 ? Promise.resolve() : this.lastWrite;
+    stored.then(
+      () => {
+        if (count <= connection.ackedCount) return;
+        connection.ackedCount = count;
+        connection.ackedStateVector = stateVector;
+        if (connection.ackQueued) return;
+        connection.ackQueued = true;
+        // One "saved" per connection per tick, however many of its updates a batch held.
+        setImmediate(() => {
+          connection.ackQueued = false;
+          connection.send(encodeSaved(connection.ackedCount, connection.ackedStateVector!));
+        });
+      },
+      () => undefined, // the failure itself is reported by onWriteFailed
+    );
+  }
+
+  /** Sends what the client lacks, computed when nothing is waiting to be stored. */
+  private async replyWithMissing(connection: Connection, stateVector: Uint8Array): Promise<void> {
+    await this.drain();
+    if (this.failure || !connection.isOpen) return;
+    connection.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)));
+  }
+
+  private broadcast(frame: Uint8Array, except: Connection | null): void {
+    for (const connection of this.connections) {
+      if (connection !== except) connection.send(frame);
+    }
+  }
+
+  /** Presence that timed out (a client silent for 30 s) is removed for everyone. */
+  private readonly onAwarenessTimeout = (
+    changes: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    if (origin !== 'timeout' || changes.removed.length === 0) return;
+    this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changes.removed)), null);
+  };
+
+  private compact(): Promise<void> {
+    const folded = this.logLength;
+    const state = Y.encodeStateAsUpdate(this.doc);
+    this.compaction = this.store.compact(this.name, state).then(
+      () => {
+        this.logLength -= folded;
+      },
+      (error: unknown) => {
+        // Nothing is lost: the log stays as it was and the next threshold tries again.
+        this.log.error({ err: error }, 'compaction failed; the update log is kept and compaction will be retried');
+      },
+    );
+    void this.compaction.finally(() => {
+      this.compaction = null;
+    });
+    return this.compaction;
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Clients for tests: the official y-websocket provider (what apps use), and a raw socket for
+ * sending bytes no well-behaved client would.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import * as decoding from 'lib0/decoding';
+import WebSocket from 'ws';
+import { WebsocketProvider } from 'y-websocket';
+import * as Y from 'yjs';
+
+export interface YClient {
+  readonly doc: Y.Doc;
+  readonly provider: WebsocketProvider;
+  /** Resolves once the first sync with the server completed. */
+  readonly synced: Promise<void>;
+  destroy(): void;
+}
+
+/** Connects the official provider to `wsUrl/<name>`. */
+export function connectClient(
+  wsUrl: string,
+  name: string,
+  options: { params?: Record<string, string>; doc?: Y.Doc; connect?: boolean } = {},
+): YClient {
+  const doc = options.doc ?? new Y.Doc();
+  const provider = new WebsocketProvider(wsUrl, name, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    params: options.params,
+    connect: options.connect ?? true,
+    disableBc: true,
+    maxBackoffTime: 200,
+  });
+  const synced = new Promise<void>((resolve) => {
+    if (provider.synced) resolve();
+    else provider.once('sync', () => resolve());
+  });
+  return {
+    doc,
+    provider,
+    synced,
+    destroy() {
+      provider.destroy();
+      doc.destroy();
+    },
+  };
+}
+
+/** Resolves when `predicate` holds for the doc, checked now and after each of its updates. */
+export function waitForDoc(doc: Y.Doc, predicate: () => boolean, what = 'document condition', timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (predicate()) return resolve();
+    const timer = setTimeout(() => {
+      doc.off('update', check);
+      reject(new Error(`timed out waiting for ${what}`));
+    }, timeoutMs);
+    const check = () => {
+      if (!predicate()) return;
+      clearTimeout(timer);
+      doc.off('update', check);
+      resolve();
+    };
+    doc.on('update', check);
+  });
+}
+
+export interface RawClient {
+  readonly socket: WebSocket;
+  /** Binary frames received, in order. */
+  readonly frames: Uint8Array[];
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** Resolves with the next frame whose first varUint (message type) is `type`. */
+  nextFrame(type: number, timeoutMs?: number): Promise<Uint8Array>;
+}
+
+/** A bare WebSocket that records what it receives. */
+export function connectRaw(url: string, options: WebSocket.ClientOptions = {}): RawClient {
+  const socket = new WebSocket(url, options);
+  const frames: Uint8Array[] = [];
+  const waiters: Array<{ type: number; resolve: (frame: Uint8Array) => void }> = [];
+  socket.on('message', (data: Buffer) => {
+    const frame = new Uint8Array(data);
+    frames.push(frame);
+    const type = decoding.readVarUint(decoding.createDecoder(frame));
+    const index = waiters.findIndex((waiter) => waiter.type === type);
+    if (index >= 0) waiters.splice(index, 1)[0]!.resolve(frame);
+  });
+  const opened = new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
+    socket.once('error', reject);
+  });
+  opened.catch(() => undefined);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+  });
+  return {
+    socket,
+    frames,
+    opened,
+    closed,
+    nextFrame(type, timeoutMs = 10_000) {
+      const seen = frames.find((frame) => decoding.readVarUint(decoding.createDecoder(frame)) === type);
+      if (seen) {
+        frames.splice(frames.indexOf(seen), 1);
+        return Promise.resolve(seen);
+      }
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no frame of type ${type} within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({
+          type,
+          resolve: (frame) => {
+            clearTimeout(timer);
+            frames.splice(frames.indexOf(frame), 1);
+            resolve(frame);
+          },
+        });
+      });
+    },
+  };
+}
+
+/**
+ * Resolves with `[status, body]` of a refused WebSocket upgrade. Sent with node:http so the path
+ * goes out exactly as written: WebSocket clients normalize "." and ".." segments away.
+ */
+export function refusedUpgrade(url: string, headers: Record<string, string> = {}): Promise<[number, string]> {
+  const { hostname, port, pathname, search } = new URL(url);
+  const rawPath = url.slice(url.indexOf('/', url.indexOf('//') + 2)) || pathname + search;
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      host: hostname,
+      port,
+      path: rawPath,
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
+        ...headers,
+      },
+    });
+    request.once('upgrade', (_response, socket) => {
+      socket.destroy();
+      reject(new Error(`the upgrade to ${rawPath} was accepted`));
+    });
+    request.once('response', (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolve([response.statusCode ?? 0, body]));
+    });
+    request.once('error', reject);
+    request.end();
+  });
+}
+
+/** A seeded pseudo-random generator (mulberry32), so a randomized test replays from its seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The seed for a randomized test: `TEST_SEED` if set, else a fresh one. Printed so a failure replays. */
+export function testSeed(label: string): number {
+  const seed = process.env.TEST_SEED ? Number(process.env.TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
+  console.log(`[${label}] seed ${seed} (rerun with TEST_SEED=${seed})`);
+  return seed;
+}

@@ -1,0 +1,100 @@
+/**
+ * A failed write is never hidden. The LevelDB database is closed out from under a running
+ * server (a real failure of the real store): the update is not broadcast, not acknowledged, the
+ * client that sent it is told, the failure is logged once, and once storage works again the
+ * client's own copy brings the update back, so nothing is lost.
+ */
+import { ClassicLevel } from 'classic-level';
+import * as decoding from 'lib0/decoding';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { LevelDocumentStore } from '../../persistence/level-store.js';
+import { createCollabServer, type CollabServer } from '../../server/app.js';
+import { DEFAULT_CONFIG } from '../../server/config.js';
+import { decodeSaved, MESSAGE_ERROR, MESSAGE_SAVED } from '../../server/sync/protocol.js';
+import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
+import { removeDir, tempDataDir } from '../helpers/server-process.js';
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+function capturingLogger(lines: Array<Record<string, unknown>>) {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return pino({ level: 'info' }, sink);
+}
+
+async function serve(store: LevelDocumentStore, lines: Array<Record<string, unknown>>, port = 0): Promise<[CollabServer, number]> {
+  const server = createCollabServer({ ...DEFAULT_CONFIG, port, unloadGraceMs: 60_000 }, store, capturingLogger(lines));
+  const address = await server.listen();
+  return [server, address.port];
+}
+
+describe('a failed write', () => {
+  it('is not broadcast or acknowledged, is reported, and comes back from the client once storage works', async () => {
+    const dataDir = await tempDataDir();
+    cleanup.push(() => removeDir(dataDir));
+    const db = new ClassicLevel<string, Uint8Array>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const store = await LevelDocumentStore.fromDatabase(db);
+    const lines: Array<Record<string, unknown>> = [];
+    const [server, port] = await serve(store, lines);
+    const url = `ws://127.0.0.1:${port}/ws`;
+
+    const writer: YClient = connectClient(url, 'fragile', { params: { ack: '1' } });
+    const observer: YClient = connectClient(url, 'fragile');
+    cleanup.push(() => writer.destroy(), () => observer.destroy());
+    const errors: Array<[string, string]> = [];
+    const savedClocks: number[] = [];
+    writer.provider.messageHandlers[MESSAGE_ERROR] = (_e, decoder: decoding.Decoder) => {
+      errors.push([decoding.readVarString(decoder), decoding.readVarString(decoder)]);
+    };
+    writer.provider.messageHandlers[MESSAGE_SAVED] = (_e, decoder: decoding.Decoder) => {
+      savedClocks.push(decodeSaved(decoder).stateVector.get(writer.doc.clientID) ?? 0);
+    };
+    const closes: number[] = [];
+    writer.provider.on('connection-close', (event: CloseEvent | null) => {
+      if (event) closes.push(event.code);
+    });
+    await Promise.all([writer.synced, observer.synced]);
+    writer.doc.getText('t').insert(0, 'stored');
+    await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'stored');
+
+    // The disk goes away.
+    await db.close();
+    writer.doc.getText('t').insert(6, ' and then lost?');
+    const clockOfUnsaved = Y.getState(writer.doc.store, writer.doc.clientID);
+    await expect.poll(() => closes, { timeout: 10_000 }).toContain(1011);
+
+    expect(errors[0]?.[0]).toBe('storage-failed');
+    expect(errors[0]?.[1]).toMatch(/could not be saved/);
+    expect(savedClocks.every((clock) => clock < clockOfUnsaved)).toBe(true);
+    // Broadcast only follows a successful write: the observer never saw the unsaved edit.
+    expect(observer.doc.getText('t').toString()).toBe('stored');
+    const failures = lines.filter((line) => line.msg === 'room failed; unsaved changes are not acknowledged and clients will resync');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.level).toBe(50);
+
+    // Storage is back (a new process on the same directory and port): the writer's own copy is resent.
+    await server.close();
+    await store.close().catch(() => undefined);
+    const healed = await LevelDocumentStore.open(dataDir);
+    const [healedServer] = await serve(healed, [], port);
+    cleanup.push(async () => {
+      await healedServer.close();
+      await healed.close();
+    });
+    await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'stored and then lost?', 'the resent edit', 20_000);
+    const newcomer = connectClient(url, 'fragile');
+    cleanup.push(() => newcomer.destroy());
+    await newcomer.synced;
+    expect(newcomer.doc.getText('t').toString()).toBe('stored and then lost?');
+  });
+});
