@@ -68,6 +68,9 @@ export interface DocumentStore {
   /** Resolves when every write accepted before the call is durable (or rejects if one failed). */
   flush(): Promise<void>;
 
-  /** Flushes, then releases the store. Further calls reject. */
+  /**
+   * Flushes, then releases the store. Calling it again returns the same promise; every other
+   * method rejects once it was called. Rejects with `StoreWriteError` if a pending write failed.
+   */
   close(): Promise<void>;
 }

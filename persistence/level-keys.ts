@@ -1,0 +1,94 @@
+/**
+ * The key layout and record encodings of `LevelDocumentStore`.
+ *
+ * Keys are UTF-8 strings; a document name never contains U+0000, which separates the parts:
+ *   `s\0<name>`           the compacted state of a document (a Yjs update)
+ *   `u\0<name>\0<seq>`    one logged update; `seq` is 16 lowercase hex digits, so key order is log order
+ *   `m\0<name>`           the document's metadata (JSON, `DocumentMeta`)
+ *   `seq`                 the last sequence number written, store-wide (hex)
+ * A document's log is the range (`u\0<name>\0`, `u\0<name>\u0001`): a name that extends another,
+ * `ab` after `a`, sorts after the bound because its next byte is above U+0001.
+ */
+
+/** What the store knows of a document besides its updates; written in every batch that touches it. */
+export interface DocumentMeta {
+  /** Milliseconds since the epoch of the last write. */
+  readonly updatedAt: number;
+  /** Bytes of the compacted state (0 if none). */
+  readonly stateBytes: number;
+  /** Bytes of the logged updates. */
+  readonly logBytes: number;
+  /** Number of logged updates. */
+  readonly logLength: number;
+}
+
+export const EMPTY_META: DocumentMeta = { updatedAt: 0, stateBytes: 0, logBytes: 0, logLength: 0 };
+
+export const SEQ_KEY = 'seq';
+/** The range of every metadata key: `gt` META_FIRST, `lt` META_END. */
+export const META_FIRST = 'm\u0000';
+export const META_END = 'm\u0001';
+
+export const stateKey = (name: string): string => `s\u0000${name}`;
+export const metaKey = (name: string): string => `m\u0000${name}`;
+/** Exclusive lower bound of a document's log. */
+export const logFirst = (name: string): string => `u\u0000${name}\u0000`;
+/** Exclusive upper bound of a document's log. */
+export const logEnd = (name: string): string => `u\u0000${name}\u0001`;
+export const logKey = (name: string, seq: number): string => logFirst(name) + seq.toString(16).padStart(16, '0');
+
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * Throws RangeError for a name the key layout cannot hold: one containing U+0000 (the separator),
+ * or a lone surrogate (UTF-8 encodes every lone surrogate as U+FFFD, so two names would share keys).
+ */
+export function checkName(name: string): void {
+  if (typeof name !== 'string') throw new TypeError('A document name must be a string');
+  if (name.includes('\u0000')) {
+    throw new RangeError(`Document name ${JSON.stringify(name)} contains U+0000, the store's key separator`);
+  }
+  if (LONE_SURROGATE.test(name)) {
+    throw new RangeError(`Document name ${JSON.stringify(name)} contains a lone surrogate, which UTF-8 cannot encode`);
+  }
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+export function encodeSeq(seq: number): Uint8Array {
+  return textEncoder.encode(seq.toString(16));
+}
+
+/** Throws if the record is not a sequence number: the store must not reuse numbers it cannot read. */
+export function decodeSeq(bytes: Uint8Array): number {
+  const text = textDecoder.decode(bytes);
+  const seq = /^[0-9a-f]{1,14}$/.test(text) ? Number.parseInt(text, 16) : Number.NaN;
+  if (!Number.isSafeInteger(seq)) throw new Error(`Corrupt store: key "${SEQ_KEY}" holds ${JSON.stringify(text)}, not a sequence number`);
+  return seq;
+}
+
+export function encodeMeta(meta: DocumentMeta): Uint8Array {
+  return textEncoder.encode(JSON.stringify(meta));
+}
+
+/** Throws if the record is not a metadata record. */
+export function decodeMeta(bytes: Uint8Array): DocumentMeta {
+  let value: unknown;
+  try {
+    value = JSON.parse(textDecoder.decode(bytes));
+  } catch (cause) {
+    throw new Error('Corrupt store: a metadata record is not JSON', { cause });
+  }
+  const record = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const fields = ['updatedAt', 'stateBytes', 'logBytes', 'logLength'] as const;
+  if (!fields.every((field) => typeof record[field] === 'number')) {
+    throw new Error('Corrupt store: a metadata record lacks a field');
+  }
+  return {
+    updatedAt: record['updatedAt'] as number,
+    stateBytes: record['stateBytes'] as number,
+    logBytes: record['logBytes'] as number,
+    logLength: record['logLength'] as number,
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Shared fixtures of the persistence tests: temporary store directories, real Yjs updates from
+ * editing a Y.Text, the automerge-paper editing trace, and a LevelDB whose writes can be held.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+
+import { ClassicLevel } from 'classic-level';
+import * as Y from 'yjs';
+
+/** A fresh directory under the OS temp dir; `cleanup` removes it (call from `afterEach`). */
+export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'level-store-'));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A Y.Doc with a Y.Text named `text`, recording each update its transactions produce, in order. */
+export class Editor {
+  readonly doc = new Y.Doc();
+  readonly text = this.doc.getText('text');
+  readonly updates: Uint8Array[] = [];
+
+  constructor() {
+    this.doc.on('update', (update: Uint8Array) => this.updates.push(update));
+  }
+
+  /** Inserts `content` one character per transaction (one update each, like keystrokes); returns those updates. */
+  type(content: string, at = this.text.length): Uint8Array[] {
+    const first = this.updates.length;
+    for (let i = 0; i < content.length; i++) this.doc.transact(() => this.text.insert(at + i, content[i]!));
+    return this.updates.slice(first);
+  }
+
+  /** Applies one trace transaction as one Yjs transaction; returns its update. */
+  apply(patches: readonly Patch[]): Uint8Array {
+    this.doc.transact(() => {
+      for (const [pos, del, ins] of patches) {
+        if (del > 0) this.text.delete(pos, del);
+        if (ins.length > 0) this.text.insert(pos, ins);
+      }
+    });
+    return this.updates[this.updates.length - 1]!;
+  }
+
+  state(): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc);
+  }
+}
+
+/** The text of a document rebuilt from a state (or `null`) and updates. */
+export function textOf(state: Uint8Array | null, updates: readonly Uint8Array[]): string {
+  const doc = new Y.Doc();
+  doc.transact(() => {
+    if (state) Y.applyUpdate(doc, state);
+    for (const update of updates) Y.applyUpdate(doc, update);
+  });
+  return doc.getText('text').toString();
+}
+
+export type Patch = readonly [position: number, deleted: number, inserted: string];
+
+interface Trace {
+  readonly endContent: string;
+  readonly txns: readonly { readonly patches: readonly Patch[] }[];
+}
+
+/** The automerge-paper editing trace (CC BY 4.0, Joseph Gentle's editing-traces collection; see its README). */
+export async function loadPaperTrace(): Promise<Trace> {
+  const file = new URL('../../../shared/data/automerge-paper.json.gz', import.meta.url);
+  return JSON.parse(gunzipSync(await readFile(file)).toString('utf8')) as Trace;
+}
+
+/**
+ * A real ClassicLevel whose batch writes wait while `hold()` is in effect, so a test can observe
+ * what happens while a write is in flight. The write itself is LevelDB's, unchanged.
+ */
+export class HeldLevel extends ClassicLevel<string, Uint8Array> {
+  private gate: Promise<void> = Promise.resolve();
+  /** Batches that reached the storage layer (held or not). */
+  started = 0;
+  /** The `sync` option of each batch, in order. */
+  readonly syncs: (boolean | undefined)[] = [];
+
+  constructor(dir: string) {
+    super(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+  }
+
+  private releaseGate: () => void = () => undefined;
+
+  /** Holds every batch started from now on until `release()`. */
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.releaseGate = resolve));
+  }
+
+  /** Lets held batches (and later ones) proceed. */
+  release(): void {
+    this.gate = Promise.resolve();
+    this.releaseGate();
+  }
+
+  /** Resolves once `count` batches have reached the storage layer. */
+  async waitForBatches(count: number): Promise<void> {
+    while (this.started < count) await nextTurn();
+  }
+
+  // abstract-level's private write hook (not in its typings); the public `batch` encodes, then calls it.
+  async _batch(...args: unknown[]): Promise<void> {
+    this.started++;
+    this.syncs.push((args[1] as { sync?: boolean } | undefined)?.sync);
+    await this.gate;
+    const write = (ClassicLevel.prototype as unknown as { _batch(...a: unknown[]): Promise<void> })._batch;
+    return write.apply(this, args);
+  }
+}
+
+/** Resolves on the next turn of the event loop, after the store's scheduled flush has started. */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -1,0 +1,348 @@
+/**
+ * LevelDocumentStore on a real LevelDB in a temporary directory, with real Yjs updates.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { StoreWriteError } from '../../persistence/document-store.js';
+import { LevelDocumentStore } from '../../persistence/level-store.js';
+import type { LevelDatabase } from '../../persistence/level-store.js';
+import { Editor, HeldLevel, makeTempDir, nextTurn, textOf } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const stores: LevelDocumentStore[] = [];
+const helds: HeldLevel[] = [];
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await makeTempDir());
+});
+
+afterEach(async () => {
+  for (const db of helds.splice(0)) db.release(); // a failed test must not leave a write held
+  await Promise.allSettled(stores.splice(0).map((store) => store.close()));
+  await cleanup();
+});
+
+async function open(options?: { fsync?: boolean }): Promise<LevelDocumentStore> {
+  const store = await LevelDocumentStore.open(dir, options);
+  stores.push(store);
+  return store;
+}
+
+/** A store on a HeldLevel, and every batch it writes (observed through abstract-level's 'write' event). */
+async function openHeld(options?: { fsync?: boolean }): Promise<{ store: LevelDocumentStore; db: HeldLevel; batches: { key: string }[][] }> {
+  const db = new HeldLevel(dir);
+  helds.push(db);
+  const batches: { key: string }[][] = [];
+  db.on('write', (ops: { key: string }[]) => batches.push(ops));
+  // A subclass is a ClassicLevel, but classic-level's `typeof this` typings do not say so.
+  const store = await LevelDocumentStore.fromDatabase(db as unknown as LevelDatabase, options);
+  stores.push(store);
+  return { store, db, batches };
+}
+
+async function reopen(store: LevelDocumentStore): Promise<LevelDocumentStore> {
+  await store.close();
+  return open();
+}
+
+describe('LevelDocumentStore', () => {
+  it('keeps appended updates, in order, through close and reopen', async () => {
+    let store = await open();
+    const editor = new Editor();
+    const updates = editor.type('hello, world');
+    await Promise.all(updates.map((update) => store.append('doc', update)));
+
+    store = await reopen(store);
+    const stored = await store.load('doc');
+    expect(stored.state).toBeNull();
+    expect(stored.updates).toEqual(updates);
+    expect(textOf(stored.state, stored.updates)).toBe('hello, world');
+    expect(await store.logLength('doc')).toBe(updates.length);
+  });
+
+  it('gives an empty document for a name never written', async () => {
+    const store = await open();
+    expect(await store.load('nothing')).toEqual({ state: null, updates: [] });
+    expect(await store.logLength('nothing')).toBe(0);
+  });
+
+  it('keeps each document to its own updates, even names that extend one another', async () => {
+    const store = await open();
+    const names = ['a', 'ab', 'a\u0001', 'a/b', 'é'];
+    const editors = names.map(() => new Editor());
+    const writes: Promise<void>[] = [];
+    // Interleave the documents' keystrokes across ticks, as concurrent rooms would.
+    for (let round = 0; round < 5; round++) {
+      names.forEach((name, i) => {
+        for (const update of editors[i]!.type(`${name}${round};`)) writes.push(store.append(name, update));
+      });
+      await nextTurn();
+    }
+    await Promise.all(writes);
+    for (const [i, name] of names.entries()) {
+      const stored = await store.load(name);
+      expect(stored.updates).toEqual(editors[i]!.updates);
+      expect(textOf(null, stored.updates)).toBe(editors[i]!.text.toString());
+    }
+  });
+
+  it('writes every append of a tick, across documents, in one batch', async () => {
+    const { store, batches } = await openHeld();
+    const one = new Editor().type('one document');
+    const two = new Editor().type('another');
+    await Promise.all([...one.map((u) => store.append('one', u)), ...two.map((u) => store.append('two', u))]);
+
+    expect(batches).toHaveLength(1);
+    const keys = batches[0]!.map((op) => op.key);
+    expect(keys.filter((key) => key.startsWith('u\u0000'))).toHaveLength(one.length + two.length);
+    // The metadata of both documents and the sequence number are written with the updates.
+    expect(keys).toEqual(expect.arrayContaining(['m\u0000one', 'm\u0000two', 'seq']));
+  });
+
+  it('groups the appends made while a batch is in flight into the next batch', async () => {
+    const { store, db, batches } = await openHeld();
+    const updates = new Editor().type('abcdefghij');
+    db.hold();
+    const first = store.append('doc', updates[0]!);
+    await db.waitForBatches(1); // the first batch is in flight, held
+    const rest: Promise<void>[] = [];
+    for (const update of updates.slice(1)) {
+      rest.push(store.append('doc', update));
+      await nextTurn(); // each in its own tick
+    }
+    expect(db.started).toBe(1); // only one batch at a time
+    db.release();
+    await Promise.all([first, ...rest]);
+    expect(batches).toHaveLength(2);
+    expect((await store.load('doc')).updates).toEqual(updates);
+  });
+
+  it('compacts to an equivalent document whose log holds only the later appends', async () => {
+    let store = await open();
+    const editor = new Editor();
+    const before = editor.type('compacted ');
+    const writes = before.map((update) => store.append('doc', update));
+    // Compact without waiting for the appends (the store waits), then keep typing.
+    const compaction = store.compact('doc', editor.state());
+    const after = editor.type('and not');
+    writes.push(...after.map((update) => store.append('doc', update)));
+    await Promise.all([...writes, compaction]);
+
+    expect(await store.logLength('doc')).toBe(after.length);
+    let stored = await store.load('doc');
+    expect(stored.updates).toEqual(after);
+    expect(textOf(stored.state, [])).toBe('compacted ');
+    expect(textOf(stored.state, stored.updates)).toBe('compacted and not');
+
+    store = await reopen(store);
+    stored = await store.load('doc');
+    expect(stored.updates).toEqual(after);
+    expect(textOf(stored.state, stored.updates)).toBe('compacted and not');
+    expect(await store.logLength('doc')).toBe(after.length);
+  });
+
+  it('finishes a compaction in flight before closing, and reopens to the compacted document', async () => {
+    let store = await open();
+    const editor = new Editor();
+    for (const update of editor.type('written then compacted')) void store.append('doc', update);
+    const compaction = store.compact('doc', editor.state());
+    const closing = store.close();
+    await expect(compaction).resolves.toBeUndefined();
+    await closing;
+
+    store = await open();
+    const stored = await store.load('doc');
+    expect(stored.updates).toEqual([]);
+    expect(textOf(stored.state, stored.updates)).toBe('written then compacted');
+  });
+
+  it('compacts in one batch: state, deletion of every folded entry, metadata', async () => {
+    const { store, batches } = await openHeld();
+    const editor = new Editor();
+    const updates = editor.type('folded');
+    await Promise.all(updates.map((update) => store.append('doc', update)));
+    await store.compact('doc', editor.state());
+
+    expect(batches).toHaveLength(2);
+    const compaction = batches[1]! as { type: string; key: string }[];
+    expect(compaction.filter((op) => op.type === 'del' && op.key.startsWith('u\u0000doc\u0000'))).toHaveLength(updates.length);
+    expect(compaction.filter((op) => op.type === 'put').map((op) => op.key).sort()).toEqual(['m\u0000doc', 's\u0000doc']);
+  });
+
+  it('leaves the old log whole when a compaction fails, and compacts once the database is back', async () => {
+    const { store, db } = await openHeld();
+    const editor = new Editor();
+    const updates = editor.type('kept in the log');
+    await Promise.all(updates.map((update) => store.append('doc', update)));
+
+    await db.close(); // a real failure: LevelDB refuses the compaction's reads and write
+    const error = await store.compact('doc', editor.state()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreWriteError);
+    expect((error as StoreWriteError).cause).toMatchObject({ code: 'LEVEL_DATABASE_NOT_OPEN' });
+
+    await db.open();
+    let stored = await store.load('doc');
+    expect(stored.state).toBeNull();
+    expect(stored.updates).toEqual(updates);
+    expect(await store.logLength('doc')).toBe(updates.length);
+
+    await store.compact('doc', editor.state());
+    stored = await store.load('doc');
+    expect(stored.updates).toEqual([]);
+    expect(textOf(stored.state, [])).toBe('kept in the log');
+  });
+
+  it('lists documents in name order and deletes one entirely', async () => {
+    let store = await open();
+    for (const name of ['b', 'a', 'ab', 'c']) {
+      const editor = new Editor();
+      await Promise.all(editor.type(`text of ${name}`).map((update) => store.append(name, update)));
+      if (name === 'c') await store.compact(name, editor.state());
+    }
+    const listed = await store.list();
+    expect(listed.map((info) => info.name)).toEqual(['a', 'ab', 'b', 'c']);
+    for (const info of listed) {
+      expect(info.size).toBeGreaterThan(0);
+      expect(info.updatedAt).toBeGreaterThan(Date.now() - 60_000);
+    }
+
+    await store.delete('a');
+    await store.delete('never-written'); // does nothing
+    expect((await store.list()).map((info) => info.name)).toEqual(['ab', 'b', 'c']);
+    expect(await store.load('a')).toEqual({ state: null, updates: [] });
+    expect(await store.logLength('a')).toBe(0);
+    expect(textOf(null, (await store.load('ab')).updates)).toBe('text of ab');
+
+    await store.delete('c');
+    store = await reopen(store);
+    expect((await store.list()).map((info) => info.name)).toEqual(['ab', 'b']);
+    expect(await store.load('c')).toEqual({ state: null, updates: [] });
+  });
+
+  it('deletes after the appends made before the call, and keeps the appends made after', async () => {
+    const store = await open();
+    const editor = new Editor();
+    const gone = editor.type('gone').map((update) => store.append('doc', update));
+    const deletion = store.delete('doc');
+    const fresh = new Editor().type('new');
+    await Promise.all([...gone, deletion, ...fresh.map((update) => store.append('doc', update))]);
+    expect((await store.load('doc')).updates).toEqual(fresh);
+    expect(await store.logLength('doc')).toBe(fresh.length);
+  });
+
+  it('load waits for the appends to that document that are still queued', async () => {
+    const store = await open();
+    const updates = new Editor().type('queued');
+    for (const update of updates) void store.append('doc', update);
+    expect((await store.load('doc')).updates).toEqual(updates);
+  });
+
+  it('syncs every batch to disk in fsync mode', async () => {
+    const { store, db } = await openHeld({ fsync: true });
+    const editor = new Editor();
+    await Promise.all(editor.type('durable').map((update) => store.append('doc', update)));
+    await store.compact('doc', editor.state());
+    await store.delete('other');
+    expect(db.syncs).toEqual([true, true, true]);
+
+    const reopened = await reopen(store);
+    const stored = await reopened.load('doc');
+    expect(textOf(stored.state, stored.updates)).toBe('durable');
+  });
+
+  it('does not sync by default', async () => {
+    const { store, db } = await openHeld();
+    await store.append('doc', new Editor().type('x')[0]!);
+    expect(db.syncs).toEqual([false]);
+  });
+
+  it('rejects appends with StoreWriteError when the write fails, and recovers for later batches', async () => {
+    const { store, db } = await openHeld();
+    const editor = new Editor();
+    await store.append('doc', editor.type('a')[0]!);
+
+    await db.close(); // a real failure: LevelDB refuses the write
+    const failed = editor.type('bc').map((update) => store.append('doc', update));
+    for (const append of failed) {
+      const error = await append.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreWriteError);
+      expect((error as StoreWriteError).cause).toMatchObject({ code: 'LEVEL_DATABASE_NOT_OPEN' });
+    }
+    expect(await store.logLength('doc')).toBe(1);
+
+    await db.open(); // the failed batch does not poison the ones after it
+    const later = editor.type('d');
+    await store.append('doc', later[0]!);
+    const stored = await store.load('doc');
+    expect(stored.updates).toHaveLength(2);
+    expect(stored.updates[1]).toEqual(later[0]);
+    expect(await store.logLength('doc')).toBe(2);
+  });
+
+  it('rejects flush and close when a pending write fails', async () => {
+    const { store, db } = await openHeld();
+    await db.close();
+    const append = store.append('doc', new Editor().type('x')[0]!);
+    await expect(store.flush()).rejects.toBeInstanceOf(StoreWriteError);
+    await expect(append).rejects.toBeInstanceOf(StoreWriteError);
+
+    const again = store.append('doc', new Editor().type('y')[0]!);
+    await expect(store.close()).rejects.toBeInstanceOf(StoreWriteError);
+    await expect(again).rejects.toBeInstanceOf(StoreWriteError);
+  });
+
+  it('flush resolves once every write accepted before it is written', async () => {
+    const { store, batches } = await openHeld();
+    const updates = new Editor().type('flushed');
+    for (const update of updates) void store.append('doc', update);
+    void store.compact('doc', new Uint8Array([0, 0]));
+    await store.flush();
+    expect(batches).toHaveLength(2);
+  });
+
+  it('rejects every call after close with a clear error; close itself may be repeated', async () => {
+    const store = await open();
+    await store.close();
+    await expect(store.close()).resolves.toBeUndefined();
+    const update = new Editor().type('x')[0]!;
+    for (const call of [
+      () => store.append('doc', update),
+      () => store.load('doc'),
+      () => store.compact('doc', update),
+      () => store.logLength('doc'),
+      () => store.list(),
+      () => store.delete('doc'),
+      () => store.flush(),
+    ]) {
+      await expect(call()).rejects.toThrow(/closed/);
+    }
+  });
+
+  it('rejects names the key layout cannot hold with RangeError', async () => {
+    const store = await open();
+    const update = new Editor().type('x')[0]!;
+    await expect(store.append('a\u0000b', update)).rejects.toBeInstanceOf(RangeError);
+    await expect(store.load('\ud800')).rejects.toBeInstanceOf(RangeError);
+    await expect(store.compact('a\u0000', update)).rejects.toBeInstanceOf(RangeError);
+    await expect(store.delete('a\u0000')).rejects.toBeInstanceOf(RangeError);
+    await store.append('emoji 😀', update); // a surrogate pair is fine
+    expect(await store.logLength('emoji 😀')).toBe(1);
+  });
+
+  it('refuses a directory another open store holds', async () => {
+    await open();
+    await expect(LevelDocumentStore.open(dir)).rejects.toThrow();
+  });
+
+  it('continues the sequence after reopening, so new appends sort after old ones', async () => {
+    let store = await open();
+    const editor = new Editor();
+    const first = editor.type('first ');
+    await Promise.all(first.map((update) => store.append('doc', update)));
+    store = await reopen(store);
+    const second = editor.type('second');
+    await Promise.all(second.map((update) => store.append('doc', update)));
+    expect((await store.load('doc')).updates).toEqual([...first, ...second]);
+  });
+});
