@@ -8,15 +8,15 @@ import { Hono } from 'hono';
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DocumentStore } from '../persistence/document-store.js';
+import { Access } from './auth/access.js';
 import type { ServerConfig } from './config.js';
 import { HttpError } from './errors.js';
+import { createUpgradeCheck, WS_PREFIX } from './http/admission.js';
 import { apiRoutes } from './http/routes.js';
-import { installUpgradeGate, ticketFor, type UpgradeCheck } from './http/upgrade.js';
+import { installUpgradeGate, ticketFor } from './http/upgrade.js';
 import type { Logger } from './logger.js';
 import { parseDocumentName } from './sync/document-name.js';
 import { SyncEngine } from './sync/engine.js';
-
-const WS_PREFIX = '/ws/';
 
 /** What @hono/node-server passes a handler: the raw request, used to find an upgrade's ticket. */
 export type AppEnv = { Bindings: { incoming: IncomingMessage } };
@@ -35,6 +35,7 @@ export interface CollabServer {
 }
 
 export function createCollabServer(config: ServerConfig, store: DocumentStore, logger: Logger): CollabServer {
+  const access = new Access(config.authSecret);
   const engine = new SyncEngine(store, { ...config, logger });
   const app = new Hono<AppEnv>();
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app });
@@ -47,7 +48,7 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     return c.json({ error: 'internal', message: 'internal server error' }, 500);
   });
   app.notFound((c) => c.json({ error: 'not-found', message: `nothing at ${c.req.path}` }, 404));
-  app.route('/', apiRoutes(store, engine));
+  app.route('/', apiRoutes(store, engine, access));
 
   app.get(
     `${WS_PREFIX}*`,
@@ -68,26 +69,8 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     }),
   );
 
-  const checkUpgrade: UpgradeCheck = async (request) => {
-    // The raw request target, not a parsed URL: URL parsing resolves "." and ".." segments
-    // (even percent-encoded ones), and the name must be decoded exactly once, as sent.
-    const target = request.url ?? '/';
-    const queryStart = target.indexOf('?');
-    const path = queryStart < 0 ? target : target.slice(0, queryStart);
-    const query = new URLSearchParams(queryStart < 0 ? '' : target.slice(queryStart + 1));
-    if (!path.startsWith(WS_PREFIX)) {
-      throw new HttpError(404, 'not-found', `WebSocket connections go to ${WS_PREFIX}<document name>`);
-    }
-    const documentName = parseDocumentName(path.slice(WS_PREFIX.length), config.maxNameLength);
-    return {
-      documentName,
-      acks: query.get('ack') === '1',
-      remoteAddress: request.socket.remoteAddress ?? 'unknown',
-    };
-  };
-
   const httpServer = createAdaptorServer({ fetch: app.fetch }) as Server;
-  installUpgradeGate(httpServer, injectWebSocket, checkUpgrade, (error) =>
+  installUpgradeGate(httpServer, injectWebSocket, createUpgradeCheck(config, access, engine.rooms), (error) =>
     logger.error({ err: error }, 'upgrade check failed'),
   );
 

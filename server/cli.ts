@@ -3,6 +3,7 @@
  * A flag wins over its environment variable, which wins over the default.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { MIN_SECRET_BYTES } from './auth/token.js';
 import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -29,6 +30,29 @@ function flag(value: string): boolean {
   if (/^(1|true|yes|on)$/i.test(value.trim())) return true;
   if (/^(0|false|no|off)$/i.test(value.trim())) return false;
   throw new InvalidArgumentError(`expected true or false, got "${value}"`);
+}
+
+function secret(value: string): string {
+  if (Buffer.byteLength(value) < MIN_SECRET_BYTES) {
+    throw new InvalidArgumentError(`the secret must be at least ${MIN_SECRET_BYTES} bytes (try: openssl rand -base64 48)`);
+  }
+  return value;
+}
+
+/** A comma-separated list of origins (`scheme://host[:port]`) or `*`, normalized as browsers send them. */
+function origins(value: string): string[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)
+    .map((entry) => {
+      if (entry === '*') return entry;
+      const url = URL.canParse(entry) ? new URL(entry) : null;
+      if (url === null || !/^https?:$/.test(url.protocol) || url.pathname !== '/' || url.search || url.hash || url.username) {
+        throw new InvalidArgumentError(`expected origins such as https://app.example.com (scheme, host, optional port) or *, got "${entry}"`);
+      }
+      return url.origin;
+    });
 }
 
 /** Builds the program; `parseConfig` runs it. Exported so `--help` can be tested. */
@@ -79,6 +103,47 @@ export function createProgram(version: string): Command {
         .argParser(integer(1)),
     )
     .addOption(
+      new Option('--auth-secret <secret>', `secret (at least ${MIN_SECRET_BYTES} bytes) that signs access tokens; without it anyone may read and write every document`)
+        .env('AUTH_SECRET')
+        .argParser(secret),
+    )
+    .addOption(
+      new Option('--allowed-origins <origins>', 'comma-separated origins of web pages that may connect besides the server\'s own, or * for any')
+        .env('ALLOWED_ORIGINS')
+        .default(d.allowedOrigins, 'same origin only')
+        .argParser(origins),
+    )
+    .addOption(
+      new Option('--max-document-size <bytes>', 'largest size a document may grow to; an update past it is refused')
+        .env('MAX_DOCUMENT_SIZE')
+        .default(d.maxDocumentSize, '32MiB')
+        .argParser(bytes),
+    )
+    .addOption(
+      new Option('--max-connections-per-address <count>', 'open WebSockets one client address may hold (0: no limit)')
+        .env('MAX_CONNECTIONS_PER_ADDRESS')
+        .default(d.maxConnectionsPerAddress)
+        .argParser(integer(0)),
+    )
+    .addOption(
+      new Option('--max-message-rate <per-second>', 'messages per second a connection may send, bursts of twice that (0: no limit)')
+        .env('MAX_MESSAGE_RATE')
+        .default(d.maxMessageRate)
+        .argParser(integer(0)),
+    )
+    .addOption(
+      new Option('--max-rooms <count>', 'documents loaded at once; connections to more are refused with 503 (0: no limit)')
+        .env('MAX_ROOMS')
+        .default(d.maxRooms)
+        .argParser(integer(0)),
+    )
+    .addOption(
+      new Option('--max-send-buffer <bytes>', 'unsent data a connection may hold before it is closed as too slow')
+        .env('MAX_SEND_BUFFER')
+        .default(d.maxSendBuffer, '4MiB')
+        .argParser(bytes),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level')
         .env('LOG_LEVEL')
         .default(d.logLevel)
@@ -96,11 +161,12 @@ export function createProgram(version: string): Command {
 export function parseConfig(argv: readonly string[], version: string): ServerConfig {
   const program = createProgram(version).parse([...argv]);
   // commander names each value after its flag; the config says the unit.
-  const { unloadGrace, pingInterval, logFormat, ...options } = program.opts<
-    Omit<ServerConfig, 'logFormat' | 'unloadGraceMs' | 'pingIntervalMs'> & {
+  const { unloadGrace, pingInterval, logFormat, authSecret, ...options } = program.opts<
+    Omit<ServerConfig, 'logFormat' | 'unloadGraceMs' | 'pingIntervalMs' | 'authSecret'> & {
       unloadGrace: number;
       pingInterval: number;
       logFormat?: ServerConfig['logFormat'];
+      authSecret?: string;
     }
   >();
   return {
@@ -109,5 +175,7 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     unloadGraceMs: unloadGrace,
     pingIntervalMs: pingInterval,
     logFormat: logFormat ?? DEFAULT_CONFIG.logFormat,
+    // An empty AUTH_SECRET is a deployment mistake, not a wish to run open: the parser refuses it.
+    authSecret: authSecret ?? null,
   };
 }

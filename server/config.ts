@@ -21,6 +21,30 @@ export interface ServerConfig {
   readonly pingIntervalMs: number;
   /** Log length (updates) at which a document's log is folded into its snapshot. Default 1000. */
   readonly compactAfter: number;
+  /**
+   * Secret that signs access tokens (HS256, at least 32 bytes); every WebSocket and document API
+   * request then needs a token (see `auth/token.ts`). Null runs the server open. Default none.
+   */
+  readonly authSecret: string | null;
+  /**
+   * Origins (`https://app.example.com`) of the web pages that may open WebSockets, besides the
+   * server's own origin; `*` allows every origin. Requests without an `Origin` header (not from a
+   * browser) are not affected. Default: the server's own origin only.
+   */
+  readonly allowedOrigins: readonly string[];
+  /** Largest encoded size a document may grow to, in bytes; an update past it is refused. Default 32 MiB. */
+  readonly maxDocumentSize: number;
+  /** Open WebSockets one client address may hold; 0 for no limit. Default 64. */
+  readonly maxConnectionsPerAddress: number;
+  /** Messages per second one connection may send, with bursts of twice that; 0 for no limit. Default 100. */
+  readonly maxMessageRate: number;
+  /** Documents loaded at once; a connection to one more is refused (503). 0 for no limit. Default 1000. */
+  readonly maxRooms: number;
+  /**
+   * Unsent bytes a connection may hold, besides the document state it is being sent; a client that
+   * reads slower than its document changes is closed (1013) past it. Default 4 MiB.
+   */
+  readonly maxSendBuffer: number;
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   readonly logLevel: string;
   /** `pretty` for people, `json` for machines. Default: pretty when stdout is a terminal. */
@@ -37,6 +61,13 @@ export const DEFAULT_CONFIG: ServerConfig = {
   unloadGraceMs: 10_000,
   pingIntervalMs: 30_000,
   compactAfter: 1000,
+  authSecret: null,
+  allowedOrigins: [],
+  maxDocumentSize: 32 * 1024 * 1024,
+  maxConnectionsPerAddress: 64,
+  maxMessageRate: 100,
+  maxRooms: 1000,
+  maxSendBuffer: 4 * 1024 * 1024,
   logLevel: 'info',
   logFormat: process.stdout.isTTY ? 'pretty' : 'json',
 };

@@ -17,14 +17,6 @@ const dataDir = resolve(config.dataDir);
 async function main(): Promise<void> {
   const store = await LevelDocumentStore.open(dataDir, { fsync: config.fsync });
   const server = createCollabServer(config, store, logger);
-  const address = await server.listen();
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
-  const durability = config.fsync ? 'fsync' : 'batched';
-  logger.info(
-    { url, port: address.port, dataDir, version: VERSION, durability },
-    `listening on ${url}, documents in ${dataDir} (collab-server ${VERSION}, durability: ${durability})`,
-  );
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -48,8 +40,24 @@ async function main(): Promise<void> {
         },
       );
   };
+  // Handlers first: a signal that arrives once we have said we listen must drain, not kill.
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+
+  const address = await server.listen();
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  const durability = config.fsync ? 'fsync' : 'batched';
+  logger.info(
+    { url, port: address.port, dataDir, version: VERSION, durability },
+    `listening on ${url}, documents in ${dataDir} (collab-server ${VERSION}, durability: ${durability})`,
+  );
+  if (config.authSecret === null) {
+    logger.warn(
+      { auth: 'open' },
+      'no --auth-secret (AUTH_SECRET) is set: the server is open, anyone who can reach it may read and write every document',
+    );
+  }
 }
 
 main().catch((error: unknown) => {

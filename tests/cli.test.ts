@@ -25,6 +25,13 @@ describe('command line', () => {
       ['--unload-grace', 'UNLOAD_GRACE_MS'],
       ['--ping-interval', 'PING_INTERVAL_MS'],
       ['--compact-after', 'COMPACT_AFTER'],
+      ['--auth-secret', 'AUTH_SECRET'],
+      ['--allowed-origins', 'ALLOWED_ORIGINS'],
+      ['--max-document-size', 'MAX_DOCUMENT_SIZE'],
+      ['--max-connections-per-address', 'MAX_CONNECTIONS_PER_ADDRESS'],
+      ['--max-message-rate', 'MAX_MESSAGE_RATE'],
+      ['--max-rooms', 'MAX_ROOMS'],
+      ['--max-send-buffer', 'MAX_SEND_BUFFER'],
       ['--log-level', 'LOG_LEVEL'],
     ]) {
       expect(stdout).toContain(flag);
@@ -33,6 +40,14 @@ describe('command line', () => {
     expect(stdout).toContain('default: "127.0.0.1"');
     expect(stdout).toContain('default: 1234');
     expect(stdout).toContain('default: "./data"');
+    expect(stdout).toContain('default: same origin only');
+  });
+
+  it('refuses an auth secret too short to be safe, and origins that are not origins', async () => {
+    const short = await run(process.execPath, [MAIN], { env: { ...process.env, AUTH_SECRET: 'hunter2' } }).catch((error: { code: number; stderr: string }) => error);
+    expect((short as { stderr: string }).stderr).toMatch(/--auth-secret.*at least 32 bytes/);
+    const origin = await run(process.execPath, [MAIN, '--allowed-origins', 'https://ok.example,https://x.example/path']).catch((error: { code: number; stderr: string }) => error);
+    expect((origin as { stderr: string }).stderr).toMatch(/expected origins such as https:\/\/app.example.com.*got "https:\/\/x.example\/path"/);
   });
 
   it('refuses a bad value with a clear message and a non-zero exit', async () => {

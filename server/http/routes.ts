@@ -1,10 +1,18 @@
-/** The HTTP API: health and the document list. */
+/**
+ * The HTTP API: health and the document list.
+ *
+ * With a secret set, the document list needs a token like a WebSocket does (the `token` query
+ * parameter, or `Authorization: Bearer <token>`), and lists only the documents that token covers:
+ * `doc: "*"` lists every document, `doc: "team/*"` those under `team/`, a name just that one.
+ * The health check stays open: it tells counts, not names.
+ */
 import { Hono } from 'hono';
 import type { DocumentStore } from '../../persistence/document-store.js';
+import { covers, requestToken, type Access } from '../auth/access.js';
 import type { SyncEngine } from '../sync/engine.js';
 import { VERSION } from '../version.js';
 
-export function apiRoutes(store: DocumentStore, engine: SyncEngine): Hono {
+export function apiRoutes(store: DocumentStore, engine: SyncEngine, access: Access): Hono {
   const startedAt = Date.now();
   return new Hono()
     .get('/healthz', (c) =>
@@ -16,5 +24,9 @@ export function apiRoutes(store: DocumentStore, engine: SyncEngine): Hono {
         connections: engine.connectionCount,
       }),
     )
-    .get('/api/documents', async (c) => c.json({ documents: await store.list() }));
+    .get('/api/documents', async (c) => {
+      const grant = await access.authenticate(requestToken(new URL(c.req.url).searchParams, c.req.header('authorization')));
+      const documents = await store.list();
+      return c.json({ documents: documents.filter((document) => covers(grant, document.name)) });
+    });
 }

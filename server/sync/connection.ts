@@ -3,6 +3,8 @@
  * send that never throws at a socket that went away.
  */
 import type { WebSocket } from 'ws';
+import type { AccessMode } from '../auth/token.js';
+import { TokenBucket } from './rate-limit.js';
 
 /** What the upgrade gate established about a connection before it was accepted. */
 export interface ConnectionTicket {
@@ -12,6 +14,22 @@ export interface ConnectionTicket {
   readonly acks: boolean;
   /** The peer's address, for logs and per-address limits. */
   readonly remoteAddress: string;
+  /** `ro`: the connection receives the document but every update it sends is refused. */
+  readonly mode: AccessMode;
+  /** The token's `sub`, for logs; null without one. */
+  readonly identity: string | null;
+  /** When the token expires (ms since the epoch); the connection is closed then. Null: never. */
+  readonly expiresAt: number | null;
+  /** Gives back the hold the gate took on the document's room, once the connection joined it. Idempotent. */
+  readonly releaseHold: () => void;
+}
+
+/** Limits on one connection; see `ServerConfig`. */
+export interface ConnectionLimits {
+  /** Messages per second, bursts of twice that; 0 for no limit. */
+  readonly maxMessageRate: number;
+  /** Unsent bytes besides document state being sent; past it the connection is closed (1013). */
+  readonly maxSendBuffer: number;
 }
 
 /** WebSocket close codes this server uses, with their meaning. */
@@ -24,11 +42,16 @@ export const CLOSE = {
   invalidPayload: 1007,
   /** A policy was broken (rate, limits, permissions). */
   policyViolation: 1008,
-  /** A frame over the size limit (sent by the `ws` library itself). */
+  /** A frame over the size limit (sent by the `ws` library itself), or a document grown past its limit. */
   messageTooBig: 1009,
   /** The server failed: a write or a load did not succeed. Reconnecting resyncs. */
   internalError: 1011,
+  /** The client reads too slowly; reconnecting resyncs. */
+  tryAgainLater: 1013,
 } as const;
+
+/** How long a slow consumer's close frame may wait behind its backlog before the socket is dropped. */
+const SLOW_CLOSE_GRACE_MS = 1000;
 
 let nextConnectionId = 1;
 
@@ -44,26 +67,68 @@ export class Connection {
   ackQueued = false;
   /** Cleared at each ping, set by each pong: a peer still false at the next ping is dead. */
   alive = true;
+  /** The code and reason this side closed with, for the log; null if the peer closed first. */
+  closedWith: { code: number; reason: string } | null = null;
   private closing = false;
+  private readonly bucket: TokenBucket;
+  /** Bytes of document state (sync step 2) queued and not yet written out: exempt from `maxSendBuffer`. */
+  private stateInFlight = 0;
 
   constructor(
     readonly socket: WebSocket,
     readonly ticket: ConnectionTicket,
-  ) {}
+    private readonly limits: ConnectionLimits,
+  ) {
+    this.bucket = new TokenBucket(limits.maxMessageRate, limits.maxMessageRate * 2);
+  }
+
+  /** Counts one received message against the rate limit; false when the connection is over it. */
+  withinRate(): boolean {
+    return this.bucket.take();
+  }
 
   /** True until the connection is closed by either side. */
   get isOpen(): boolean {
     return !this.closing && this.socket.readyState === this.socket.OPEN;
   }
 
+  /** Sends a frame (see `keepingUp`). */
   send(frame: Uint8Array): void {
-    if (this.isOpen) this.socket.send(frame);
+    if (this.keepingUp()) this.socket.send(frame);
+  }
+
+  /**
+   * Sends the document state a client asked for (sync step 2). It may be as large as the document,
+   * so it does not count against `maxSendBuffer` while it is queued: a slow link may still join a
+   * large document.
+   */
+  sendState(frame: Uint8Array): void {
+    if (!this.keepingUp()) return;
+    this.stateInFlight += frame.length;
+    this.socket.send(frame, () => {
+      this.stateInFlight -= frame.length;
+    });
+  }
+
+  /**
+   * False when the connection is closed, or when its unsent data is already past `maxSendBuffer`:
+   * the client is not keeping up, and rather than queue without bound it is cut off (it resyncs
+   * when it reconnects).
+   */
+  private keepingUp(): boolean {
+    if (!this.isOpen) return false;
+    if (this.socket.bufferedAmount - this.stateInFlight <= this.limits.maxSendBuffer) return true;
+    this.close(CLOSE.tryAgainLater, `too slow: more than ${this.limits.maxSendBuffer} bytes waiting to be sent; reconnect to resync`);
+    // The peer is not reading, so the close frame may never get out: drop the socket soon.
+    setTimeout(() => this.socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
+    return false;
   }
 
   /** Closes with a code and a reason (cut to the 123 bytes a close frame allows). Idempotent. */
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
+    this.closedWith = { code, reason };
     this.socket.close(code, truncateUtf8(reason, 123));
   }
 

@@ -1,24 +1,29 @@
 /**
- * The sync engine: takes accepted WebSockets, ties each to its room, decodes every frame before
- * anything acts on it, drops dead peers, and stops cleanly.
+ * The sync engine: takes accepted WebSockets, ties each to its room, holds each to its message
+ * rate and its token's lifetime, decodes every frame before anything acts on it, drops dead
+ * peers, and stops cleanly.
  */
 import type { RawData, WebSocket } from 'ws';
 import type { DocumentStore } from '../../persistence/document-store.js';
 import type { Logger } from '../logger.js';
-import { CLOSE, Connection, type ConnectionTicket } from './connection.js';
+import { CLOSE, Connection, type ConnectionLimits, type ConnectionTicket } from './connection.js';
 import { decodeClientMessage, ProtocolError } from './protocol.js';
 import { RoomRegistry } from './registry.js';
 import type { Room } from './room.js';
 
-export interface EngineOptions {
+export interface EngineOptions extends ConnectionLimits {
   readonly unloadGraceMs: number;
   readonly pingIntervalMs: number;
   readonly compactAfter: number;
+  readonly maxRooms: number;
+  readonly maxDocumentSize: number;
   readonly logger: Logger;
 }
 
 /** Frames a connection may send while its room loads; a client that floods a loading room is cut off. */
 const MAX_BACKLOG = 1024;
+/** setTimeout's longest delay; a token valid for longer is re-armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class SyncEngine {
   readonly rooms: RoomRegistry;
@@ -40,13 +45,22 @@ export class SyncEngine {
 
   /** Takes an upgraded socket whose ticket the upgrade gate has already checked. */
   accept(socket: WebSocket, ticket: ConnectionTicket): void {
-    const connection = new Connection(socket, ticket);
+    const connection = new Connection(socket, ticket, this.options);
     this.connections.add(connection);
     let room: Room | null = null;
     const backlog: Uint8Array[] = [];
+    const cancelExpiry = ticket.expiresAt === null ? null : this.closeAtExpiry(connection, ticket.expiresAt);
+    this.log.debug(
+      { connection: connection.id, doc: ticket.documentName, address: ticket.remoteAddress, user: ticket.identity, mode: ticket.mode },
+      'connection opened',
+    );
 
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (!connection.isOpen) return;
+      if (!connection.withinRate()) {
+        connection.close(CLOSE.policyViolation, `too many messages: the limit is ${this.options.maxMessageRate} per second`);
+        return;
+      }
       if (!isBinary) {
         connection.close(CLOSE.unsupportedData, 'text frames are not supported: send binary y-websocket messages');
         return;
@@ -64,6 +78,9 @@ export class SyncEngine {
     });
     socket.on('close', () => {
       connection.markClosed();
+      cancelExpiry?.();
+      ticket.releaseHold();
+      this.logClose(connection);
       this.connections.delete(connection);
       if (room) {
         room.leave(connection);
@@ -79,6 +96,7 @@ export class SyncEngine {
         }
         room = loaded;
         loaded.join(connection);
+        ticket.releaseHold();
         if (!connection.isOpen) {
           loaded.leave(connection);
           this.rooms.release(loaded);
@@ -107,11 +125,34 @@ export class SyncEngine {
       message = decodeClientMessage(frame);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.log.warn({ connection: connection.id, doc: room.name, code: error.code, address: connection.ticket.remoteAddress }, `refused message: ${error.message}`);
+      this.log.warn(
+        { connection: connection.id, doc: room.name, code: error.code, address: connection.ticket.remoteAddress, user: connection.ticket.identity },
+        `refused message: ${error.message}`,
+      );
       connection.close(CLOSE.invalidPayload, `invalid message: ${error.message}`);
       return;
     }
     room.receive(connection, message);
+  }
+
+  /** Closes the connection when its token expires; returns the function that cancels that. */
+  private closeAtExpiry(connection: Connection, expiresAt: number): () => void {
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      const left = expiresAt - Date.now();
+      timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => connection.close(CLOSE.policyViolation, 'token expired'), Math.max(0, left));
+      timer.unref();
+    };
+    arm();
+    return () => clearTimeout(timer);
+  }
+
+  /** Limits and expiry close connections for the client's reasons, not the server's: worth a line each. */
+  private logClose(connection: Connection): void {
+    const closed = connection.closedWith;
+    if (!closed || (closed.code !== CLOSE.policyViolation && closed.code !== CLOSE.tryAgainLater && closed.code !== CLOSE.messageTooBig)) return;
+    const { documentName, remoteAddress, identity } = connection.ticket;
+    this.log.info({ connection: connection.id, doc: documentName, address: remoteAddress, user: identity, code: closed.code }, `closed a connection: ${closed.reason}`);
   }
 
   private pingAll(): void {

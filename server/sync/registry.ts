@@ -4,14 +4,24 @@
  * A room is loaded once: every connection that asks for it while it loads waits for the same
  * load. A room left with no connections is kept for a grace period, then drained, folded into its
  * snapshot and unloaded; a connection that arrives while it unloads waits and loads it anew.
+ *
+ * At most `maxRooms` rooms are loaded. The upgrade gate takes a hold on a connection's room before
+ * the handshake (`hold`), which loads it if needed and keeps it loaded until the connection joins,
+ * so a burst of upgrades to new documents cannot all pass the limit. When the limit is reached,
+ * idle rooms (no connections, waiting out their grace period) are unloaded early to make space.
  */
 import type { DocumentStore } from '../../persistence/document-store.js';
 import type { Logger } from '../logger.js';
+import { HttpError } from '../errors.js';
 import { Room } from './room.js';
 
 export interface RegistryOptions {
   readonly unloadGraceMs: number;
   readonly compactAfter: number;
+  /** Rooms loaded at once; 0 for no limit. */
+  readonly maxRooms: number;
+  /** Largest encoded size of a document, in bytes. */
+  readonly maxDocumentSize: number;
   readonly logger: Logger;
 }
 
@@ -20,6 +30,8 @@ interface Entry {
   room: Room | null;
   unloading: Promise<void> | null;
   timer: NodeJS.Timeout | null;
+  /** Admitted connections that have not joined yet; the room stays loaded while any is held. */
+  holds: number;
 }
 
 export class RoomRegistry {
@@ -41,7 +53,7 @@ export class RoomRegistry {
     if (this.closed) throw new Error('the server is shutting down');
     for (;;) {
       const entry = this.entries.get(name);
-      if (!entry) return this.load(name);
+      if (!entry) return this.load(name).loading;
       if (entry.unloading) {
         await entry.unloading;
         continue;
@@ -54,14 +66,53 @@ export class RoomRegistry {
     }
   }
 
+  /**
+   * Holds the room `name` for a connection about to open, loading it if needed; the returned
+   * function gives the hold back (idempotent). Throws `HttpError(503)` when the room is not loaded
+   * and `maxRooms` rooms are, none of them idle.
+   */
+  async hold(name: string): Promise<() => void> {
+    for (;;) {
+      if (this.closed) throw new HttpError(503, 'shutting-down', 'the server is shutting down');
+      const existing = this.entries.get(name);
+      if (existing?.unloading) {
+        await existing.unloading;
+        continue;
+      }
+      if (existing || this.options.maxRooms === 0 || this.entries.size < this.options.maxRooms) break;
+      const idle = [...this.entries].find(([, entry]) => entry.timer !== null && entry.room !== null);
+      if (!idle) {
+        throw new HttpError(503, 'too-many-documents', `${this.entries.size} documents are open, the most this server holds; try again later`);
+      }
+      const [idleName, idleEntry] = idle;
+      clearTimeout(idleEntry.timer!);
+      idleEntry.timer = null;
+      await this.unload(idleName, idleEntry, idleEntry.room!);
+    }
+    const entry = this.entries.get(name) ?? this.load(name);
+    entry.holds++;
+    if (entry.timer) {
+      clearTimeout(entry.timer);
+      entry.timer = null;
+    }
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      entry.holds--;
+      // A connection that never joined leaves an empty room behind: start its grace period.
+      void entry.loading.then((room) => this.release(room), () => undefined);
+    };
+  }
+
   /** Called when a connection leaves: a room left empty is unloaded after the grace period. */
   release(room: Room): void {
     const entry = this.entries.get(room.name);
-    if (!entry || entry.room !== room || room.connections.size > 0 || entry.timer || entry.unloading) return;
+    if (!entry || entry.room !== room || room.connections.size > 0 || entry.holds > 0 || entry.timer || entry.unloading) return;
     entry.timer = setTimeout(() => {
       entry.timer = null;
       // Someone may have joined since; only a still-empty room goes.
-      if (room.connections.size === 0 && !this.closed) void this.unload(room.name, entry, room);
+      if (room.connections.size === 0 && entry.holds === 0 && !this.closed) void this.unload(room.name, entry, room);
     }, this.options.unloadGraceMs);
     entry.timer.unref();
   }
@@ -78,13 +129,14 @@ export class RoomRegistry {
     await Promise.all(pending);
   }
 
-  private load(name: string): Promise<Room> {
+  private load(name: string): Entry {
     const loading = Room.load(name, this.store, {
       compactAfter: this.options.compactAfter,
+      maxDocumentSize: this.options.maxDocumentSize,
       logger: this.options.logger,
       onFailure: (room) => this.discard(room),
     });
-    const entry: Entry = { loading, room: null, unloading: null, timer: null };
+    const entry: Entry = { loading, room: null, unloading: null, timer: null, holds: 0 };
     this.entries.set(name, entry);
     loading.then(
       (room) => {
@@ -94,7 +146,7 @@ export class RoomRegistry {
         if (this.entries.get(name) === entry) this.entries.delete(name);
       },
     );
-    return loading;
+    return entry;
   }
 
   private unload(name: string, entry: Entry, room: Room): Promise<void> {

@@ -17,16 +17,20 @@ import { CLOSE, Connection } from './connection.js';
 import {
   encodeAwareness,
   encodeError,
+  encodePermissionDenied,
   encodeSaved,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeUpdate,
   type ClientMessage,
 } from './protocol.js';
+import { changesNothing, findMisplacedItem } from './update-check.js';
 
 export interface RoomOptions {
   /** Fold the update log into the snapshot once it holds this many updates. */
   readonly compactAfter: number;
+  /** Largest encoded size of the document, in bytes; an update that would grow it past this is refused. */
+  readonly maxDocumentSize: number;
   readonly logger: Logger;
   /** Called once when the room fails (a write failed or an update broke the document); the owner unloads it. */
   readonly onFailure: (room: Room) => void;
@@ -43,6 +47,17 @@ export class Room {
   /** Updates in the store's log since the last compaction. */
   private logLength = 0;
   private compaction: Promise<void> | null = null;
+  /**
+   * The document's encoded size: exact at load and at each compaction, and in between grown by
+   * the length of each update a client had applied (an overestimate: updates carry their own
+   * overhead, and deletions shrink a document). Counted as received rather than as integrated, so
+   * updates parked in Yjs's pending queue (their dependencies missing) count too: they hold memory
+   * and are part of the encoded state. Measured exactly again only when an update would cross the limit.
+   */
+  private size = 0;
+  private sizeExact = true;
+  /** Set while an update that failed to integrate is being cleaned up: its partial effect is never stored. */
+  private integrationFailed = false;
   private failure: Error | null = null;
   private readonly log: Logger;
 
@@ -63,6 +78,7 @@ export class Room {
     const stored = await store.load(name);
     applyStoredDocument(room.doc, stored);
     room.logLength = stored.updates.length;
+    room.size = Y.encodeStateAsUpdate(room.doc).length;
     // Listen only now: the stored history must not be stored again.
     room.doc.on('update', room.onDocUpdate);
     if (room.logLength >= options.compactAfter) room.compact();
@@ -146,19 +162,91 @@ export class Room {
 
   private applyClientUpdate(connection: Connection, update: Uint8Array): void {
     connection.updatesReceived++;
-    try {
-      Y.applyUpdate(this.doc, update, connection);
-    } catch (error) {
-      // The update decoded but could not be integrated, so the doc may hold part of it. Nothing
-      // of it was stored or broadcast; unloading the room discards the partial state.
-      this.fail(new Error('an update could not be applied to the document', { cause: error }), 'invalid-update');
-      return;
+    if (connection.ticket.mode === 'ro') {
+      // A read-only client's sync step 2 usually brings nothing new: that passes, anything else not.
+      if (!changesNothing(this.doc, update)) {
+        this.refuseReadOnly(connection);
+        return;
+      }
+    } else {
+      if (!this.fits(update)) {
+        this.refuseTooLarge(connection, update);
+        return;
+      }
+      const failure = this.integrate(connection, update);
+      if (failure !== null) {
+        // The doc may hold part of the update. Nothing of it was stored or broadcast; unloading
+        // the room discards the partial state.
+        this.fail(new Error('an update could not be applied to the document', { cause: failure }), 'invalid-update');
+        return;
+      }
     }
     if (connection.ticket.acks) this.acknowledgeWhenStored(connection);
   }
 
+  /**
+   * Applies a client's (decoded, valid) update. Returns why it broke the document, or null: it
+   * threw halfway through integration, or integrated an item that does not lie between its
+   * origins (see `findMisplacedItem`). It is applied inside our own transaction, so that either
+   * is caught before Yjs ends the transaction and reports the partial effect to `onDocUpdate`,
+   * which then stores nothing of it.
+   */
+  private integrate(connection: Connection, update: Uint8Array): unknown {
+    let failure: unknown = null;
+    try {
+      this.doc.transact((transaction) => {
+        try {
+          Y.applyUpdate(this.doc, update, connection);
+          const misplaced = findMisplacedItem(this.doc, transaction.beforeState);
+          if (misplaced) throw new Error(`item ${misplaced.id.client}:${misplaced.id.clock} does not lie between its origins`);
+        } catch (error) {
+          failure = error;
+          this.integrationFailed = true;
+        }
+      }, connection);
+    } catch (error) {
+      failure ??= error;
+    } finally {
+      this.integrationFailed = false;
+    }
+    if (failure === null) {
+      this.size += update.length;
+      this.sizeExact = false;
+    }
+    return failure;
+  }
+
+  /** Whether the document stays within `maxDocumentSize` with `update` applied. */
+  private fits(update: Uint8Array): boolean {
+    const max = this.options.maxDocumentSize;
+    if (this.size + update.length <= max) return true;
+    if (!this.sizeExact) {
+      // At most once per applied update, however many oversized updates arrive.
+      this.size = Y.encodeStateAsUpdate(this.doc).length;
+      this.sizeExact = true;
+      if (this.size + update.length <= max) return true;
+    }
+    // Near the limit, count only what is new: a reconnecting client resends much that we have.
+    return this.size + Y.diffUpdate(update, Y.encodeStateVector(this.doc)).length <= max || changesNothing(this.doc, update);
+  }
+
+  private refuseReadOnly(connection: Connection): void {
+    this.log.debug({ connection: connection.id, user: connection.ticket.identity }, 'refused an update from a read-only connection');
+    const reason = 'this connection is read-only: the update was not applied';
+    connection.send(encodePermissionDenied(reason));
+    if (connection.ticket.acks) connection.send(encodeError('read-only', reason));
+  }
+
+  private refuseTooLarge(connection: Connection, update: Uint8Array): void {
+    const reason = `the document would grow past its size limit of ${this.options.maxDocumentSize} bytes`;
+    this.log.warn({ connection: connection.id, user: connection.ticket.identity, size: this.size, update: update.length }, `refused an update: ${reason}`);
+    if (connection.ticket.acks) connection.send(encodeError('document-too-large', reason));
+    connection.close(CLOSE.messageTooBig, reason);
+  }
+
   /** Called by Yjs inside the transaction that changed the doc, with exactly what changed. */
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (this.integrationFailed) return;
     const sender = origin instanceof Connection ? origin : null;
     const write = this.store.append(this.name, update);
     this.unstored++;
@@ -228,7 +316,7 @@ export class Room {
   private async replyWithMissing(connection: Connection, stateVector: Uint8Array): Promise<void> {
     await this.drain();
     if (this.failure || !connection.isOpen) return;
-    connection.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)));
+    connection.sendState(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)));
   }
 
   private broadcast(frame: Uint8Array, except: Connection | null): void {
@@ -249,6 +337,8 @@ export class Room {
   private compact(): Promise<void> {
     const folded = this.logLength;
     const state = Y.encodeStateAsUpdate(this.doc);
+    this.size = state.length;
+    this.sizeExact = true;
     this.compaction = this.store.compact(this.name, state).then(
       () => {
         this.logLength -= folded;

@@ -1,0 +1,123 @@
+/**
+ * Access tokens: JWTs signed with HS256 by the server's secret (`--auth-secret`).
+ *
+ * Claims:
+ * - `doc`  a document name (`team/notes`), or a prefix ending in `*` (`team/*`; `*` alone is every
+ *          document). The prefix is a plain string prefix: `team*` also covers `teammates`.
+ * - `mode` `rw` (read and write) or `ro` (read only).
+ * - `exp`  expiry, seconds since the epoch. Required: a token that never expires cannot be revoked.
+ * - `sub`  optional; the user's id, shown in logs as the connection's identity.
+ *
+ * Only HS256 is accepted. A token signed with any other algorithm is refused before its signature
+ * is looked at, so neither `alg: none` nor an RS256/ES256 token (the "algorithm confusion" that
+ * passes a public key off as an HMAC secret) can get through.
+ */
+import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+
+export type AccessMode = 'rw' | 'ro';
+
+export const TOKEN_ALGORITHM = 'HS256';
+/** HS256 secrets shorter than its 256-bit output make brute-forcing a captured token feasible. */
+export const MIN_SECRET_BYTES = 32;
+
+export interface TokenClaims {
+  readonly doc: string;
+  readonly mode: AccessMode;
+  /** Expiry, seconds since the epoch. */
+  readonly exp: number;
+  readonly sub?: string;
+}
+
+export type TokenErrorCode = 'token-missing' | 'token-invalid' | 'token-expired';
+
+/** A token that is missing, does not verify, has expired or carries claims we do not understand (HTTP 401). */
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
+  constructor(
+    readonly code: TokenErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The secret as key bytes. Throws `RangeError` if it is too short to be safe. */
+export function secretKey(secret: string): Uint8Array {
+  const key = new TextEncoder().encode(secret);
+  if (key.length < MIN_SECRET_BYTES) {
+    throw new RangeError(`the auth secret must be at least ${MIN_SECRET_BYTES} bytes (try: openssl rand -base64 48)`);
+  }
+  return key;
+}
+
+/** Verifies algorithm, signature, expiry and claims. Throws `TokenError`. */
+export async function verifyToken(token: string, key: Uint8Array): Promise<TokenClaims> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, key, { algorithms: [TOKEN_ALGORITHM], requiredClaims: ['exp'] }));
+  } catch (error) {
+    throw fromJoseError(error);
+  }
+  return claimsFrom(payload);
+}
+
+/** Signs a token for `doc` in `mode`, valid for `ttlSeconds`. */
+export async function mintToken(
+  key: Uint8Array,
+  claims: { doc: string; mode: AccessMode; sub?: string | undefined },
+  ttlSeconds: number,
+): Promise<string> {
+  checkDocClaim(claims.doc);
+  const now = Math.floor(Date.now() / 1000);
+  const payload: JWTPayload = { doc: claims.doc, mode: claims.mode };
+  if (claims.sub !== undefined) payload.sub = claims.sub;
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: 'JWT' })
+    .setIssuedAt(now)
+    .setExpirationTime(now + ttlSeconds)
+    .sign(key);
+}
+
+/** Parses a lifetime: seconds (`3600`) or a number with a unit `s`, `m`, `h`, `d` (`15m`, `1h`, `7d`). */
+export function parseTtl(text: string): number {
+  const match = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
+  const scale = { s: 1, m: 60, h: 3600, d: 86_400 }[match?.[2] ?? 's'] ?? 1;
+  const seconds = match ? Number(match[1]) * scale : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+    throw new RangeError(`expected a lifetime such as 3600, 15m, 1h or 7d, got "${text}"`);
+  }
+  return seconds;
+}
+
+function claimsFrom(payload: JWTPayload): TokenClaims {
+  const { doc, mode, exp, sub } = payload;
+  if (typeof doc !== 'string') throw invalid('its "doc" claim is missing or not a string');
+  checkDocClaim(doc);
+  if (mode !== 'rw' && mode !== 'ro') throw invalid('its "mode" claim must be "rw" or "ro"');
+  if (sub !== undefined && (typeof sub !== 'string' || sub.length > 256)) {
+    throw invalid('its "sub" claim must be a string of at most 256 characters');
+  }
+  return sub === undefined ? { doc, mode, exp: exp! } : { doc, mode, exp: exp!, sub };
+}
+
+/** A name, or a prefix with a single `*` at its end; the server checks names, this only shapes. */
+function checkDocClaim(doc: string): void {
+  if (doc.length === 0 || doc.length > 4096 || doc.slice(0, -1).includes('*')) {
+    throw invalid('its "doc" claim must be a document name or a prefix ending in "*"');
+  }
+}
+
+function invalid(reason: string): TokenError {
+  return new TokenError('token-invalid', `invalid token: ${reason}`);
+}
+
+function fromJoseError(error: unknown): TokenError {
+  if (error instanceof errors.JWTExpired) return new TokenError('token-expired', 'the token has expired');
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
+    return invalid(`only ${TOKEN_ALGORITHM} tokens are accepted`);
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return invalid('its signature does not verify');
+  if (error instanceof errors.JWTClaimValidationFailed) return invalid(`claim "${error.claim}" ${error.reason === 'missing' ? 'is missing' : 'is not valid'}`);
+  if (error instanceof errors.JOSEError) return invalid('it is not a well-formed JWT');
+  throw error;
+}

@@ -1,0 +1,65 @@
+/**
+ * Who may open a WebSocket: the checks the upgrade gate runs before the handshake, cheapest first.
+ * Each refusal is an `HttpError` the gate answers with its status and reason:
+ *
+ *   404 not under /ws/        400 invalid document name    403 page origin not allowed
+ *   401 token missing, invalid or expired                  403 token for another document, or
+ *                                                              read-only while `?mode=rw` was asked
+ *   429 too many connections from this address             503 too many documents loaded
+ *
+ * An admitted request holds a place under each limit from then on, so a burst of simultaneous
+ * upgrades cannot slip past them together.
+ */
+import type { IncomingMessage } from 'node:http';
+import { Access, authorize } from '../auth/access.js';
+import type { ServerConfig } from '../config.js';
+import { HttpError } from '../errors.js';
+import type { ConnectionTicket } from '../sync/connection.js';
+import { parseDocumentName } from '../sync/document-name.js';
+import type { RoomRegistry } from '../sync/registry.js';
+import { AddressLimit } from './address-limit.js';
+import { checkOrigin } from './origin.js';
+import type { UpgradeCheck } from './upgrade.js';
+
+/** Where WebSockets connect: `/ws/<document name>`. */
+export const WS_PREFIX = '/ws/';
+
+export type AdmissionConfig = Pick<ServerConfig, 'maxNameLength' | 'allowedOrigins' | 'maxConnectionsPerAddress'>;
+
+export function createUpgradeCheck(config: AdmissionConfig, access: Access, rooms: RoomRegistry): UpgradeCheck {
+  const addresses = new AddressLimit(config.maxConnectionsPerAddress);
+  return async (request: IncomingMessage): Promise<ConnectionTicket> => {
+    // The raw request target, not a parsed URL: URL parsing resolves "." and ".." segments
+    // (even percent-encoded ones), and the name must be decoded exactly once, as sent.
+    const target = request.url ?? '/';
+    const queryStart = target.indexOf('?');
+    const path = queryStart < 0 ? target : target.slice(0, queryStart);
+    const query = new URLSearchParams(queryStart < 0 ? '' : target.slice(queryStart + 1));
+    if (!path.startsWith(WS_PREFIX)) {
+      throw new HttpError(404, 'not-found', `WebSocket connections go to ${WS_PREFIX}<document name>`);
+    }
+    const documentName = parseDocumentName(path.slice(WS_PREFIX.length), config.maxNameLength);
+    checkOrigin(request.headers.origin, request.headers.host, config.allowedOrigins);
+
+    const grant = await access.authenticate(query.get('token'));
+    // A client that cannot work read-only asks for `mode=rw`, and is refused rather than muted.
+    authorize(grant, documentName, query.get('mode') === 'rw' ? 'rw' : 'ro');
+
+    const socket = request.socket;
+    const remoteAddress = socket.remoteAddress ?? 'unknown';
+    addresses.admit(remoteAddress, socket);
+    const releaseHold = await rooms.hold(documentName);
+    // Given back when the connection joins its room, or here if it never does.
+    socket.once('close', releaseHold);
+    if (socket.destroyed) releaseHold();
+    return {
+      documentName,
+      acks: query.get('ack') === '1',
+      remoteAddress,
+      mode: grant.mode,
+      identity: grant.identity,
+      expiresAt: grant.expiresAt,
+      releaseHold,
+    };
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * The operators' token command (`npm run token`): it prints a token the server accepts, with the
+ * claims asked for, and refuses to sign with a weak or missing secret.
+ */
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { jwtVerify } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { connectClient } from '../helpers/clients.js';
+import { removeDir, startServer } from '../helpers/server-process.js';
+import { authArgs, TEST_SECRET } from '../helpers/tokens.js';
+
+const run = promisify(execFile);
+const TOKEN_MAIN = resolve(import.meta.dirname, '../../dist/server/token-main.js');
+
+async function mint(args: string[], env: Record<string, string> = { AUTH_SECRET: TEST_SECRET }): Promise<string> {
+  const { stdout } = await run(process.execPath, [TOKEN_MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+  return stdout.trim();
+}
+
+describe('the token command', () => {
+  it('prints a token with the claims asked for, signed with AUTH_SECRET', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const token = await mint(['--doc', 'team/*', '--mode', 'rw', '--ttl', '15m', '--sub', 'ada']);
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(TEST_SECRET));
+    expect(protectedHeader.alg).toBe('HS256');
+    expect(payload).toMatchObject({ doc: 'team/*', mode: 'rw', sub: 'ada' });
+    expect(payload.exp! - before).toBeGreaterThanOrEqual(15 * 60);
+    expect(payload.exp! - before).toBeLessThanOrEqual(15 * 60 + 2);
+  });
+
+  it('mints read-only tokens for an hour unless told otherwise, and takes the secret as a flag', async () => {
+    const { payload } = await jwtVerify(await mint(['--doc', 'notes', '--secret', TEST_SECRET], {}), new TextEncoder().encode(TEST_SECRET));
+    expect(payload.mode).toBe('ro');
+    expect(payload.exp! - payload.iat!).toBe(3600);
+  });
+
+  it('refuses a missing or short secret, a bad lifetime and a bad document claim', async () => {
+    const failures: Array<[string[], Record<string, string>, RegExp]> = [
+      [['--doc', 'x'], {}, /--secret/],
+      [['--doc', 'x'], { AUTH_SECRET: 'short' }, /at least 32 bytes/],
+      [['--doc', 'x', '--ttl', 'forever'], { AUTH_SECRET: TEST_SECRET }, /expected a lifetime/],
+      [['--doc', 'a*b'], { AUTH_SECRET: TEST_SECRET }, /prefix ending in "\*"/],
+      [['--doc', 'x', '--mode', 'admin'], { AUTH_SECRET: TEST_SECRET }, /--mode/],
+    ];
+    for (const [args, env, message] of failures) {
+      const failure = await mint(args, env).then(
+        () => null,
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(failure?.code, args.join(' ')).toBe(1);
+      expect(failure?.stderr).toMatch(message);
+    }
+  });
+
+  it('mints tokens the server accepts', async () => {
+    const server = await startServer({ args: authArgs });
+    try {
+      const client = connectClient(server.wsUrl, 'minted', { params: { token: await mint(['--doc', 'minted', '--mode', 'rw']) } });
+      await client.synced;
+      client.destroy();
+    } finally {
+      await server.stop();
+      await removeDir(server.dataDir);
+    }
+  });
+});

@@ -1,0 +1,276 @@
+/**
+ * Runs one fuzz scenario against a running server and keeps the oracle: a reference Y.Doc that
+ * applies exactly the updates the server accepted from read-write connections, in the same order.
+ *
+ * Whether the server accepted a frame is observed, not predicted: after each frame the fuzzer sets
+ * a presence state with a fresh clock and asks for everyone's presence; the server handles one
+ * connection's messages in order, so an answer that includes that clock means the frame before was
+ * handled without closing the connection, and a close means it was refused.
+ *
+ * An observer (a raw client that only listens) stays in the room throughout; at the end it, a
+ * newcomer and two official clients must all hold what the reference holds.
+ *
+ * One subtlety: Yjs parks an update whose dependencies are missing in a pending queue, and retries
+ * it only when a dependency it recorded arrives. Out-of-order and mutated updates can leave structs
+ * parked whose dependencies did arrive; a client loading the whole state at once integrates them.
+ * So the server and the reference agree update by update (the observer checks that), and a
+ * newcomer, or the server after a restart, holds what the reference holds loaded at once (`settled`).
+ */
+import * as decoding from 'lib0/decoding';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { decodeClientMessage, encodeSyncStep1 } from '../../server/sync/protocol.js';
+import { connectClient, waitForDoc } from '../helpers/clients.js';
+import { withQuery } from '../helpers/tokens.js';
+import { awareness, toFrame, type Operation } from './frames.js';
+
+/** The presence client id the probe uses; fuzzed presence uses smaller ids only. */
+const PROBE_CLIENT = 2 ** 31 + 7;
+const PROBE_TIMEOUT_MS = 10_000;
+/** Probe clocks, across runs. Steps of 2: a removal on close bumps the server's clock by 1. */
+let probeClock = 1;
+
+export interface FuzzTarget {
+  readonly wsUrl: string;
+  readonly httpUrl: string;
+  readonly tokens: { readonly rw: string; readonly ro: string };
+}
+
+/** How often each kind of operation met each outcome, across runs: shows what the fuzz reached. */
+export const outcomes = new Map<string, number>();
+
+type Outcome = { readonly accepted: true } | { readonly accepted: false; readonly code: number; readonly reason: string };
+
+export class FuzzRun {
+  readonly reference = new Y.Doc();
+  /** What happened, one line per operation, for the failure report. */
+  readonly trail: string[] = [];
+  private socket: WebSocket | null = null;
+  private mode: 'rw' | 'ro' = 'rw';
+  private observer: Observer | null = null;
+
+  constructor(
+    private readonly target: FuzzTarget,
+    readonly name: string,
+  ) {}
+
+  /** Connects, sends the seed content, lets the observer in, and goes on in `mode`. */
+  async start(seed: Uint8Array, mode: 'rw' | 'ro'): Promise<void> {
+    await this.connect('rw');
+    await this.send({ kind: 'update', which: 0, asStep2: false }, [seed]);
+    if (mode === 'ro') await this.connect('ro');
+    this.observer = new Observer(this.url('ro'));
+    await this.observer.ready;
+  }
+
+  /** Sends one operation's frame (or reconnects), and keeps the reference in step. */
+  async step(operation: Operation, updates: readonly Uint8Array[], seedStateVector: Uint8Array): Promise<void> {
+    if (operation.kind === 'reconnect') {
+      await this.connect(operation.mode);
+      this.trail.push(`reconnect ${operation.mode}`);
+      return;
+    }
+    await this.send(operation, updates, seedStateVector);
+  }
+
+  /** The checks every run ends with. Throws with the trail if one fails. */
+  async check(): Promise<void> {
+    try {
+      const health = await fetch(`${this.target.httpUrl}/healthz`);
+      if (health.status !== 200) throw new Error(`healthz answered ${health.status}`);
+      const expected = settled(this.reference);
+      const observer = this.observer!;
+      await observer.ready;
+      await waitForDoc(observer.doc, () => sameDocument(observer.doc, this.reference), 'the observer to converge on the reference', 10_000);
+
+      const newcomer = connectClient(this.target.wsUrl, this.name, { params: { token: this.target.tokens.rw } });
+      const second = connectClient(this.target.wsUrl, this.name, { params: { token: this.target.tokens.rw } });
+      try {
+        await Promise.all([newcomer.synced, second.synced]);
+        if (!sameDocument(newcomer.doc, expected)) {
+          throw new Error(`a newcomer got ${fingerprint(newcomer.doc)}, expected ${fingerprint(expected)}`);
+        }
+        // The honest edit becomes part of what the store must hold.
+        newcomer.doc.once('update', (update: Uint8Array) => Y.applyUpdate(this.reference, update));
+        newcomer.doc.getMap('honest').set('marker', this.name);
+        await waitForDoc(second.doc, () => second.doc.getMap('honest').get('marker') === this.name, 'honest clients to converge', 10_000);
+      } finally {
+        newcomer.destroy();
+        second.destroy();
+      }
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nafter:\n  ${this.trail.join('\n  ')}`, { cause: error });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.observer?.stop();
+    await this.disconnect();
+  }
+
+  private url(mode: 'rw' | 'ro'): string {
+    return withQuery(`${this.target.wsUrl}/${this.name}`, { token: this.target.tokens[mode] });
+  }
+
+  private async connect(mode: 'rw' | 'ro'): Promise<void> {
+    await this.disconnect();
+    this.mode = mode;
+    const socket = new WebSocket(this.url(mode));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    this.socket = socket;
+  }
+
+  private async disconnect(): Promise<void> {
+    const socket = this.socket;
+    this.socket = null;
+    if (!socket || socket.readyState === socket.CLOSED) return;
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.close();
+    await closed;
+  }
+
+  private async send(operation: Operation, updates: readonly Uint8Array[], seedStateVector: Uint8Array = new Uint8Array([0])): Promise<void> {
+    const frame = toFrame(operation, updates, seedStateVector);
+    const outcome = await this.probe(frame);
+    this.trail.push(`${this.mode} ${operation.kind} (${frame.length} bytes): ${outcome.accepted ? 'accepted' : `closed ${outcome.code} ${outcome.reason}`}`);
+    const key = `${this.mode} ${operation.kind}: ${outcome.accepted ? 'accepted' : `${outcome.code} ${outcome.reason.replace(/:.*/, '')}`}`;
+    outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    if (outcome.accepted) {
+      if (this.mode === 'rw' && typeof frame !== 'string') this.applyAccepted(frame);
+      return;
+    }
+    if (/broke the document/.test(outcome.reason)) {
+      // The server discarded the room and reloads it from the store: what waited in its pending
+      // queue (never stored) is gone there, so it goes here too.
+      this.dropPending();
+    }
+    await this.connect(this.mode);
+  }
+
+  private probe(frame: Uint8Array | string): Promise<Outcome> {
+    const socket = this.socket!;
+    const clock = (probeClock += 2);
+    return new Promise((resolve, reject) => {
+      const done = (outcome: Outcome | Error) => {
+        clearTimeout(timer);
+        socket.off('message', onMessage);
+        socket.off('close', onClose);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      const onMessage = (data: Buffer) => {
+        if (answersProbe(new Uint8Array(data), clock)) done({ accepted: true });
+      };
+      const onClose = (code: number, reason: Buffer) => done({ accepted: false, code, reason: reason.toString() });
+      const timer = setTimeout(() => done(new Error(`the server neither answered nor closed within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+      socket.on('message', onMessage);
+      socket.once('close', onClose);
+      socket.send(frame);
+      socket.send(awareness(PROBE_CLIENT, clock, '{}'));
+      socket.send(Uint8Array.of(3));
+    });
+  }
+
+  /** The server handled `frame` without complaint: if it carried an update, it is in the document now. */
+  private applyAccepted(frame: Uint8Array): void {
+    const message = decodeClientMessage(frame);
+    if (message.type !== 'sync-step-2' && message.type !== 'update') return;
+    let failure: unknown = null;
+    this.reference.transact(() => {
+      try {
+        Y.applyUpdate(this.reference, message.update);
+      } catch (error) {
+        failure = error;
+      }
+    });
+    if (failure !== null) throw new Error(`the server accepted an update the reference could not apply: ${String(failure)}\n  ${this.trail.join('\n  ')}`);
+  }
+
+  private dropPending(): void {
+    const store = this.reference.store;
+    store.pendingStructs = null;
+    store.pendingDs = null;
+  }
+}
+
+/** A client that only listens: it applies every sync step 2 and update the server sends it. */
+class Observer {
+  doc = new Y.Doc();
+  ready!: Promise<void>;
+  private socket!: WebSocket;
+  private stopped = false;
+
+  constructor(private readonly url: string) {
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.socket.terminate();
+  }
+
+  /** A fresh document each time: after a room failure the server holds only what it stored. */
+  private connect(): void {
+    const doc = (this.doc = new Y.Doc());
+    const socket = (this.socket = new WebSocket(this.url));
+    this.ready = new Promise((resolve) => {
+      socket.on('message', (data: Buffer) => {
+        const decoder = decoding.createDecoder(new Uint8Array(data));
+        if (decoding.readVarUint(decoder) !== 0) return;
+        const syncType = decoding.readVarUint(decoder);
+        if (syncType === 0) return;
+        Y.applyUpdate(doc, decoding.readVarUint8Array(decoder));
+        if (syncType === 1) resolve();
+      });
+    });
+    socket.once('open', () => socket.send(encodeSyncStep1(Y.encodeStateVector(doc))));
+    socket.once('close', () => {
+      if (!this.stopped) this.connect();
+    });
+    socket.on('error', () => undefined);
+  }
+}
+
+/** Whether `frame` is a presence answer holding the probe's state at `clock`. */
+function answersProbe(frame: Uint8Array, clock: number): boolean {
+  try {
+    const decoder = decoding.createDecoder(frame);
+    if (decoding.readVarUint(decoder) !== 1) return false;
+    const update = decoding.createDecoder(decoding.readVarUint8Array(decoder));
+    const count = decoding.readVarUint(update);
+    for (let i = 0; i < count; i++) {
+      const clientId = decoding.readVarUint(update);
+      const entryClock = decoding.readVarUint(update);
+      decoding.readVarString(update);
+      if (clientId === PROBE_CLIENT && entryClock === clock) return true;
+    }
+  } catch {
+    // not a presence message we can read: not the answer
+  }
+  return false;
+}
+
+/** `doc` as a client that loads all of it at once holds it. */
+export function settled(doc: Y.Doc): Y.Doc {
+  const loaded = new Y.Doc();
+  Y.applyUpdate(loaded, Y.encodeStateAsUpdate(doc));
+  return loaded;
+}
+
+/** Same structs and deletions, and the same content in the seed's types. */
+export function sameDocument(actual: Y.Doc, expected: Y.Doc): boolean {
+  return Y.equalSnapshots(Y.snapshot(actual), Y.snapshot(expected)) && fingerprint(actual) === fingerprint(expected);
+}
+
+function fingerprint(doc: Y.Doc): string {
+  try {
+    // A map's key order depends on the order its entries were integrated in, not on its content.
+    const map = Object.entries(doc.getMap('m').toJSON()).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return JSON.stringify({ t: doc.getText('t').toString(), m: map, a: doc.getArray('a').toJSON() });
+  } catch (error) {
+    return `unreadable: ${(error as Error).message}`;
+  }
+}

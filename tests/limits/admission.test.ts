@@ -1,0 +1,103 @@
+/**
+ * Limits checked before the upgrade: connections per client address (429), documents loaded at
+ * once (503) and the origins of browser pages (403). Each refusal is a full HTTP response with a
+ * JSON reason, and the server stays up for everyone else.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectClient, connectRaw, refusedUpgrade, type RawClient } from '../helpers/clients.js';
+import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
+
+const servers: ServerProcess[] = [];
+const sockets: RawClient[] = [];
+
+async function serverWith(args: string[]): Promise<ServerProcess> {
+  const server = await startServer({ args });
+  servers.push(server);
+  return server;
+}
+
+async function open(url: string, headers: Record<string, string> = {}): Promise<RawClient> {
+  const raw = connectRaw(url, { headers });
+  sockets.push(raw);
+  await raw.opened;
+  return raw;
+}
+
+afterEach(async () => {
+  for (const raw of sockets.splice(0)) raw.socket.terminate();
+  for (const server of servers.splice(0)) {
+    await server.stop();
+    await removeDir(server.dataDir);
+  }
+});
+
+async function health(server: ServerProcess): Promise<{ rooms: number; connections: number }> {
+  return (await fetch(`${server.httpUrl}/healthz`)).json() as Promise<{ rooms: number; connections: number }>;
+}
+
+describe('connections per client address', () => {
+  it('refuses one more than the limit with 429, and admits again once one closes', async () => {
+    const server = await serverWith(['--max-connections-per-address', '3']);
+    const held = [await open(`${server.wsUrl}/a`), await open(`${server.wsUrl}/b`), await open(`${server.wsUrl}/a`)];
+    const [status, body] = await refusedUpgrade(`${server.wsUrl}/c`);
+    expect(status).toBe(429);
+    expect(JSON.parse(body)).toEqual({ error: 'too-many-connections', message: 'this address already has 3 open connections (the limit is 3)' });
+    // A burst of simultaneous upgrades cannot slip past the count together.
+    const burst = await Promise.all(Array.from({ length: 5 }, () => refusedUpgrade(`${server.wsUrl}/d`)));
+    expect(burst.map(([code]) => code)).toEqual([429, 429, 429, 429, 429]);
+
+    held[0]!.socket.close();
+    await held[0]!.closed;
+    await expect.poll(async () => (await health(server)).connections).toBe(2);
+    const again = await open(`${server.wsUrl}/c`);
+    expect(again.socket.readyState).toBe(again.socket.OPEN);
+  });
+});
+
+describe('documents loaded at once', () => {
+  it('refuses a connection to one document more with 503, makes room by unloading idle ones', async () => {
+    const server = await serverWith(['--max-rooms', '2', '--unload-grace', '600000']);
+    await open(`${server.wsUrl}/one`);
+    const two = await open(`${server.wsUrl}/two`);
+    const [status, body] = await refusedUpgrade(`${server.wsUrl}/three`);
+    expect(status).toBe(503);
+    expect(JSON.parse(body)).toMatchObject({ error: 'too-many-documents' });
+    // Loaded documents still take connections.
+    await open(`${server.wsUrl}/one`);
+    // Simultaneous upgrades to new documents are held to the limit too.
+    const burst = await Promise.all(['x', 'y', 'z'].map((name) => refusedUpgrade(`${server.wsUrl}/${name}`)));
+    expect(burst.map(([code]) => code)).toEqual([503, 503, 503]);
+
+    // "two" has no connections left: idle, it gives way to "three" at once, not after its grace.
+    two.socket.close();
+    await two.closed;
+    await expect.poll(async () => (await health(server)).connections).toBe(2);
+    const client = connectClient(server.wsUrl, 'three');
+    await client.synced;
+    client.destroy();
+    expect((await health(server)).rooms).toBe(2);
+  });
+});
+
+describe('origins of browser pages', () => {
+  it('by default admits the server\'s own pages and non-browser clients, and refuses other origins with 403', async () => {
+    const server = await serverWith([]);
+    await open(`${server.wsUrl}/doc`);
+    await open(`${server.wsUrl}/doc`, { Origin: server.httpUrl });
+    for (const origin of ['https://evil.example', 'http://127.0.0.1:1', 'null']) {
+      const [status, body] = await refusedUpgrade(`${server.wsUrl}/doc`, { Origin: origin });
+      expect(status, origin).toBe(403);
+      expect(JSON.parse(body)).toMatchObject({ error: 'origin-not-allowed' });
+    }
+  });
+
+  it('admits the origins listed in --allowed-origins, and any with *', async () => {
+    const listed = await serverWith(['--allowed-origins', 'https://app.example.com, http://localhost:5173']);
+    await open(`${listed.wsUrl}/doc`, { Origin: 'https://app.example.com' });
+    await open(`${listed.wsUrl}/doc`, { Origin: 'http://localhost:5173' });
+    await open(`${listed.wsUrl}/doc`, { Origin: listed.httpUrl });
+    expect((await refusedUpgrade(`${listed.wsUrl}/doc`, { Origin: 'https://app.example.com.evil.example' }))[0]).toBe(403);
+    const any = await serverWith(['--allowed-origins', '*']);
+    await open(`${any.wsUrl}/doc`, { Origin: 'https://anywhere.example' });
+  });
+});
