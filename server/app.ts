@@ -1,11 +1,10 @@
 /**
- * The server: a Hono app on @hono/node-server, WebSockets through @hono/node-ws, the sync engine
- * behind them and the store behind that.
+ * The server: a Hono app on @hono/node-server for HTTP, WebSockets admitted by our upgrade gate
+ * and served by `ws`, the sync engine behind them and the store behind that.
  */
 import { createAdaptorServer } from '@hono/node-server';
-import { createNodeWebSocket } from '@hono/node-ws';
 import { Hono } from 'hono';
-import type { IncomingMessage, Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DocumentStore } from '../persistence/document-store.js';
 import { Access } from './auth/access.js';
@@ -13,16 +12,14 @@ import type { ServerConfig } from './config.js';
 import { HttpError } from './errors.js';
 import { createUpgradeCheck, WS_PREFIX } from './http/admission.js';
 import { apiRoutes } from './http/routes.js';
-import { installUpgradeGate, ticketFor } from './http/upgrade.js';
+import { installUpgradeGate } from './http/upgrade.js';
 import type { Logger } from './logger.js';
 import { parseDocumentName } from './sync/document-name.js';
+import { WebSocketServer } from 'ws';
 import { SyncEngine } from './sync/engine.js';
 
-/** What @hono/node-server passes a handler: the raw request, used to find an upgrade's ticket. */
-export type AppEnv = { Bindings: { incoming: IncomingMessage } };
-
 export interface CollabServer {
-  readonly app: Hono<AppEnv>;
+  readonly app: Hono;
   readonly engine: SyncEngine;
   readonly httpServer: Server;
   /** Starts listening; resolves with the bound address. */
@@ -37,10 +34,14 @@ export interface CollabServer {
 export function createCollabServer(config: ServerConfig, store: DocumentStore, logger: Logger): CollabServer {
   const access = new Access(config.authSecret);
   const engine = new SyncEngine(store, { ...config, logger });
-  const app = new Hono<AppEnv>();
-  const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app });
-  // @hono/node-ws creates its WebSocketServer without options; the frame limit is ours.
-  wss.options.maxPayload = config.maxMessageSize;
+  const app = new Hono();
+  // Handshakes only (the gate decides who gets one); the engine tracks the sockets itself.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxMessageSize,
+    clientTracking: false,
+    perMessageDeflate: false,
+  });
 
   app.onError((error, c) => {
     if (error instanceof HttpError) return c.json(error.toJSON(), error.status);
@@ -50,29 +51,18 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
   app.notFound((c) => c.json({ error: 'not-found', message: `nothing at ${c.req.path}` }, 404));
   app.route('/', apiRoutes(store, engine, access));
 
-  app.get(
-    `${WS_PREFIX}*`,
-    async (c, next) => {
-      parseDocumentName(c.req.path.slice(WS_PREFIX.length), config.maxNameLength);
-      if (c.req.header('upgrade')?.toLowerCase() !== 'websocket' || !ticketFor(c.env.incoming)) {
-        throw new HttpError(426, 'upgrade-required', 'this endpoint takes WebSocket connections (y-websocket protocol)');
-      }
-      await next();
-    },
-    upgradeWebSocket((c) => {
-      const ticket = ticketFor(c.env.incoming)!;
-      return {
-        onOpen(_event, ws) {
-          engine.accept(ws.raw!, ticket);
-        },
-      };
-    }),
-  );
+  // Upgrades never reach Hono (see http/upgrade.ts); a plain request here is told what to do.
+  app.get(`${WS_PREFIX}*`, (c) => {
+    parseDocumentName(c.req.path.slice(WS_PREFIX.length), config.maxNameLength);
+    throw new HttpError(426, 'upgrade-required', 'this endpoint takes WebSocket connections (y-websocket protocol)');
+  });
 
   const httpServer = createAdaptorServer({ fetch: app.fetch }) as Server;
-  installUpgradeGate(httpServer, injectWebSocket, createUpgradeCheck(config, access, engine.rooms), (error) =>
-    logger.error({ err: error }, 'upgrade check failed'),
-  );
+  installUpgradeGate(httpServer, wss, {
+    check: createUpgradeCheck(config, access, engine.rooms),
+    accept: (socket, ticket) => engine.accept(socket, ticket),
+    onError: (error) => logger.error({ err: error }, 'upgrade check failed'),
+  });
 
   return {
     app,
