@@ -11,6 +11,7 @@ import { Access } from './auth/access.js';
 import type { ServerConfig } from './config.js';
 import { HttpError } from './errors.js';
 import { createUpgradeCheck, WS_PREFIX } from './http/admission.js';
+import { editorRoutes } from './http/editor.js';
 import { apiRoutes } from './http/routes.js';
 import { installUpgradeGate } from './http/upgrade.js';
 import type { Logger } from './logger.js';
@@ -50,6 +51,7 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
   });
   app.notFound((c) => c.json({ error: 'not-found', message: `nothing at ${c.req.path}` }, 404));
   app.route('/', apiRoutes(store, engine, access));
+  app.route('/', editorRoutes({ maxNameLength: config.maxNameLength }));
 
   // Upgrades never reach Hono (see http/upgrade.ts); a plain request here is told what to do.
   app.get(`${WS_PREFIX}*`, (c) => {

@@ -11,6 +11,10 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
+/** A small pen on a round tile, inline so the pages need no extra request. */
+const FAVICON =
+  "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='8' fill='%232f5bd3'/%3E%3Cpath d='M9 23l2-6 9-9 4 4-9 9z' fill='white'/%3E%3C/svg%3E";
+
 function head(title: string, manifest: AssetManifest, root: string, script: string): string {
   return `<!doctype html>
 <html lang="en">
@@ -19,6 +23,7 @@ function head(title: string, manifest: AssetManifest, root: string, script: stri
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <meta name="referrer" content="no-referrer">
 <meta name="color-scheme" content="light">
+<link rel="icon" href="${FAVICON}">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="${root}assets/${escapeHtml(asset(manifest, 'page.css'))}">
 <script type="module" src="${root}assets/${escapeHtml(asset(manifest, script))}"></script>
@@ -33,7 +38,7 @@ export function homePage(manifest: AssetManifest, title: string): string {
 <h1>${escapeHtml(title)}</h1>
 <p class="lede">Write together, live. Open a document by name, or start a new one.</p>
 <form id="open-form" class="open-form" autocomplete="off">
-<input id="open-name" name="name" placeholder="Document name, like team/notes" aria-label="Document name" required maxlength="256" autocapitalize="off" spellcheck="false">
+<input id="open-name" name="name" placeholder="Name, like team/notes" aria-label="Document name" required maxlength="256" autocapitalize="off" spellcheck="false">
 <button type="submit">Open</button>
 </form>
 <p id="open-message" class="open-message" role="alert"></p>

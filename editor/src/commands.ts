@@ -1,0 +1,148 @@
+/**
+ * The formatting commands behind the toolbar and the keyboard shortcuts, and the queries that tell
+ * whether a format is active at the selection (to highlight toolbar buttons).
+ */
+import { chainCommands, exitCode, lift, setBlockType, toggleMark, wrapIn } from 'prosemirror-commands';
+import type { Attrs, MarkType, NodeType } from 'prosemirror-model';
+import type { Command, EditorState } from 'prosemirror-state';
+import { liftListItem, wrapInList } from 'prosemirror-schema-list';
+import { redoCommand, undoCommand } from 'y-prosemirror';
+import { safeHref, schema } from './schema.js';
+
+const { nodes, marks } = schema;
+
+export const toggleBold: Command = toggleMark(marks['strong']!);
+export const toggleItalic: Command = toggleMark(marks['em']!);
+export const toggleCode: Command = toggleMark(marks['code']!);
+
+export const setParagraph: Command = setBlockType(nodes['paragraph']!);
+
+/** Makes the selected blocks headings of `level` (1-6), or paragraphs if they already are. */
+export function toggleHeading(level: number): Command {
+  if (!Number.isInteger(level) || level < 1 || level > 6) throw new RangeError(`heading level ${level} is not 1-6`);
+  return (state, dispatch) =>
+    blockActive(state, nodes['heading']!, { level })
+      ? setParagraph(state, dispatch)
+      : setBlockType(nodes['heading']!, { level })(state, dispatch);
+}
+
+/** Wraps the selection in a list of `listType`, or lifts it out if it is already in one. */
+export function toggleList(listType: NodeType): Command {
+  return (state, dispatch) =>
+    inList(state, listType) ? liftListItem(nodes['list_item']!)(state, dispatch) : wrapInList(listType)(state, dispatch);
+}
+
+export const toggleBulletList: Command = toggleList(nodes['bullet_list']!);
+export const toggleOrderedList: Command = toggleList(nodes['ordered_list']!);
+
+export const toggleBlockquote: Command = (state, dispatch) =>
+  ancestorActive(state, nodes['blockquote']!) ? lift(state, dispatch) : wrapIn(nodes['blockquote']!)(state, dispatch);
+
+export const toggleCodeBlock: Command = (state, dispatch) =>
+  blockActive(state, nodes['code_block']!) ? setParagraph(state, dispatch) : setBlockType(nodes['code_block']!)(state, dispatch);
+
+export const insertHorizontalRule: Command = (state, dispatch) => {
+  const hr = nodes['horizontal_rule']!;
+  if (dispatch) dispatch(state.tr.replaceSelectionWith(hr.create()).scrollIntoView());
+  return true;
+};
+
+export const insertHardBreak: Command = chainCommands(exitCode, (state, dispatch) => {
+  if (dispatch) dispatch(state.tr.replaceSelectionWith(nodes['hard_break']!.create()).scrollIntoView());
+  return true;
+});
+
+/**
+ * Links the selected text to `href`; with an empty selection inside a link, or `href` null or
+ * empty, removes the link around the selection instead. An unsafe `href` (see `safeHref`) is refused.
+ */
+export function setLink(href: string | null): Command {
+  const link = marks['link']!;
+  return (state, dispatch) => {
+    const { from, to, empty } = state.selection;
+    const range = empty ? markRange(state, link) : { from, to };
+    if (range === null) return false;
+    if (href === null || href.trim() === '') {
+      if (dispatch) dispatch(state.tr.removeMark(range.from, range.to, link));
+      return true;
+    }
+    const target = safeHref(href);
+    if (target === null) return false;
+    if (dispatch) dispatch(state.tr.removeMark(range.from, range.to, link).addMark(range.from, range.to, link.create({ href: target })));
+    return true;
+  };
+}
+
+/** Undo and redo of this user's own changes (y-prosemirror's UndoManager tracks only local edits). */
+export const undo: Command = undoCommand;
+export const redo: Command = redoCommand;
+
+export function markActive(state: EditorState, type: MarkType): boolean {
+  const { from, $from, to, empty } = state.selection;
+  if (empty) return type.isInSet(state.storedMarks ?? $from.marks()) !== undefined;
+  return state.doc.rangeHasMark(from, to, type);
+}
+
+/** The `href` of the link at the caret, or of the first link in the selection; null if there is none. */
+export function activeLink(state: EditorState): string | null {
+  const link = marks['link']!;
+  const { from, to, empty, $from } = state.selection;
+  if (empty) {
+    const mark = link.isInSet($from.marks());
+    return mark ? String(mark.attrs['href']) : null;
+  }
+  let href: string | null = null;
+  state.doc.nodesBetween(from, to, (node) => {
+    const mark = href === null ? link.isInSet(node.marks) : undefined;
+    if (mark) href = String(mark.attrs['href']);
+    return href === null;
+  });
+  return href;
+}
+
+/** Whether the selection's textblock is of `type` (and has `attrs`, if given). */
+export function blockActive(state: EditorState, type: NodeType, attrs?: Attrs): boolean {
+  const { $from, to } = state.selection;
+  if (to > $from.end()) return false;
+  const parent = $from.parent;
+  if (parent.type !== type) return false;
+  return attrs === undefined || Object.entries(attrs).every(([key, value]) => parent.attrs[key] === value);
+}
+
+/** Whether the selection is inside a node of `type`. */
+export function ancestorActive(state: EditorState, type: NodeType): boolean {
+  const { $from } = state.selection;
+  for (let depth = $from.depth; depth > 0; depth--) if ($from.node(depth).type === type) return true;
+  return false;
+}
+
+/** Whether the innermost list around the selection is of `listType`. */
+export function inList(state: EditorState, listType: NodeType): boolean {
+  const { $from } = state.selection;
+  for (let depth = $from.depth; depth > 0; depth--) {
+    const group = $from.node(depth).type.spec.group ?? '';
+    if (group.split(' ').includes('block') && $from.node(depth).type.name.endsWith('_list')) {
+      return $from.node(depth).type === listType;
+    }
+  }
+  return false;
+}
+
+/** The extent of the `type` mark around an empty selection, or null if there is none. */
+function markRange(state: EditorState, type: MarkType): { from: number; to: number } | null {
+  const { $from } = state.selection;
+  const start = $from.start();
+  let run: { from: number; to: number } | null = null;
+  let result: { from: number; to: number } | null = null;
+  $from.parent.forEach((child, offset) => {
+    const from = start + offset;
+    const to = from + child.nodeSize;
+    if (!type.isInSet(child.marks)) {
+      run = null;
+      return;
+    }
+    run = run !== null && run.to === from ? { from: run.from, to } : { from, to };
+    if (run.from <= $from.pos && $from.pos <= run.to) result = run;
+  });
+  return result;
+}

@@ -1,0 +1,140 @@
+/**
+ * Two people in two browsers on one document: typing, formatting, carets, presence, undo and the
+ * saved status, all through the real server.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import {
+  blockTexts,
+  describeInBrowser,
+  launchBrowser,
+  newContext,
+  openEditor,
+  typeAtEnd,
+  waitForNoText,
+  waitForStatus,
+  waitForText,
+} from '../helpers/browser.js';
+import { connectClient } from '../helpers/clients.js';
+import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
+
+let browser: Browser;
+let server: ServerProcess;
+const cleanup: Array<() => Promise<unknown> | unknown> = [];
+let counter = 0;
+const docName = (label: string) => `e2e/${label}-${Date.now().toString(36)}-${counter++}`;
+
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+describeInBrowser('editing together in two browsers', () => {
+  beforeAll(async () => {
+    [browser, server] = await Promise.all([launchBrowser(), startServer()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (server) await removeDir(server.dataDir);
+  });
+
+  async function twoEditors(name: string): Promise<[Page, Page]> {
+    const [ada, bob] = await Promise.all([
+      newContext(browser, { userName: 'Ada Lovelace', userColor: '#db2777' }),
+      newContext(browser, { userName: 'Bob Kahn', userColor: '#16a34a' }),
+    ]);
+    cleanup.push(() => ada.close(), () => bob.close());
+    return Promise.all([openEditor(ada, server.httpUrl, name), openEditor(bob, server.httpUrl, name)]);
+  }
+
+  it('shows each person what the other types, both ways', async () => {
+    const [ada, bob] = await twoEditors(docName('typing'));
+    await typeAtEnd(ada, 'Hello from Ada');
+    await waitForText(bob, 'Hello from Ada');
+    await typeAtEnd(bob, 'And hello from Bob');
+    await waitForText(ada, 'And hello from Bob');
+    await expect.poll(() => blockTexts(ada)).toEqual(['Hello from Ada', 'And hello from Bob']);
+    await expect.poll(() => blockTexts(bob)).toEqual(['Hello from Ada', 'And hello from Bob']);
+  });
+
+  it('carries bold, a heading and a list to the other browser', async () => {
+    const [ada, bob] = await twoEditors(docName('formatting'));
+    const editor = ada.locator('.ProseMirror');
+    await editor.focus();
+    await ada.keyboard.type('# Plans for spring\n');
+    await ada.keyboard.type('Keep it ');
+    await ada.keyboard.press('Control+b');
+    await ada.keyboard.type('simple');
+    await ada.keyboard.press('Control+b');
+    await ada.keyboard.type(' and **calm** please\n');
+    await ada.keyboard.type('- first point\nsecond point\n\n');
+    await ada.keyboard.type('1. one\ntwo');
+
+    await bob.locator('.ProseMirror h1', { hasText: 'Plans for spring' }).waitFor();
+    await bob.locator('.ProseMirror strong', { hasText: 'simple' }).waitFor();
+    await bob.locator('.ProseMirror strong', { hasText: 'calm' }).waitFor();
+    await bob.locator('.ProseMirror ul > li', { hasText: 'second point' }).waitFor();
+    await bob.locator('.ProseMirror ol > li', { hasText: 'two' }).waitFor();
+    expect(await blockTexts(bob, 'ul > li')).toEqual(['first point', 'second point']);
+    expect((await blockTexts(bob, 'p')).join('\n')).not.toContain('**');
+
+    // And back: Bob uses the toolbar.
+    await bob.locator('.ProseMirror h1').click();
+    // The menu shows the block at the editor's selection: wait until the click has reached it.
+    await bob.waitForFunction(() => (document.querySelector('select.ce-block-type') as HTMLSelectElement | null)?.value === 'h1');
+    await bob.locator('select.ce-block-type').selectOption('h2');
+    await ada.locator('.ProseMirror h2', { hasText: 'Plans for spring' }).waitFor();
+  });
+
+  it("draws the other person's caret with their name, and lists who is here", async () => {
+    const [ada, bob] = await twoEditors(docName('carets'));
+    await typeAtEnd(ada, 'Where is my caret');
+    const caret = bob.locator('.ProseMirror-yjs-cursor[data-name="Ada Lovelace"]');
+    await caret.waitFor({ state: 'attached' });
+    // The name is drawn above the caret (generated content, so it never mixes with the text).
+    expect(await caret.evaluate((element) => getComputedStyle(element, '::after').content)).toBe('"Ada Lovelace"');
+    await expect.poll(() => caret.evaluate((element) => getComputedStyle(element).borderLeftColor)).toBe('rgb(219, 39, 119)');
+
+    await bob.locator('.ce-person-name', { hasText: 'Ada Lovelace' }).waitFor({ state: 'attached' });
+    await ada.locator('.ce-person-name', { hasText: 'Bob Kahn' }).waitFor({ state: 'attached' });
+
+    // Bob renames himself; Ada's list follows, and the new name is remembered across a reload.
+    await bob.locator('.ce-person[data-self] button').click();
+    await bob.locator('.ce-rename input').fill('Robert');
+    await bob.locator('.ce-rename button[type=submit]').click();
+    await ada.locator('.ce-person-name', { hasText: 'Robert' }).waitFor({ state: 'attached' });
+    await bob.reload();
+    await bob.locator('.ce-person[data-self] .ce-person-name', { hasText: 'Robert' }).waitFor({ state: 'attached' });
+  });
+
+  it("undoes only the local user's change", async () => {
+    const [ada, bob] = await twoEditors(docName('undo'));
+    await typeAtEnd(ada, 'Ada wrote this');
+    await waitForText(bob, 'Ada wrote this');
+    await typeAtEnd(bob, 'Bob wrote that');
+    await waitForText(ada, 'Bob wrote that');
+
+    await ada.keyboard.press('Control+z');
+    await waitForNoText(ada, 'Ada wrote this');
+    await waitForNoText(bob, 'Ada wrote this');
+    expect(await blockTexts(ada)).toContain('Bob wrote that');
+    expect(await blockTexts(bob)).toContain('Bob wrote that');
+
+    await ada.keyboard.press('Control+Shift+z');
+    await waitForText(bob, 'Ada wrote this');
+  });
+
+  it('says "saved" only once the server has stored the change', async () => {
+    const name = docName('saved');
+    const [ada] = await twoEditors(name);
+    await typeAtEnd(ada, 'Stored for sure');
+    await waitForStatus(ada, ['saved']);
+    const label = await ada.locator('.ce-status').textContent();
+    expect(label).toContain('Saved');
+    // What the status promised is what a newcomer gets from the server.
+    const reader = connectClient(server.wsUrl, name);
+    cleanup.push(() => reader.destroy());
+    await reader.synced;
+    expect(reader.doc.getXmlFragment('prosemirror').toString()).toContain('Stored for sure');
+  });
+});
