@@ -35,6 +35,14 @@ export interface LevelStoreOptions {
    * one fsync per batch (group commit spreads it over every append of a tick).
    */
   readonly fsync?: boolean;
+  /**
+   * Least time in milliseconds between the starts of two append batches. Default 0: a batch
+   * starts as soon as the previous one is written. Each batch costs a hand-off to LevelDB's
+   * thread and a log write whatever its size, so under load a small interval gathers many
+   * appends per batch for far less work, while an append arriving after a quiet spell is
+   * written at once. It delays appends by at most the interval.
+   */
+  readonly batchIntervalMs?: number;
 }
 
 interface PendingAppend {
@@ -63,6 +71,8 @@ export class LevelDocumentStore implements DocumentStore {
   private current: WriteTask | null = null;
   private writing = false;
   private drainScheduled = false;
+  /** When the last append batch began (performance.now()), for `batchIntervalMs`. */
+  private lastGroupStart = Number.NEGATIVE_INFINITY;
   /** The last queued write touching each document, so `load` can wait for it. */
   private readonly lastWrite = new Map<string, WriteTask>();
   /** Written metadata by name, in least-recently-written order. Only the writer changes it. */
@@ -74,6 +84,7 @@ export class LevelDocumentStore implements DocumentStore {
     private readonly db: LevelDatabase,
     lastSeq: number,
     private readonly fsync: boolean,
+    private readonly batchIntervalMs: number,
   ) {
     this.lastSeq = lastSeq;
   }
@@ -97,7 +108,7 @@ export class LevelDocumentStore implements DocumentStore {
     try {
       await db.open();
       const seq = await db.get(SEQ_KEY);
-      return new LevelDocumentStore(db, seq === undefined ? 0 : decodeSeq(seq), options.fsync ?? false);
+      return new LevelDocumentStore(db, seq === undefined ? 0 : decodeSeq(seq), options.fsync ?? false, options.batchIntervalMs ?? 0);
     } catch (error) {
       // Report the open failure, not a failure to close what did not open.
       await db.close().catch(() => undefined);
@@ -242,33 +253,50 @@ export class LevelDocumentStore implements DocumentStore {
     return task.done.promise.then(() => undefined);
   }
 
-  /** Starts the writer on the next turn of the event loop, after every append of this tick joined the group. */
+  /**
+   * Starts the writer on the next turn of the event loop, after every append of this tick joined
+   * the group, or once `batchIntervalMs` has passed since the last append batch began.
+   */
   private scheduleDrain(): void {
     if (this.writing || this.drainScheduled) return;
     this.drainScheduled = true;
-    setImmediate(() => {
+    const start = (): void => {
       this.drainScheduled = false;
       void this.drain();
-    });
+    };
+    const wait = this.queue.length === 0 ? this.groupWait() : 0;
+    if (wait > 0) setTimeout(start, wait);
+    else setImmediate(start);
+  }
+
+  /** Milliseconds until the next append batch may begin. */
+  private groupWait(): number {
+    return this.batchIntervalMs === 0 ? 0 : this.lastGroupStart + this.batchIntervalMs - performance.now();
   }
 
   /** The writer: runs queued tasks one at a time, then the open group. Never rejects. */
   private async drain(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
-    for (let task = this.takeTask(); task !== undefined; task = this.takeTask()) {
+    for (;;) {
+      let task = this.queue.shift();
+      if (task === undefined && this.openGroup !== null) {
+        if (this.groupWait() > 0) {
+          // Too soon after the last batch: let more appends join this one.
+          this.writing = false;
+          this.scheduleDrain();
+          return;
+        }
+        task = this.openGroup;
+        this.openGroup = null;
+        this.lastGroupStart = performance.now();
+      }
+      if (task === undefined) break;
       this.current = task;
       await this.run(task);
       this.current = null;
     }
     this.writing = false;
-  }
-
-  /** The next task: queued ones first (they were sealed before the open group began), then the open group. */
-  private takeTask(): WriteTask | undefined {
-    const task = this.queue.shift() ?? this.openGroup ?? undefined;
-    if (task === this.openGroup) this.openGroup = null;
-    return task;
   }
 
   private async run(task: WriteTask): Promise<void> {

@@ -97,6 +97,12 @@ export function createProgram(version: string): Command {
         .argParser(integer(100)),
     )
     .addOption(
+      new Option('--batch-interval <ms>', 'least time between two write batches: under load, updates gather into fewer, larger batches')
+        .env('BATCH_INTERVAL_MS')
+        .default(d.batchIntervalMs)
+        .argParser(integer(0, 1000)),
+    )
+    .addOption(
       new Option('--compact-after <updates>', 'fold a document\'s update log into its snapshot once it holds this many updates')
         .env('COMPACT_AFTER')
         .default(d.compactAfter)
@@ -161,10 +167,11 @@ export function createProgram(version: string): Command {
 export function parseConfig(argv: readonly string[], version: string): ServerConfig {
   const program = createProgram(version).parse([...argv]);
   // commander names each value after its flag; the config says the unit.
-  const { unloadGrace, pingInterval, logFormat, authSecret, ...options } = program.opts<
-    Omit<ServerConfig, 'logFormat' | 'unloadGraceMs' | 'pingIntervalMs' | 'authSecret'> & {
+  const { unloadGrace, pingInterval, batchInterval, logFormat, authSecret, ...options } = program.opts<
+    Omit<ServerConfig, 'logFormat' | 'unloadGraceMs' | 'pingIntervalMs' | 'batchIntervalMs' | 'authSecret'> & {
       unloadGrace: number;
       pingInterval: number;
+      batchInterval: number;
       logFormat?: ServerConfig['logFormat'];
       authSecret?: string;
     }
@@ -174,6 +181,7 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     ...options,
     unloadGraceMs: unloadGrace,
     pingIntervalMs: pingInterval,
+    batchIntervalMs: batchInterval,
     logFormat: logFormat ?? DEFAULT_CONFIG.logFormat,
     // An empty AUTH_SECRET is a deployment mistake, not a wish to run open: the parser refuses it.
     authSecret: authSecret ?? null,

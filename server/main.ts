@@ -15,7 +15,7 @@ const logger = createLogger(config);
 const dataDir = resolve(config.dataDir);
 
 async function main(): Promise<void> {
-  const store = await LevelDocumentStore.open(dataDir, { fsync: config.fsync });
+  const store = await LevelDocumentStore.open(dataDir, { fsync: config.fsync, batchIntervalMs: config.batchIntervalMs });
   const server = createCollabServer(config, store, logger);
 
   let stopping = false;

@@ -4,6 +4,8 @@
  */
 import type { WebSocket } from 'ws';
 import type { AccessMode } from '../auth/token.js';
+import type { Socket } from 'node:net';
+import { underlyingSocket } from './frame.js';
 import { TokenBucket } from './rate-limit.js';
 
 /** What the upgrade gate established about a connection before it was accepted. */
@@ -71,6 +73,7 @@ export class Connection {
   closedWith: { code: number; reason: string } | null = null;
   private closing = false;
   private readonly bucket: TokenBucket;
+  private readonly tcp: Socket;
   /** Bytes of document state (sync step 2) queued and not yet written out: exempt from `maxSendBuffer`. */
   private stateInFlight = 0;
 
@@ -80,6 +83,7 @@ export class Connection {
     private readonly limits: ConnectionLimits,
   ) {
     this.bucket = new TokenBucket(limits.maxMessageRate, limits.maxMessageRate * 2);
+    this.tcp = underlyingSocket(socket);
   }
 
   /** Counts one received message against the rate limit; false when the connection is over it. */
@@ -92,9 +96,14 @@ export class Connection {
     return !this.closing && this.socket.readyState === this.socket.OPEN;
   }
 
-  /** Sends a frame (see `keepingUp`). */
+  /** Sends a message (see `keepingUp`). */
   send(frame: Uint8Array): void {
     if (this.keepingUp()) this.socket.send(frame);
+  }
+
+  /** Sends a complete WebSocket frame built by `binaryFrame`, shared with the room's other connections. */
+  sendFramed(frame: Buffer): void {
+    if (this.keepingUp()) this.tcp.write(frame);
   }
 
   /**

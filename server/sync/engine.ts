@@ -7,7 +7,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { DocumentStore } from '../../persistence/document-store.js';
 import type { Logger } from '../logger.js';
 import { CLOSE, Connection, type ConnectionLimits, type ConnectionTicket } from './connection.js';
-import { decodeClientMessage, ProtocolError } from './protocol.js';
+import { decodeClientMessage, encodeSyncStep2, encodeUpdate, ProtocolError } from './protocol.js';
 import { RoomRegistry } from './registry.js';
 import type { Room } from './room.js';
 
@@ -67,6 +67,7 @@ export class SyncEngine {
       }
       const frame = toBytes(data);
       if (room) this.handle(connection, room, frame);
+      else if (backlog.length === 0 && isInitialSyncStep1(frame) && this.answerFromStore(connection)) return;
       else if (backlog.length < MAX_BACKLOG) backlog.push(frame);
       else connection.close(CLOSE.policyViolation, 'too many messages while the document loads');
     });
@@ -135,6 +136,20 @@ export class SyncEngine {
     room.receive(connection, message);
   }
 
+  /**
+   * A client with nothing of the document (an empty state vector) joining a room that is still
+   * loading gets the document as stored, as soon as it is read: every byte of it is durable, and
+   * it spares the client the wait for the room to apply it, which for a long document is most of
+   * the load. Updates go first and the state last, in the sync step 2 that the client waits for.
+   * Returns false (the message is then queued as usual) when the room is not loading.
+   */
+  private answerFromStore(connection: Connection): boolean {
+    return this.rooms.whenRead(connection.ticket.documentName, (stored) => {
+      for (const update of stored.updates) connection.send(encodeUpdate(update));
+      connection.sendState(encodeSyncStep2(stored.state ?? EMPTY_UPDATE));
+    });
+  }
+
   /** Closes the connection when its token expires; returns the function that cancels that. */
   private closeAtExpiry(connection: Connection, expiresAt: number): () => void {
     let timer: NodeJS.Timeout;
@@ -166,6 +181,14 @@ export class SyncEngine {
       if (connection.isOpen) connection.socket.ping();
     }
   }
+}
+
+/** A Yjs update that changes nothing. */
+const EMPTY_UPDATE = Uint8Array.of(0, 0);
+
+/** Sync step 1 with an empty state vector: what a client that holds nothing sends first. */
+function isInitialSyncStep1(frame: Uint8Array): boolean {
+  return frame.length === 4 && frame[0] === 0 && frame[1] === 0 && frame[2] === 1 && frame[3] === 0;
 }
 
 function toBytes(data: RawData): Uint8Array {

@@ -10,7 +10,7 @@
  * so a burst of upgrades to new documents cannot all pass the limit. When the limit is reached,
  * idle rooms (no connections, waiting out their grace period) are unloaded early to make space.
  */
-import type { DocumentStore } from '../../persistence/document-store.js';
+import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
 import type { Logger } from '../logger.js';
 import { HttpError } from '../errors.js';
 import { Room } from './room.js';
@@ -32,6 +32,10 @@ interface Entry {
   timer: NodeJS.Timeout | null;
   /** Admitted connections that have not joined yet; the room stays loaded while any is held. */
   holds: number;
+  /** The document as read from the store, kept only between the read and the room being ready. */
+  read: StoredDocument | null;
+  /** Called with the stored document once it is read, before the room is ready. */
+  readers: Array<(stored: StoredDocument) => void>;
 }
 
 export class RoomRegistry {
@@ -105,6 +109,19 @@ export class RoomRegistry {
     };
   }
 
+  /**
+   * While the room `name` is loading, calls `reader` with the document as read from the store,
+   * before the room is ready (at once if it was read already), and returns true. Returns false
+   * when the room is not loading, and then never calls `reader`.
+   */
+  whenRead(name: string, reader: (stored: StoredDocument) => void): boolean {
+    const entry = this.entries.get(name);
+    if (!entry || entry.room !== null || entry.unloading) return false;
+    if (entry.read) reader(entry.read);
+    else entry.readers.push(reader);
+    return true;
+  }
+
   /** Called when a connection leaves: a room left empty is unloaded after the grace period. */
   release(room: Room): void {
     const entry = this.entries.get(room.name);
@@ -130,19 +147,32 @@ export class RoomRegistry {
   }
 
   private load(name: string): Entry {
-    const loading = Room.load(name, this.store, {
-      compactAfter: this.options.compactAfter,
-      maxDocumentSize: this.options.maxDocumentSize,
-      logger: this.options.logger,
-      onFailure: (room) => this.discard(room),
-    });
-    const entry: Entry = { loading, room: null, unloading: null, timer: null, holds: 0 };
+    const onRead = (stored: StoredDocument): void => {
+      entry.read = stored;
+      for (const reader of entry.readers.splice(0)) reader(stored);
+    };
+    const loading = Room.load(
+      name,
+      this.store,
+      {
+        compactAfter: this.options.compactAfter,
+        maxDocumentSize: this.options.maxDocumentSize,
+        logger: this.options.logger,
+        onFailure: (room) => this.discard(room),
+      },
+      onRead,
+    );
+    const entry: Entry = { loading, room: null, unloading: null, timer: null, holds: 0, read: null, readers: [] };
     this.entries.set(name, entry);
     loading.then(
       (room) => {
         entry.room = room;
+        entry.read = null;
+        entry.readers = [];
       },
       () => {
+        entry.read = null;
+        entry.readers = [];
         if (this.entries.get(name) === entry) this.entries.delete(name);
       },
     );

@@ -10,10 +10,11 @@
  */
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import type { DocumentStore } from '../../persistence/document-store.js';
+import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
 import { applyStoredDocument } from '../../persistence/fold.js';
 import type { Logger } from '../logger.js';
 import { CLOSE, Connection } from './connection.js';
+import { binaryFrame } from './frame.js';
 import {
   encodeAwareness,
   encodeError,
@@ -73,12 +74,20 @@ export class Room {
   }
 
   /** Loads a document from the store. The room is complete before anyone can join it. */
-  static async load(name: string, store: DocumentStore, options: RoomOptions): Promise<Room> {
+  /**
+   * Loads a document from the store. The room is complete before anyone can join it. `onRead`
+   * sees the stored document as read, before the (much slower) apply: its bytes are durable, so
+   * they may be sent as they are to a client that needs the whole document.
+   */
+  static async load(name: string, store: DocumentStore, options: RoomOptions, onRead?: (stored: StoredDocument) => void): Promise<Room> {
     const room = new Room(name, store, options);
     const stored = await store.load(name);
+    onRead?.(stored);
     applyStoredDocument(room.doc, stored);
     room.logLength = stored.updates.length;
-    room.size = Y.encodeStateAsUpdate(room.doc).length;
+    // The stored bytes bound the encoded size from above; `fits` measures exactly near the limit.
+    room.size = stored.updates.reduce((sum, update) => sum + update.length, stored.state?.length ?? 0);
+    room.sizeExact = false;
     // Listen only now: the stored history must not be stored again.
     room.doc.on('update', room.onDocUpdate);
     if (room.logLength >= options.compactAfter) room.compact();
@@ -319,9 +328,12 @@ export class Room {
     connection.sendState(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)));
   }
 
-  private broadcast(frame: Uint8Array, except: Connection | null): void {
+  /** Sends one message to every connection but `except`, framed once for all of them. */
+  private broadcast(message: Uint8Array, except: Connection | null): void {
+    if (this.connections.size === 0 || (this.connections.size === 1 && this.connections.has(except!))) return;
+    const frame = binaryFrame(message);
     for (const connection of this.connections) {
-      if (connection !== except) connection.send(frame);
+      if (connection !== except) connection.sendFramed(frame);
     }
   }
 

@@ -9,6 +9,10 @@ import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 
+// The official provider adds a process 'exit' listener per instance in Node; tests that open a
+// dozen clients at once would otherwise print MaxListenersExceededWarning.
+process.setMaxListeners(64);
+
 export interface YClient {
   readonly doc: Y.Doc;
   readonly provider: WebsocketProvider;

@@ -1,0 +1,55 @@
+/**
+ * `batchIntervalMs`: under load, appends that arrive in separate ticks gather into few batches;
+ * without it every tick's appends are a batch of their own. Order and content are unaffected.
+ */
+import { ClassicLevel } from 'classic-level';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { LevelDocumentStore } from '../../persistence/level-store.js';
+import { applyStoredDocument } from '../../persistence/fold.js';
+import { Editor, makeTempDir } from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/**
+ * Appends each update 2 ms after the previous one, as a steady stream of keystrokes across
+ * documents would arrive: longer than a batch takes, so without an interval each is a batch.
+ */
+async function appendSpacedOut(store: LevelDocumentStore, updates: Uint8Array[]): Promise<void> {
+  const writes: Promise<void>[] = [];
+  for (const update of updates) {
+    writes.push(store.append('doc', update));
+    await new Promise<void>((resolve) => setTimeout(resolve, 2));
+  }
+  await Promise.all(writes);
+}
+
+async function batchesFor(batchIntervalMs: number, updates: Uint8Array[]): Promise<{ batches: number; text: string }> {
+  const { dir, cleanup } = await makeTempDir();
+  cleanups.push(cleanup);
+  const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+  let batches = 0;
+  db.on('write', () => batches++);
+  const store = await LevelDocumentStore.fromDatabase(db, { batchIntervalMs });
+  cleanups.push(() => store.close());
+  await appendSpacedOut(store, updates);
+  const doc = new Y.Doc();
+  applyStoredDocument(doc, await store.load('doc'));
+  return { batches, text: doc.getText('text').toString() };
+}
+
+describe('batchIntervalMs', () => {
+  it('gathers appends spread over time into few batches, keeping every update in order', async () => {
+    const updates = new Editor().type('gathered into few batches');
+    const spaced = await batchesFor(300, updates);
+    // The first append is written at once; the rest wait for the interval, then go together.
+    expect(spaced.batches).toBeLessThanOrEqual(2);
+    expect(spaced.text).toBe('gathered into few batches');
+    const eager = await batchesFor(0, updates);
+    expect(eager.batches).toBeGreaterThan(updates.length / 2);
+    expect(eager.text).toBe('gathered into few batches');
+  });
+});
