@@ -40,9 +40,9 @@ export interface ServerConfig {
   readonly allowedOrigins: readonly string[];
   /** Largest encoded size a document may grow to, in bytes; an update past it is refused. Default 32 MiB. */
   readonly maxDocumentSize: number;
-  /** Open WebSockets one client address may hold; 0 for no limit. Default 64. */
+  /** Open WebSockets one client address may hold; 0 for no limit. Default 256. */
   readonly maxConnectionsPerAddress: number;
-  /** Messages per second one connection may send, with bursts of twice that; 0 for no limit. Default 100. */
+  /** Messages per second one connection may send, with bursts of twice that; 0 for no limit. Default 500. */
   readonly maxMessageRate: number;
   /** Documents loaded at once; a connection to one more is refused (503). 0 for no limit. Default 1000. */
   readonly maxRooms: number;
@@ -71,8 +71,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   authSecret: null,
   allowedOrigins: [],
   maxDocumentSize: 32 * 1024 * 1024,
-  maxConnectionsPerAddress: 64,
-  maxMessageRate: 100,
+  maxConnectionsPerAddress: 256,
+  maxMessageRate: 500,
   maxRooms: 1000,
   maxSendBuffer: 4 * 1024 * 1024,
   logLevel: 'info',

@@ -2,9 +2,12 @@
  * Shared fixtures of the persistence tests: temporary store directories, real Yjs updates from
  * editing a Y.Text, the automerge-paper editing trace, and a LevelDB whose writes can be held.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 
 import { ClassicLevel } from 'classic-level';
@@ -66,10 +69,39 @@ interface Trace {
   readonly txns: readonly { readonly patches: readonly Patch[] }[];
 }
 
+/**
+ * Where the editing traces live: `TRACE_DATA_DIR`, or `shared/data` beside the repository (where
+ * the workplace and CI keep them).
+ */
+const PAPER_TRACE = process.env.TRACE_DATA_DIR
+  ? join(process.env.TRACE_DATA_DIR, 'automerge-paper.json.gz')
+  : fileURLToPath(new URL('../../../shared/data/automerge-paper.json.gz', import.meta.url));
+
+/** Whether the automerge-paper trace is there. */
+export const hasPaperTrace = existsSync(PAPER_TRACE);
+
+/**
+ * `describe`, for tests that replay the real trace. Without the trace file they skip with a
+ * message on a developer's machine, and fail under `CI=true`, where the trace must be present.
+ */
+export function describeWithTrace(title: string, body: () => void): void {
+  if (hasPaperTrace) {
+    describe(title, body);
+  } else if (process.env.CI === 'true') {
+    describe(title, () => {
+      it('replays the real editing trace', () => {
+        throw new Error(`the editing trace ${PAPER_TRACE} is missing; CI=true, so this fails instead of skipping`);
+      });
+    });
+  } else {
+    console.warn(`[trace] skipping "${title}": ${PAPER_TRACE} is missing (set TRACE_DATA_DIR to the folder holding it)`);
+    describe.skip(title, body);
+  }
+}
+
 /** The automerge-paper editing trace (CC BY 4.0, Joseph Gentle's editing-traces collection; see its README). */
 export async function loadPaperTrace(): Promise<Trace> {
-  const file = new URL('../../../shared/data/automerge-paper.json.gz', import.meta.url);
-  return JSON.parse(gunzipSync(await readFile(file)).toString('utf8')) as Trace;
+  return JSON.parse(gunzipSync(await readFile(PAPER_TRACE)).toString('utf8')) as Trace;
 }
 
 /**

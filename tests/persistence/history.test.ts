@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 
 import { applyStoredDocument, foldUpdates } from '../../persistence/fold.js';
 import { LevelDocumentStore } from '../../persistence/level-store.js';
-import { Editor, loadPaperTrace, makeTempDir, nextTurn } from './helpers.js';
+import { describeWithTrace, Editor, hasPaperTrace, loadPaperTrace, makeTempDir, nextTurn } from './helpers.js';
 
 const HISTORY = 100_000;
 const COMPACT_EVERY = 1_000;
@@ -25,6 +25,7 @@ let finalText: string;
 let textAt25k: string;
 
 beforeAll(async () => {
+  if (!hasPaperTrace) return; // describeWithTrace reports it
   const trace = await loadPaperTrace();
   const editor = new Editor();
   updates = [];
@@ -46,7 +47,7 @@ afterAll(async () => {
 
 const ms = (start: number): number => Math.round(performance.now() - start);
 
-describe('a 100,000-update history', () => {
+describeWithTrace('a 100,000-update history', () => {
   it('compacted every 1,000 appends, loads and applies in well under a second', async () => {
     // Replay as the engine does: apply each keystroke to the room's doc, append it, and once
     // 1,000 are logged, compact with the doc's state without waiting for anything.
