@@ -1,0 +1,59 @@
+/**
+ * The sizes of every scenario, in full mode (issue 5's table) and in quick mode (the same shapes,
+ * small enough that all scenarios against three servers run in about a minute).
+ */
+export interface BenchConfig {
+  mode: 'full' | 'quick';
+  /** Typing before each steady measurement starts, at its first rate (not measured). */
+  warmupMs: number;
+  fanOut: { readers: number; ratePerWriter: number; durationMs: number };
+  manyRooms: { docs: number; writersPerDoc: number; readersPerDoc: number; ratePerWriter: number; durationMs: number };
+  idle: { docs: number; connectionsPerDoc: number; settleMs: number };
+  coldLoad: { keystrokes: number; restarts: number; window: number };
+  crash: { trials: number; docs: number; ratePerWriter: number; killAfterMs: [number, number] };
+  ceiling: {
+    docs: number;
+    writersPerDoc: number;
+    readersPerDoc: number;
+    /** Per-writer rates, tried in order until p99 passes the limit. */
+    rates: number[];
+    phaseMs: number;
+    p99LimitMs: number;
+  };
+}
+
+export const fullConfig: BenchConfig = {
+  mode: 'full',
+  warmupMs: 2000,
+  fanOut: { readers: 500, ratePerWriter: 150, durationMs: 20_000 },
+  manyRooms: { docs: 100, writersPerDoc: 2, readersPerDoc: 4, ratePerWriter: 10, durationMs: 20_000 },
+  idle: { docs: 1000, connectionsPerDoc: 10, settleMs: 5000 },
+  coldLoad: { keystrokes: 259_778, restarts: 3, window: 2000 },
+  crash: { trials: 10, docs: 10, ratePerWriter: 30, killAfterMs: [500, 4000] },
+  ceiling: {
+    docs: 100,
+    writersPerDoc: 2,
+    readersPerDoc: 4,
+    rates: [2, 5, 10, 13, 16, 20, 25, 30, 40, 50, 65, 80, 100, 130, 160, 200],
+    phaseMs: 5000,
+    p99LimitMs: 50,
+  },
+};
+
+export const quickConfig: BenchConfig = {
+  mode: 'quick',
+  warmupMs: 500,
+  fanOut: { readers: 200, ratePerWriter: 150, durationMs: 2000 },
+  manyRooms: { docs: 40, writersPerDoc: 2, readersPerDoc: 4, ratePerWriter: 10, durationMs: 2000 },
+  idle: { docs: 150, connectionsPerDoc: 10, settleMs: 500 },
+  coldLoad: { keystrokes: 10_000, restarts: 1, window: 1000 },
+  crash: { trials: 3, docs: 4, ratePerWriter: 30, killAfterMs: [300, 1000] },
+  ceiling: {
+    docs: 40,
+    writersPerDoc: 2,
+    readersPerDoc: 4,
+    rates: [5, 20, 30, 45, 70, 100, 150],
+    phaseMs: 1000,
+    p99LimitMs: 50,
+  },
+};

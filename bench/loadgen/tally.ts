@@ -1,0 +1,129 @@
+/**
+ * The delivery ledger of a steady run: which reader received which keystroke, when, and how often.
+ */
+import type { BenchSocket } from '../bench-socket.js';
+import type { DeliveryIndex } from '../delivery-index.js';
+import { LatencyHistogram } from '../histogram.js';
+import { sleep } from '../proc.js';
+import type { TypingReplay } from '../typing.js';
+import type { SteadyPlan } from './plans.js';
+
+export interface WriterState {
+  slot: number;
+  /** Index of the writer's room in `plan.docs`. */
+  doc: number;
+  replay: TypingReplay;
+  /** Keystrokes available to send. */
+  planned: number;
+  sent: number;
+  /** performance.now() when keystroke k was sent. */
+  sentAt: Float64Array;
+  /** The phase keystroke k was sent in. */
+  phaseOf: Uint8Array;
+  /** 1 once any reader received keystroke k. */
+  observed: Uint8Array;
+  socket: BenchSocket | null;
+}
+
+interface ReaderState {
+  doc: number;
+  /** Per writer slot of the reader's room: 1 where keystroke k was received. */
+  seen: Map<number, Uint8Array>;
+}
+
+export interface DeliveryCounts {
+  expected: number;
+  delivered: number;
+  dropped: number;
+  duplicated: number;
+  misdelivered: number;
+}
+
+export class Tally {
+  private readonly readers: ReaderState[] = [];
+  private readonly histograms: LatencyHistogram[] = [];
+  private readonly delivered: number[] = [];
+  private readonly duplicated: number[] = [];
+  private misdelivered = 0;
+  private deliveredTotal = 0;
+  private lastDeliveryAt = 0;
+
+  constructor(
+    private readonly plan: SteadyPlan,
+    private readonly index: DeliveryIndex,
+    private readonly writers: WriterState[],
+  ) {}
+
+  /** Registers a reader of room `doc`; returns its handle for `onDelivery`. */
+  addReader(doc: number): ReaderState {
+    const seen = new Map<number, Uint8Array>();
+    for (const writer of this.writers) if (writer.doc === doc) seen.set(writer.slot, new Uint8Array(writer.planned));
+    const reader = { doc, seen };
+    this.readers.push(reader);
+    return reader;
+  }
+
+  histogram(phase: number): LatencyHistogram {
+    let histogram = this.histograms[phase];
+    if (histogram === undefined) {
+      histogram = new LatencyHistogram();
+      this.histograms[phase] = histogram;
+    }
+    return histogram;
+  }
+
+  onDelivery(reader: ReaderState, payload: Buffer, receivedAt: number): void {
+    const refs = this.index.resolve(payload);
+    this.lastDeliveryAt = receivedAt;
+    for (let i = 0; i < refs.length; i += 2) {
+      const slot = refs[i]!;
+      const k = refs[i + 1]!;
+      const seen = reader.seen.get(slot);
+      if (seen === undefined) {
+        this.misdelivered++;
+        continue;
+      }
+      const writer = this.writers[slot]!;
+      const phase = writer.phaseOf[k]!;
+      if (seen[k] === 1) {
+        this.duplicated[phase] = (this.duplicated[phase] ?? 0) + 1;
+        continue;
+      }
+      seen[k] = 1;
+      writer.observed[k] = 1;
+      this.deliveredTotal++;
+      this.delivered[phase] = (this.delivered[phase] ?? 0) + 1;
+      this.histogram(phase).record(receivedAt - writer.sentAt[k]!);
+    }
+  }
+
+  /** Deliveries owed so far: every keystroke sent, once to each reader of its room. */
+  expectedTotal(): number {
+    return this.writers.reduce((sum, writer) => sum + writer.sent, 0) * this.plan.readersPerDoc;
+  }
+
+  /**
+   * Waits until every owed delivery arrived, or until none arrived for `quietMs`. Returns how long
+   * it waited.
+   */
+  async drain(quietMs: number): Promise<number> {
+    const start = performance.now();
+    this.lastDeliveryAt = Math.max(this.lastDeliveryAt, start);
+    while (this.deliveredTotal < this.expectedTotal() && performance.now() - this.lastDeliveryAt < quietMs) await sleep(5);
+    return performance.now() - start;
+  }
+
+  phaseCounts(phase: number): DeliveryCounts {
+    let sent = 0;
+    for (const writer of this.writers) for (let k = 0; k < writer.sent; k++) if (writer.phaseOf[k] === phase) sent++;
+    const expected = sent * this.plan.readersPerDoc;
+    const delivered = this.delivered[phase] ?? 0;
+    return {
+      expected,
+      delivered,
+      dropped: expected - delivered,
+      duplicated: this.duplicated[phase] ?? 0,
+      misdelivered: this.misdelivered,
+    };
+  }
+}
