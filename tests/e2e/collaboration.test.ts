@@ -2,12 +2,12 @@
  * Two people in two browsers on one document: typing, formatting, carets, presence, undo and the
  * saved status, all through the real server.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterEach, expect, it } from 'vitest';
 import {
   blockTexts,
+  browserAndServerForSuite,
   describeInBrowser,
-  launchBrowser,
   newContext,
   openEditor,
   typeAtEnd,
@@ -16,10 +16,7 @@ import {
   waitForText,
 } from '../helpers/browser.js';
 import { connectClient } from '../helpers/clients.js';
-import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
-let browser: Browser;
-let server: ServerProcess;
 const cleanup: Array<() => Promise<unknown> | unknown> = [];
 let counter = 0;
 const docName = (label: string) => `e2e/${label}-${Date.now().toString(36)}-${counter++}`;
@@ -29,22 +26,15 @@ afterEach(async () => {
 });
 
 describeInBrowser('editing together in two browsers', () => {
-  beforeAll(async () => {
-    [browser, server] = await Promise.all([launchBrowser(), startServer()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) await removeDir(server.dataDir);
-  });
+  const suite = browserAndServerForSuite();
 
   async function twoEditors(name: string): Promise<[Page, Page]> {
     const [ada, bob] = await Promise.all([
-      newContext(browser, { userName: 'Ada Lovelace', userColor: '#db2777' }),
-      newContext(browser, { userName: 'Bob Kahn', userColor: '#16a34a' }),
+      newContext(suite.browser, { userName: 'Ada Lovelace', userColor: '#db2777' }),
+      newContext(suite.browser, { userName: 'Bob Kahn', userColor: '#16a34a' }),
     ]);
     cleanup.push(() => ada.close(), () => bob.close());
-    return Promise.all([openEditor(ada, server.httpUrl, name), openEditor(bob, server.httpUrl, name)]);
+    return Promise.all([openEditor(ada, suite.server.httpUrl, name), openEditor(bob, suite.server.httpUrl, name)]);
   }
 
   it('shows each person what the other types, both ways', async () => {
@@ -132,7 +122,7 @@ describeInBrowser('editing together in two browsers', () => {
     const label = await ada.locator('.ce-status').textContent();
     expect(label).toContain('Saved');
     // What the status promised is what a newcomer gets from the server.
-    const reader = connectClient(server.wsUrl, name);
+    const reader = connectClient(suite.server.wsUrl, name);
     cleanup.push(() => reader.destroy());
     await reader.synced;
     expect(reader.doc.getXmlFragment('prosemirror').toString()).toContain('Stored for sure');

@@ -2,31 +2,20 @@
  * Every format the editor offers, made with markdown shortcuts, keys and the toolbar, stored in
  * the shared fragment under the node and mark names other Yjs clients read.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeInBrowser, launchBrowser, newContext, openEditor, waitForCaretAtEnd } from '../helpers/browser.js';
+import { expect, it } from 'vitest';
+import { browserAndServerForSuite, describeInBrowser, newContext, openEditor, waitForCaretAtEnd } from '../helpers/browser.js';
 import { connectClient, waitForDoc } from '../helpers/clients.js';
-import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
-let browser: Browser;
-let server: ServerProcess;
 
 describeInBrowser('formatting', () => {
-  beforeAll(async () => {
-    [browser, server] = await Promise.all([launchBrowser(), startServer()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) await removeDir(server.dataDir);
-  });
+  const suite = browserAndServerForSuite();
 
   it('makes every block and mark from shortcuts and the toolbar', async () => {
     const name = `e2e/formatting-${Date.now().toString(36)}`;
-    const context = await newContext(browser);
-    const client = connectClient(server.wsUrl, name);
+    const context = await newContext(suite.browser);
+    const client = connectClient(suite.server.wsUrl, name);
     try {
-      const page = await openEditor(context, server.httpUrl, name);
+      const page = await openEditor(context, suite.server.httpUrl, name);
       const editor = page.locator('.ProseMirror');
       await editor.focus();
       const type = (text: string) => page.keyboard.type(text);

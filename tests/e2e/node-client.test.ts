@@ -2,34 +2,23 @@
  * The page and a plain Yjs client (the official y-websocket provider in Node) edit the same
  * `prosemirror` XmlFragment: the editor is a client like any other.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { blockTexts, describeInBrowser, launchBrowser, newContext, openEditor, typeAtEnd, waitForText } from '../helpers/browser.js';
+import { blockTexts, browserAndServerForSuite, describeInBrowser, newContext, openEditor, typeAtEnd, waitForText } from '../helpers/browser.js';
 import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
-import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
-let browser: Browser;
-let server: ServerProcess;
 
 describeInBrowser('the editor and a Node Yjs client', () => {
-  beforeAll(async () => {
-    [browser, server] = await Promise.all([launchBrowser(), startServer()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) await removeDir(server.dataDir);
-  });
+  const suite = browserAndServerForSuite();
 
   it('shows what the Node client writes, and the Node client gets what is typed in the page', async () => {
     const name = `e2e/node-client-${Date.now().toString(36)}`;
-    const client: YClient = connectClient(server.wsUrl, name);
-    const context = await newContext(browser, { userName: 'Page user' });
+    const client: YClient = connectClient(suite.server.wsUrl, name);
+    const context = await newContext(suite.browser, { userName: 'Page user' });
     try {
       await client.synced;
       const fragment = client.doc.getXmlFragment('prosemirror');
-      const page = await openEditor(context, server.httpUrl, name);
+      const page = await openEditor(context, suite.server.httpUrl, name);
 
       // Node writes a heading and a paragraph, as y-prosemirror would store them.
       client.doc.transact(() => {

@@ -2,26 +2,15 @@
  * The editor on a server that requires tokens: the page passes `?token=` on, a read-write token
  * edits, a read-only token shows the document live but cannot change it.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { mintToken, secretKey } from '../../server/auth/token.js';
-import { blockTexts, describeInBrowser, launchBrowser, newContext, openEditor, typeAtEnd, waitForStatus, waitForText } from '../helpers/browser.js';
-import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { blockTexts, browserAndServerForSuite, describeInBrowser, newContext, openEditor, typeAtEnd, waitForStatus, waitForText } from '../helpers/browser.js';
 
 const SECRET = 'e2e-secret-that-is-long-enough-for-hs256-0123456789';
 
-let browser: Browser;
-let server: ServerProcess;
 
 describeInBrowser('the editor with access tokens', () => {
-  beforeAll(async () => {
-    [browser, server] = await Promise.all([launchBrowser(), startServer({ args: ['--auth-secret', SECRET] })]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (server) await removeDir(server.dataDir);
-  });
+  const suite = browserAndServerForSuite({ args: ['--auth-secret', SECRET] });
 
   it('edits with a read-write token and only reads with a read-only one', async () => {
     const name = `e2e/tokens-${Date.now().toString(36)}`;
@@ -30,13 +19,13 @@ describeInBrowser('the editor with access tokens', () => {
       mintToken(key, { doc: name, mode: 'rw', sub: 'writer' }, 600),
       mintToken(key, { doc: name, mode: 'ro', sub: 'reader' }, 600),
     ]);
-    const [writerContext, readerContext] = await Promise.all([newContext(browser), newContext(browser)]);
+    const [writerContext, readerContext] = await Promise.all([newContext(suite.browser), newContext(suite.browser)]);
     try {
-      const writer = await openEditor(writerContext, server.httpUrl, name, `?token=${writeToken}`);
+      const writer = await openEditor(writerContext, suite.server.httpUrl, name, `?token=${writeToken}`);
       await typeAtEnd(writer, 'Only the writer writes');
       await waitForStatus(writer, ['saved']);
 
-      const reader = await openEditor(readerContext, server.httpUrl, name, `?token=${readToken}`);
+      const reader = await openEditor(readerContext, suite.server.httpUrl, name, `?token=${readToken}`);
       await waitForText(reader, 'Only the writer writes');
       expect(await reader.locator('.ProseMirror').getAttribute('contenteditable')).toBe('false');
       expect(await reader.locator('.ce-status').textContent()).toContain('Read-only');
@@ -56,9 +45,9 @@ describeInBrowser('the editor with access tokens', () => {
     const name = `e2e/tokens-expiry-${Date.now().toString(36)}`;
     // Long enough to connect on a busy machine, short enough not to slow the suite much.
     const shortLived = await mintToken(secretKey(SECRET), { doc: name, mode: 'rw' }, 4);
-    const context = await newContext(browser);
+    const context = await newContext(suite.browser);
     try {
-      const page = await openEditor(context, server.httpUrl, name, `?token=${shortLived}`);
+      const page = await openEditor(context, suite.server.httpUrl, name, `?token=${shortLived}`);
       await waitForStatus(page, ['error'], 10_000);
       expect(await page.locator('.ce-status').textContent()).toContain('token expired');
     } finally {
@@ -67,10 +56,10 @@ describeInBrowser('the editor with access tokens', () => {
   });
 
   it('stays offline without a token, and says so', async () => {
-    const context = await newContext(browser);
+    const context = await newContext(suite.browser);
     try {
       const page = await context.newPage();
-      await page.goto(`${server.httpUrl}/d/e2e/no-token`);
+      await page.goto(`${suite.server.httpUrl}/d/e2e/no-token`);
       await waitForStatus(page, ['offline']);
       expect(await page.locator('.ce-status').textContent()).toContain('Offline');
     } finally {

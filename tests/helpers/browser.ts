@@ -6,7 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import { describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { removeDir, startServer, type ServerProcess, type StartOptions } from './server-process.js';
 
 /** The browser binary: `CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
 export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -47,6 +48,33 @@ export function describeInBrowser(title: string, body: () => void): void {
 }
 
 /** Launches headless Chromium; close it with `browser.close()`. */
+/**
+ * A browser and a server for the suite it is called in: both started before its tests, stopped
+ * (and the server's data removed) after them. Read them through the returned object's getters.
+ */
+export function browserAndServerForSuite(options: StartOptions = {}): { readonly browser: Browser; readonly server: ServerProcess } {
+  let browser: Browser | undefined;
+  let server: ServerProcess | undefined;
+  beforeAll(async () => {
+    [browser, server] = await Promise.all([launchBrowser(), startServer(options)]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (server) await removeDir(server.dataDir);
+  });
+  return {
+    get browser() {
+      if (!browser) throw new Error('the browser is not started yet: use it inside a test');
+      return browser;
+    },
+    get server() {
+      if (!server) throw new Error('the server is not started yet: use it inside a test');
+      return server;
+    },
+  };
+}
+
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: LAUNCH_ARGS, headless: true });
 }
