@@ -46,6 +46,7 @@ export interface DocumentStore {
    * documents, are written in one batch. Resolves once the update is durable (synced to disk
    * first when the store was opened with `fsync`); rejects with `StoreWriteError` if the write
    * failed, in which case the update is not stored. Appends to one document are stored in call order.
+   * Appends written in the same batch may return the same promise.
    */
   append(name: string, update: Uint8Array): Promise<void>;
 

@@ -49,12 +49,15 @@ interface PendingAppend {
   readonly name: string;
   readonly seq: number;
   readonly update: Uint8Array;
-  readonly done: Deferred;
 }
 
-/** One entry of the write queue. `done` settles when its batch was written or failed. */
+/**
+ * One entry of the write queue. `done` settles when its batch was written or failed. Every append
+ * of a group returns the group's `result`: one promise per batch rather than one per update keeps
+ * the hot path from allocating what would outlive a garbage collection cycle.
+ */
 type WriteTask =
-  | { readonly kind: 'append'; readonly appends: PendingAppend[]; readonly done: Deferred }
+  | { readonly kind: 'append'; readonly appends: PendingAppend[]; readonly done: Deferred; readonly result: Promise<void> }
   | { readonly kind: 'compact'; readonly name: string; readonly state: Uint8Array; readonly boundary: number; readonly done: Deferred }
   | { readonly kind: 'delete'; readonly name: string; readonly done: Deferred };
 
@@ -143,12 +146,17 @@ export class LevelDocumentStore implements DocumentStore {
   append(name: string, update: Uint8Array): Promise<void> {
     return attempt(() => {
       this.checkWrite(name, update);
-      const done = deferred();
-      this.openGroup ??= { kind: 'append', appends: [], done: handledDeferred() };
-      this.openGroup.appends.push({ name, seq: ++this.lastSeq, update, done });
-      this.lastWrite.set(name, this.openGroup);
+      let group = this.openGroup;
+      if (group === null) {
+        const done = handledDeferred();
+        // The callers' own promise, so that a failure nobody handles is still reported as unhandled.
+        group = { kind: 'append', appends: [], done, result: done.promise.then(() => undefined) };
+        this.openGroup = group;
+      }
+      group.appends.push({ name, seq: ++this.lastSeq, update });
+      this.lastWrite.set(name, group);
       this.scheduleDrain();
-      return done.promise;
+      return group.result;
     });
   }
 
@@ -305,11 +313,8 @@ export class LevelDocumentStore implements DocumentStore {
       else if (task.kind === 'compact') await this.writeCompaction(task.name, task.state, task.boundary);
       else await this.writeDeletion(task.name);
       task.done.resolve();
-      if (task.kind === 'append') for (const append of task.appends) append.done.resolve();
     } catch (cause) {
-      const error = new StoreWriteError(describeFailure(task), { cause });
-      task.done.reject(error);
-      if (task.kind === 'append') for (const append of task.appends) append.done.reject(error);
+      task.done.reject(new StoreWriteError(describeFailure(task), { cause }));
     } finally {
       const names = task.kind === 'append' ? task.appends.map((append) => append.name) : [task.name];
       for (const name of names) if (this.lastWrite.get(name) === task) this.lastWrite.delete(name);
@@ -319,15 +324,24 @@ export class LevelDocumentStore implements DocumentStore {
   private async writeAppends(appends: readonly PendingAppend[]): Promise<void> {
     const metas = await this.readMeta([...new Set(appends.map((append) => append.name))]);
     const updatedAt = Date.now();
-    const ops: BatchOperation[] = [];
-    for (const { name, seq, update } of appends) {
-      ops.push({ type: 'put', key: logKey(name, seq), value: update });
-      const meta = metas.get(name) ?? EMPTY_META;
-      metas.set(name, { ...meta, updatedAt, logBytes: meta.logBytes + update.byteLength, logLength: meta.logLength + 1 });
+    // A chained batch hands each operation to LevelDB's write batch as it is added. An array batch
+    // (`db.batch(ops)`) keeps a copy of every operation alive until the write completes, and V8
+    // learns to allocate those copies straight into the old generation: under steady load that
+    // garbage made scavenges 3-5 times slower and forced a full collection every few seconds.
+    const batch = this.db.batch();
+    try {
+      for (const { name, seq, update } of appends) {
+        batch.put(logKey(name, seq), update);
+        const meta = metas.get(name) ?? EMPTY_META;
+        metas.set(name, { ...meta, updatedAt, logBytes: meta.logBytes + update.byteLength, logLength: meta.logLength + 1 });
+      }
+      for (const [name, meta] of metas) batch.put(metaKey(name), encodeMeta(meta));
+      batch.put(SEQ_KEY, encodeSeq(appends[appends.length - 1]!.seq));
+    } catch (error) {
+      await batch.close();
+      throw error;
     }
-    for (const [name, meta] of metas) ops.push({ type: 'put', key: metaKey(name), value: encodeMeta(meta) });
-    ops.push({ type: 'put', key: SEQ_KEY, value: encodeSeq(appends[appends.length - 1]!.seq) });
-    await this.db.batch(ops, { sync: this.fsync });
+    await batch.write({ sync: this.fsync });
     for (const [name, meta] of metas) this.cacheMeta(name, meta);
   }
 

@@ -37,6 +37,13 @@ export interface RoomOptions {
   readonly onFailure: (room: Room) => void;
 }
 
+/** Updates applied in order and appended by the same store write, with the connection each came from. */
+interface StoredBatch {
+  readonly write: Promise<void>;
+  readonly updates: Uint8Array[];
+  readonly senders: (Connection | null)[];
+}
+
 export class Room {
   readonly doc = new Y.Doc();
   readonly awareness = new awarenessProtocol.Awareness(this.doc);
@@ -45,6 +52,8 @@ export class Room {
   private unstored = 0;
   /** The most recent append; the store settles appends in order, so awaiting it awaits all. */
   private lastWrite: Promise<void> = Promise.resolve();
+  /** The updates waiting on `lastWrite`, broadcast together once it is stored (see `onDocUpdate`). */
+  private waiting: StoredBatch | null = null;
   /** Updates in the store's log since the last compaction. */
   private logLength = 0;
   private compaction: Promise<void> | null = null;
@@ -253,30 +262,65 @@ export class Room {
     connection.close(CLOSE.messageTooBig, reason);
   }
 
-  /** Called by Yjs inside the transaction that changed the doc, with exactly what changed. */
+  /**
+   * Called by Yjs inside the transaction that changed the doc, with exactly what changed.
+   * Updates the store writes in one batch (it returns the same promise for them) are broadcast
+   * together once that batch is stored: one write per connection for all of them.
+   */
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (this.integrationFailed) return;
     const sender = origin instanceof Connection ? origin : null;
     const write = this.store.append(this.name, update);
     this.unstored++;
     this.lastWrite = write;
-    write.then(
-      () => this.onStored(update, sender),
-      (error: unknown) => this.onWriteFailed(error),
-    );
+    let batch = this.waiting;
+    if (batch === null || batch.write !== write) {
+      const next: StoredBatch = { write, updates: [], senders: [] };
+      write.then(
+        () => this.onStored(next),
+        (error: unknown) => this.onWriteFailed(next, error),
+      );
+      this.waiting = batch = next;
+    }
+    batch.updates.push(update);
+    batch.senders.push(sender);
     this.logLength++;
     if (this.logLength >= this.options.compactAfter && !this.compaction) void this.compact();
   };
 
-  private onStored(update: Uint8Array, sender: Connection | null): void {
-    this.unstored--;
+  private onStored(batch: StoredBatch): void {
+    this.unstored -= batch.updates.length;
+    if (this.waiting === batch) this.waiting = null;
     if (this.failure) return;
-    this.broadcast(encodeUpdate(update), sender);
+    this.broadcastUpdates(batch);
   }
 
-  private onWriteFailed(error: unknown): void {
-    this.unstored--;
+  private onWriteFailed(batch: StoredBatch, error: unknown): void {
+    this.unstored -= batch.updates.length;
+    if (this.waiting === batch) this.waiting = null;
     this.fail(error instanceof Error ? error : new Error(String(error)), 'storage-failed');
+  }
+
+  /**
+   * Sends stored updates to every connection but their senders, in order, each update its own
+   * y-websocket message. The frames are built once; a connection that sent none of them gets
+   * them all in one write.
+   */
+  private broadcastUpdates({ updates, senders }: StoredBatch): void {
+    if (updates.length === 1) {
+      this.broadcast(encodeUpdate(updates[0]!), senders[0]!);
+      return;
+    }
+    const frames = updates.map((update) => binaryFrame(encodeUpdate(update)));
+    const all = Buffer.concat(frames);
+    for (const connection of this.connections) {
+      if (!senders.includes(connection)) {
+        connection.sendFramed(all);
+        continue;
+      }
+      const others = frames.filter((_, i) => senders[i] !== connection);
+      if (others.length > 0) connection.sendFramed(others.length === 1 ? others[0]! : Buffer.concat(others));
+    }
   }
 
   /**

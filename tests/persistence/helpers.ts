@@ -108,6 +108,10 @@ export async function loadPaperTrace(): Promise<Trace> {
  * A real ClassicLevel whose batch writes wait while `hold()` is in effect, so a test can observe
  * what happens while a write is in flight. The write itself is LevelDB's, unchanged.
  */
+interface PrivateChainedBatch {
+  _write(options?: { sync?: boolean }): Promise<void>;
+}
+
 export class HeldLevel extends ClassicLevel<string, Uint8Array> {
   private gate: Promise<void> = Promise.resolve();
   /** Batches that reached the storage layer (held or not). */
@@ -137,13 +141,29 @@ export class HeldLevel extends ClassicLevel<string, Uint8Array> {
     while (this.started < count) await nextTurn();
   }
 
-  // abstract-level's private write hook (not in its typings); the public `batch` encodes, then calls it.
+  // abstract-level's private write hooks (not in its typings): the public `batch(ops)` encodes,
+  // then calls `_batch`; `batch()` returns what `_chainedBatch` made, whose `write` calls its `_write`.
   async _batch(...args: unknown[]): Promise<void> {
-    this.started++;
-    this.syncs.push((args[1] as { sync?: boolean } | undefined)?.sync);
-    await this.gate;
+    await this.admitBatch((args[1] as { sync?: boolean } | undefined)?.sync);
     const write = (ClassicLevel.prototype as unknown as { _batch(...a: unknown[]): Promise<void> })._batch;
     return write.apply(this, args);
+  }
+
+  _chainedBatch(): unknown {
+    const make = (ClassicLevel.prototype as unknown as { _chainedBatch(): PrivateChainedBatch })._chainedBatch;
+    const batch = make.call(this);
+    const write = batch._write.bind(batch);
+    batch._write = async (options) => {
+      await this.admitBatch(options?.sync);
+      return write(options);
+    };
+    return batch;
+  }
+
+  private async admitBatch(sync: boolean | undefined): Promise<void> {
+    this.started++;
+    this.syncs.push(sync);
+    await this.gate;
   }
 }
 

@@ -71,6 +71,38 @@ describe('sync between clients', () => {
     expect(late.doc.getArray('list').toArray()).toEqual([1, 2, 3]);
   });
 
+  it('relays a burst from two writers as separate messages, in order, never echoing a writer', async () => {
+    const a = client('burst-doc');
+    const b = client('burst-doc');
+    await Promise.all([a.synced, b.synced]);
+    const remoteUpdates = (yc: YClient): Y.Doc[] => {
+      const seen: Y.Doc[] = [];
+      yc.doc.on('update', (_update: Uint8Array, origin: unknown) => {
+        if (origin === yc.provider) seen.push(yc.doc);
+      });
+      return seen;
+    };
+    const toA = remoteUpdates(a);
+    const toB = remoteUpdates(b);
+    const reader = client('burst-doc');
+    await reader.synced;
+    const toReader = remoteUpdates(reader);
+    // Each keystroke is its own transaction and message; typed in one tick, so the server takes
+    // them in a few socket reads and stores them in a few batches, interleaved across writers.
+    const KEYS = 300;
+    for (let i = 0; i < KEYS; i++) {
+      a.doc.getText('t').insert(i, 'a');
+      b.doc.getMap('m').set(`k${i}`, i);
+    }
+    const done = (doc: Y.Doc) => () => doc.getText('t').length === KEYS && doc.getMap('m').size === KEYS;
+    await Promise.all([waitForDoc(a.doc, done(a.doc)), waitForDoc(b.doc, done(b.doc)), waitForDoc(reader.doc, done(reader.doc))]);
+    // Every update arrives as a message of its own, exactly once, and never back at its sender.
+    expect(toReader).toHaveLength(2 * KEYS);
+    expect(toA).toHaveLength(KEYS);
+    expect(toB).toHaveLength(KEYS);
+    expect(reader.doc.getText('t').toString()).toBe('a'.repeat(KEYS));
+  });
+
   it('keeps rooms isolated', async () => {
     const a = client('room-one');
     const b = client('room-two');
