@@ -57,6 +57,12 @@ export interface DocumentStore {
    */
   compact(name: string, state: Uint8Array): Promise<void>;
 
+  /**
+   * Registers `listener`, called once if the store fails after it resolved appends (they stay
+   * durable and are recovered when the store opens again). Every write and read rejects from then on.
+   */
+  onFailure(listener: (error: StoreWriteError) => void): void;
+
   /** Number of updates in the document's log (appended since its last compaction), as this store knows it. */
   logLength(name: string): Promise<number>;
 

@@ -4,10 +4,15 @@
  * Sequence numbers are store-wide and assigned in memory when `append` is called, so an append
  * never reads before it writes, and a compaction's boundary is simply the last number assigned.
  *
- * Every write goes through ONE queue, one `db.batch` at a time. Appends of a tick, across all
- * documents, join the open group; the group is written as one batch when the queue reaches it,
- * and appends arriving meanwhile form the next group (group commit). Compactions and deletions
- * are queued tasks too, which seals the open group first: the queue's order is call order. Because
+ * Appends of a tick, across all documents, join the open group. At the end of the tick the group
+ * is written to the journal (`journal.ts`) with one synchronous write, which makes it durable:
+ * its appends resolve then (after an fdatasync with `fsync`). The group then joins the queue
+ * that indexes everything into LevelDB, one batch at a time, off the appends' path; groups
+ * journaled while a batch is in flight are written together (group commit). The journal is
+ * emptied whenever LevelDB has caught up, and replayed into it when the store opens.
+ *
+ * Every LevelDB write goes through that ONE queue. Compactions and deletions are queued tasks
+ * too, which seal the open group first: the queue's order is call order. Because
  * nothing else writes, the writer can keep each document's metadata in a cache and write it in
  * the same atomic batch as the log entries, and `logLength` is exact without counting keys.
  * (The price: a compaction holds the writer while it reads the entries it folds, 1 to 2 ms per
@@ -22,6 +27,7 @@ import type { DocumentInfo, DocumentStore, StoredDocument } from './document-sto
 import { EMPTY_META, META_END, META_FIRST, SEQ_KEY, checkName, decodeMeta, decodeSeq, encodeMeta } from './level-keys.js';
 import { encodeSeq, logEnd, logFirst, logKey, metaKey, stateKey } from './level-keys.js';
 import type { DocumentMeta } from './level-keys.js';
+import { Journal, type JournalRecord } from './journal.js';
 
 /** The database as the store uses it: UTF-8 keys, `Uint8Array` values. */
 export type LevelDatabase = ClassicLevel<string, Uint8Array>;
@@ -36,28 +42,39 @@ export interface LevelStoreOptions {
    */
   readonly fsync?: boolean;
   /**
-   * Least time in milliseconds between the starts of two append batches. Default 0: a batch
-   * starts as soon as the previous one is written. Each batch costs a hand-off to LevelDB's
-   * thread and a log write whatever its size, so under load a small interval gathers many
-   * appends per batch for far less work, while an append arriving after a quiet spell is
-   * written at once. It delays appends by at most the interval.
+   * Least time in milliseconds between the starts of two LevelDB batches that index appends.
+   * Default 0: a batch starts as soon as the previous one is written. Appends are durable once
+   * journaled, so this delays only when a document loaded meanwhile can be read (at most the
+   * interval); each batch costs a hand-off to LevelDB's thread whatever its size.
    */
   readonly batchIntervalMs?: number;
 }
 
-interface PendingAppend {
-  readonly name: string;
-  readonly seq: number;
-  readonly update: Uint8Array;
+/** What opening the store found in its journal. */
+export interface JournalRecovery {
+  /** Appends the journal held that LevelDB had not indexed, now indexed. */
+  readonly replayed: number;
+  /** Bytes at the journal's end that held no intact record (a write cut short by a crash). */
+  readonly ignoredBytes: number;
 }
 
+type PendingAppend = JournalRecord;
+
 /**
- * One entry of the write queue. `done` settles when its batch was written or failed. Every append
- * of a group returns the group's `result`: one promise per batch rather than one per update keeps
- * the hot path from allocating what would outlive a garbage collection cycle.
+ * One entry of the write queue. `done` settles when its batch was written to LevelDB or failed.
+ * Every append of a group returns the group's `result`, which settles with `durable` (journaled):
+ * one promise per group rather than one per update keeps the hot path from allocating what would
+ * outlive a garbage collection cycle.
  */
+type AppendGroup = {
+  readonly kind: 'append';
+  readonly appends: PendingAppend[];
+  readonly done: Deferred;
+  readonly durable: Deferred;
+  readonly result: Promise<void>;
+};
 type WriteTask =
-  | { readonly kind: 'append'; readonly appends: PendingAppend[]; readonly done: Deferred; readonly result: Promise<void> }
+  | AppendGroup
   | { readonly kind: 'compact'; readonly name: string; readonly state: Uint8Array; readonly boundary: number; readonly done: Deferred }
   | { readonly kind: 'delete'; readonly name: string; readonly done: Deferred };
 
@@ -68,9 +85,15 @@ const META_CACHE_ENTRIES = 10_000;
 
 export class LevelDocumentStore implements DocumentStore {
   private lastSeq: number;
+  /** The last sequence number in the journal, and the last one LevelDB has indexed. */
+  private journaledSeq: number;
+  private indexedSeq: number;
   private readonly queue: WriteTask[] = [];
-  /** The append group that new appends join; sealed into the queue by any other write. */
-  private openGroup: (WriteTask & { kind: 'append' }) | null = null;
+  /** The append group that new appends join; journaled at the end of the tick, or sooner by any other write. */
+  private openGroup: AppendGroup | null = null;
+  private journalScheduled = false;
+  /** Set once a write failed in a way that leaves the store unable to take more. */
+  private failure: StoreWriteError | null = null;
   private current: WriteTask | null = null;
   private writing = false;
   private drainScheduled = false;
@@ -81,16 +104,25 @@ export class LevelDocumentStore implements DocumentStore {
   /** Written metadata by name, in least-recently-written order. Only the writer changes it. */
   private readonly metaCache = new Map<string, DocumentMeta>();
   private readonly reads = new Set<Promise<unknown>>();
+  private readonly failureListeners: Array<(error: StoreWriteError) => void> = [];
   private closing: Promise<void> | null = null;
+
+  /** What opening the store found in its journal. */
+  recovery: JournalRecovery = { replayed: 0, ignoredBytes: 0 };
 
   private constructor(
     private readonly db: LevelDatabase,
+    private readonly journal: Journal,
     lastSeq: number,
-    private readonly fsync: boolean,
-    private readonly batchIntervalMs: number,
+    private readonly options: LevelStoreOptions,
   ) {
-    this.lastSeq = lastSeq;
+    this.lastSeq = this.journaledSeq = this.indexedSeq = lastSeq;
+    this.fsync = options.fsync ?? false;
+    this.batchIntervalMs = options.batchIntervalMs ?? 0;
   }
+
+  private readonly fsync: boolean;
+  private readonly batchIntervalMs: number;
 
   /** Opens (creating if needed) the store in directory `dir`. Rejects if LevelDB cannot open it, e.g. locked by another process. */
   static async open(dir: string, options: LevelStoreOptions = {}): Promise<LevelDocumentStore> {
@@ -108,12 +140,25 @@ export class LevelDocumentStore implements DocumentStore {
     if (db.keyEncoding().commonName !== 'utf8' || db.valueEncoding().commonName !== 'view') {
       throw new RangeError("LevelDocumentStore needs a database with keyEncoding 'utf8' and valueEncoding 'view'");
     }
+    let journal: Journal | null = null;
     try {
       await db.open();
-      const seq = await db.get(SEQ_KEY);
-      return new LevelDocumentStore(db, seq === undefined ? 0 : decodeSeq(seq), options.fsync ?? false, options.batchIntervalMs ?? 0);
+      const stored = await db.get(SEQ_KEY);
+      const indexed = stored === undefined ? 0 : decodeSeq(stored);
+      // Only now, with LevelDB's lock held: no other process has this journal open.
+      const opened = Journal.open(db.location, options.fsync ?? false);
+      journal = opened.journal;
+      // Records up to the stored sequence number were indexed before the journal was last emptied.
+      const unindexed = opened.records.filter((record) => record.seq > indexed);
+      const last = unindexed.length > 0 ? unindexed[unindexed.length - 1]!.seq : indexed;
+      const store = new LevelDocumentStore(db, journal, Math.max(indexed, last), options);
+      if (unindexed.length > 0) await store.writeAppends(unindexed);
+      journal.release(store.indexedSeq);
+      store.recovery = { replayed: unindexed.length, ignoredBytes: opened.ignoredBytes };
+      return store;
     } catch (error) {
       // Report the open failure, not a failure to close what did not open.
+      journal?.close();
       await db.close().catch(() => undefined);
       throw error;
     }
@@ -123,8 +168,7 @@ export class LevelDocumentStore implements DocumentStore {
   load(name: string): Promise<StoredDocument> {
     return this.read(async () => {
       checkName(name);
-      const pending = this.lastWrite.get(name);
-      if (pending) await pending.done.promise.catch(() => undefined);
+      await this.writtenTo(name);
       // One snapshot for both reads: a compaction committing between them must not hide the
       // updates it folded (old state + new, empty log).
       const snapshot = this.db.snapshot();
@@ -146,16 +190,23 @@ export class LevelDocumentStore implements DocumentStore {
   append(name: string, update: Uint8Array): Promise<void> {
     return attempt(() => {
       this.checkWrite(name, update);
+      if (this.failure) throw this.failure;
       let group = this.openGroup;
       if (group === null) {
-        const done = handledDeferred();
+        const durable = handledDeferred();
         // The callers' own promise, so that a failure nobody handles is still reported as unhandled.
-        group = { kind: 'append', appends: [], done, result: done.promise.then(() => undefined) };
+        group = { kind: 'append', appends: [], done: handledDeferred(), durable, result: durable.promise.then(() => undefined) };
         this.openGroup = group;
       }
       group.appends.push({ name, seq: ++this.lastSeq, update });
       this.lastWrite.set(name, group);
-      this.scheduleDrain();
+      if (!this.journalScheduled) {
+        this.journalScheduled = true;
+        setImmediate(() => {
+          this.journalScheduled = false;
+          this.sealGroup();
+        });
+      }
       return group.result;
     });
   }
@@ -176,10 +227,15 @@ export class LevelDocumentStore implements DocumentStore {
     });
   }
 
-  /** The number of updates written to the document's log since its last compaction (queued appends are not counted). */
+  onFailure(listener: (error: StoreWriteError) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  /** The number of updates in the document's log since its last compaction, after the writes to it made before the call. */
   logLength(name: string): Promise<number> {
     return this.read(async () => {
       checkName(name);
+      await this.writtenTo(name);
       const cached = this.metaCache.get(name);
       if (cached) return cached.logLength;
       const bytes = await this.db.get(metaKey(name));
@@ -190,6 +246,8 @@ export class LevelDocumentStore implements DocumentStore {
   /** Every written document, in UTF-8 byte order of the names (which is code point order). */
   list(): Promise<DocumentInfo[]> {
     return this.read(async () => {
+      await Promise.allSettled(this.outstanding().map((task) => task.done.promise));
+      if (this.failure) throw this.failure;
       const entries = await this.db.iterator({ gt: META_FIRST, lt: META_END }).all();
       return entries.map(([key, value]) => {
         const meta = decodeMeta(value);
@@ -214,13 +272,27 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   private async shutdown(): Promise<void> {
+    this.sealGroup();
     const writes = await Promise.allSettled(this.outstanding().map((task) => task.done.promise));
     await Promise.allSettled([...this.reads]);
-    await this.db.close();
+    try {
+      // Files whose records are all indexed go; after a failure, all stay for the next open.
+      this.journal.close(this.failure === null ? this.indexedSeq : undefined);
+    } finally {
+      await this.db.close();
+    }
+    if (this.failure) throw this.failure;
     const failed = writes.find((result) => result.status === 'rejected');
     if (failed) {
       throw new StoreWriteError('A write pending when the store closed failed; its updates are not stored', { cause: failed.reason });
     }
+  }
+
+  /** Waits for the queued writes to the document; rejects if the store has failed, since reads would miss journaled appends. */
+  private async writtenTo(name: string): Promise<void> {
+    const pending = this.lastWrite.get(name);
+    if (pending) await pending.done.promise.catch(() => undefined);
+    if (this.failure) throw this.failure;
   }
 
   private assertOpen(): void {
@@ -229,6 +301,7 @@ export class LevelDocumentStore implements DocumentStore {
 
   private checkWrite(name: string, bytes: Uint8Array): void {
     this.assertOpen();
+    if (this.failure) throw this.failure;
     checkName(name);
     if (!(bytes instanceof Uint8Array)) throw new TypeError('Updates and states must be Uint8Arrays');
   }
@@ -252,8 +325,7 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   private enqueue(task: WriteTask & { kind: 'compact' | 'delete' }): Promise<void> {
-    if (this.openGroup !== null) this.queue.push(this.openGroup);
-    this.openGroup = null;
+    this.sealGroup();
     this.queue.push(task);
     this.lastWrite.set(task.name, task);
     this.scheduleDrain();
@@ -262,8 +334,45 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   /**
-   * Starts the writer on the next turn of the event loop, after every append of this tick joined
-   * the group, or once `batchIntervalMs` has passed since the last append batch began.
+   * Journals the open group (one synchronous write), settles its appends, and queues it for
+   * LevelDB. A group that cannot be journaled is not stored: its appends reject.
+   */
+  private sealGroup(): void {
+    const group = this.openGroup;
+    if (group === null) return;
+    this.openGroup = null;
+    try {
+      if (this.failure) throw this.failure;
+      this.journal.write(group.appends);
+    } catch (cause) {
+      const error = cause instanceof StoreWriteError ? cause : new StoreWriteError(describeFailure(group), { cause });
+      group.durable.reject(error);
+      group.done.reject(error);
+      // Reads of these documents must still wait for the writes queued before this group.
+      const before = this.queue[this.queue.length - 1] ?? this.current;
+      for (const { name } of group.appends) {
+        if (this.lastWrite.get(name) !== group) continue;
+        if (before) this.lastWrite.set(name, before);
+        else this.lastWrite.delete(name);
+      }
+      return;
+    }
+    this.journaledSeq = group.appends[group.appends.length - 1]!.seq;
+    if (this.fsync) {
+      this.journal.sync().then(
+        () => group.durable.resolve(),
+        (cause: unknown) => group.durable.reject(new StoreWriteError(describeFailure(group), { cause })),
+      );
+    } else {
+      group.durable.resolve();
+    }
+    this.queue.push(group);
+    this.scheduleDrain();
+  }
+
+  /**
+   * Starts the writer on the next turn of the event loop, or once `batchIntervalMs` has passed
+   * since the last append batch began.
    */
   private scheduleDrain(): void {
     if (this.writing || this.drainScheduled) return;
@@ -272,7 +381,7 @@ export class LevelDocumentStore implements DocumentStore {
       this.drainScheduled = false;
       void this.drain();
     };
-    const wait = this.queue.length === 0 ? this.groupWait() : 0;
+    const wait = this.queue[0]?.kind === 'append' ? this.groupWait() : 0;
     if (wait > 0) setTimeout(start, wait);
     else setImmediate(start);
   }
@@ -282,24 +391,24 @@ export class LevelDocumentStore implements DocumentStore {
     return this.batchIntervalMs === 0 ? 0 : this.lastGroupStart + this.batchIntervalMs - performance.now();
   }
 
-  /** The writer: runs queued tasks one at a time, then the open group. Never rejects. */
+  /**
+   * The writer: runs queued tasks one at a time; consecutive journaled groups at the head of the
+   * queue are indexed as one batch. Never rejects.
+   */
   private async drain(): Promise<void> {
     if (this.writing) return;
     this.writing = true;
     for (;;) {
-      let task = this.queue.shift();
-      if (task === undefined && this.openGroup !== null) {
-        if (this.groupWait() > 0) {
-          // Too soon after the last batch: let more appends join this one.
-          this.writing = false;
-          this.scheduleDrain();
-          return;
-        }
-        task = this.openGroup;
-        this.openGroup = null;
-        this.lastGroupStart = performance.now();
+      const head = this.queue[0];
+      if (head === undefined) break;
+      if (head.kind === 'append' && this.groupWait() > 0) {
+        // Too soon after the last batch: let more groups join this one.
+        this.writing = false;
+        this.scheduleDrain();
+        return;
       }
-      if (task === undefined) break;
+      const task = head.kind === 'append' ? this.takeGroups() : this.queue.shift()!;
+      if (task.kind === 'append') this.lastGroupStart = performance.now();
       this.current = task;
       await this.run(task);
       this.current = null;
@@ -307,21 +416,60 @@ export class LevelDocumentStore implements DocumentStore {
     this.writing = false;
   }
 
+  /** The append groups at the head of the queue, merged into one task that settles each of them. */
+  private takeGroups(): AppendGroup {
+    let count = 0;
+    while (this.queue[count]?.kind === 'append') count++;
+    const groups = this.queue.splice(0, count) as AppendGroup[];
+    if (groups.length === 1) return groups[0]!;
+    const done = handledDeferred();
+    done.promise.then(
+      () => groups.forEach((group) => group.done.resolve()),
+      (error: unknown) => groups.forEach((group) => group.done.reject(error)),
+    );
+    // `durable` and `result` belong to the groups themselves; the merged task only indexes.
+    const merged: AppendGroup = { kind: 'append', appends: groups.flatMap((group) => group.appends), done, durable: done, result: done.promise };
+    for (const group of groups) for (const { name } of group.appends) if (this.lastWrite.get(name) === group) this.lastWrite.set(name, merged);
+    return merged;
+  }
+
   private async run(task: WriteTask): Promise<void> {
     try {
-      if (task.kind === 'append') await this.writeAppends(task.appends);
-      else if (task.kind === 'compact') await this.writeCompaction(task.name, task.state, task.boundary);
+      if (this.failure) throw this.failure;
+      if (task.kind === 'append') {
+        await this.writeAppends(task.appends);
+        this.indexedSeq = task.appends[task.appends.length - 1]!.seq;
+        this.journal.release(this.indexedSeq);
+      } else if (task.kind === 'compact') await this.writeCompaction(task.name, task.state, task.boundary);
       else await this.writeDeletion(task.name);
       task.done.resolve();
     } catch (cause) {
-      task.done.reject(new StoreWriteError(describeFailure(task), { cause }));
+      const error = cause instanceof StoreWriteError ? cause : new StoreWriteError(describeFailure(task), { cause });
+      task.done.reject(error);
+      if (task.kind === 'append') this.failBackground(error);
     } finally {
-      const names = task.kind === 'append' ? task.appends.map((append) => append.name) : [task.name];
-      for (const name of names) if (this.lastWrite.get(name) === task) this.lastWrite.delete(name);
+      this.forget(task);
     }
   }
 
+  /**
+   * LevelDB could not index appends that are durable in the journal. Reads would miss them, so
+   * the store takes no more writes; the journal keeps them for the next open.
+   */
+  private failBackground(cause: StoreWriteError): void {
+    if (this.failure) return;
+    this.failure = new StoreWriteError('The store failed: LevelDB could not index journaled updates; they are kept in the journal for the next start', { cause });
+    for (const listener of this.failureListeners) listener(this.failure);
+  }
+
+  private forget(task: WriteTask): void {
+    const names = task.kind === 'append' ? task.appends.map((append) => append.name) : [task.name];
+    for (const name of names) if (this.lastWrite.get(name) === task) this.lastWrite.delete(name);
+  }
+
   private async writeAppends(appends: readonly PendingAppend[]): Promise<void> {
+    // The journal made these durable; LevelDB's copy becomes the durable one only when the journal
+    // is emptied, which with `fsync` must not happen before this batch is synced too.
     const metas = await this.readMeta([...new Set(appends.map((append) => append.name))]);
     const updatedAt = Date.now();
     // A chained batch hands each operation to LevelDB's write batch as it is added. An array batch

@@ -97,7 +97,7 @@ export function createProgram(version: string): Command {
         .argParser(integer(100)),
     )
     .addOption(
-      new Option('--batch-interval <ms>', 'least time between two write batches: under load, updates gather into fewer, larger batches')
+      new Option('--batch-interval <ms>', 'least time between two LevelDB batches indexing journaled updates (fewer, larger batches; updates are stored and delivered once journaled)')
         .env('BATCH_INTERVAL_MS')
         .default(d.batchIntervalMs)
         .argParser(integer(0, 1000)),

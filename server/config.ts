@@ -22,9 +22,9 @@ export interface ServerConfig {
   /** Log length (updates) at which a document's log is folded into its snapshot. Default 1000. */
   readonly compactAfter: number;
   /**
-   * Least milliseconds between two LevelDB write batches. Under load, appends gather into fewer,
-   * larger batches (less work per update); an update after a quiet spell is written at once.
-   * Default 0 (every tick writes).
+   * Least milliseconds between two LevelDB batches that index journaled appends: fewer, larger
+   * batches, less work per update. Appends are durable once journaled, so it delays no delivery,
+   * only the reload of a document written within the interval. Default 10.
    */
   readonly batchIntervalMs: number;
   /**
@@ -67,7 +67,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   unloadGraceMs: 10_000,
   pingIntervalMs: 30_000,
   compactAfter: 1000,
-  batchIntervalMs: 0,
+  batchIntervalMs: 10,
   authSecret: null,
   allowedOrigins: [],
   maxDocumentSize: 32 * 1024 * 1024,

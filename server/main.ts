@@ -16,6 +16,11 @@ const dataDir = resolve(config.dataDir);
 
 async function main(): Promise<void> {
   const store = await LevelDocumentStore.open(dataDir, { fsync: config.fsync, batchIntervalMs: config.batchIntervalMs });
+  const { replayed, ignoredBytes } = store.recovery;
+  if (replayed > 0) logger.info({ replayed }, `recovered ${replayed} update(s) from the journal that were not yet indexed when the server stopped`);
+  if (ignoredBytes > 0) {
+    logger.warn({ ignoredBytes }, `ignored ${ignoredBytes} byte(s) at the end of the journal: a write cut short by a crash, never acknowledged`);
+  }
   const server = createCollabServer(config, store, logger);
 
   let stopping = false;
@@ -47,7 +52,7 @@ async function main(): Promise<void> {
   const address = await server.listen();
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  const durability = config.fsync ? 'fsync' : 'batched';
+  const durability = config.fsync ? 'fsync' : 'page-cache';
   logger.info(
     { url, port: address.port, dataDir, version: VERSION, durability },
     `listening on ${url}, documents in ${dataDir} (collab-server ${VERSION}, durability: ${durability})`,

@@ -45,7 +45,12 @@ export class RoomRegistry {
   constructor(
     private readonly store: DocumentStore,
     private readonly options: RegistryOptions,
-  ) {}
+  ) {
+    store.onFailure((error) => {
+      options.logger.error({ err: error, rooms: this.entries.size }, 'the store failed: every document is closed and clients will resync; restart the server to recover');
+      for (const entry of [...this.entries.values()]) entry.room?.storeFailed(error);
+    });
+  }
 
   /** Rooms loaded (or loading) now. */
   get size(): number {

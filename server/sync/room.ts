@@ -156,6 +156,11 @@ export class Room {
     }
   }
 
+  /** The store failed: nothing more can be saved, so the room fails (see `fail`). */
+  storeFailed(error: Error): void {
+    this.fail(error, 'storage-failed');
+  }
+
   /** Resolves once every update applied so far is stored (or the room failed). */
   async drain(): Promise<void> {
     while (this.unstored > 0 && !this.failure) {

@@ -2,16 +2,17 @@
  * Shared fixtures of the persistence tests: temporary store directories, real Yjs updates from
  * editing a Y.Text, the automerge-paper editing trace, and a LevelDB whose writes can be held.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 
 import { ClassicLevel } from 'classic-level';
 import * as Y from 'yjs';
+import { JOURNAL_PREFIX } from '../../persistence/journal.js';
 
 /** A fresh directory under the OS temp dir; `cleanup` removes it (call from `afterEach`). */
 export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -169,3 +170,40 @@ export class HeldLevel extends ClassicLevel<string, Uint8Array> {
 
 /** Resolves on the next turn of the event loop, after the store's scheduled flush has started. */
 export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Points the descriptor this process holds open on the journal file in `dir` at `target` instead
+ * (`/dev/full`: every write fails with ENOSPC), the way a disk fills up under a running store.
+ * Closing a descriptor frees its number and `open` takes the lowest free one, so the store's own
+ * descriptor is reused. Returns a function that points it back at the journal file.
+ */
+export function redirectJournal(dir: string, target: string): () => void {
+  const [fd, file] = journalDescriptor(dir);
+  const swap = (path: string): void => {
+    closeSync(fd);
+    const reopened = openSync(path, 'a');
+    if (reopened !== fd) throw new Error(`could not reuse descriptor ${fd} for ${path} (got ${reopened})`);
+  };
+  swap(target);
+  return () => swap(file);
+}
+
+function journalDescriptor(dir: string): [number, string] {
+  for (const entry of readdirSync('/proc/self/fd')) {
+    let file: string;
+    try {
+      file = readlinkSync(`/proc/self/fd/${entry}`);
+    } catch {
+      continue; // a descriptor closed while we looked (readdir's own)
+    }
+    if (dirname(file) === dir && basename(file).startsWith(JOURNAL_PREFIX)) return [Number(entry), file];
+  }
+  throw new Error(`this process has no journal open in ${dir}`);
+}
+
+/** Bytes in the journal files in `dir`. */
+export function journalBytes(dir: string): number {
+  return readdirSync(dir)
+    .filter((entry) => entry.startsWith(JOURNAL_PREFIX))
+    .reduce((sum, entry) => sum + statSync(join(dir, entry)).size, 0);
+}

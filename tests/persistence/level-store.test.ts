@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreWriteError } from '../../persistence/document-store.js';
 import { LevelDocumentStore } from '../../persistence/level-store.js';
 import type { LevelDatabase } from '../../persistence/level-store.js';
-import { Editor, HeldLevel, makeTempDir, nextTurn, textOf } from './helpers.js';
+import { Editor, HeldLevel, makeTempDir, nextTurn, redirectJournal, textOf } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -92,6 +92,7 @@ describe('LevelDocumentStore', () => {
     const one = new Editor().type('one document');
     const two = new Editor().type('another');
     await Promise.all([...one.map((u) => store.append('one', u)), ...two.map((u) => store.append('two', u))]);
+    await store.flush();
 
     expect(batches).toHaveLength(1);
     const keys = batches[0]!.map((op) => op.key);
@@ -112,8 +113,10 @@ describe('LevelDocumentStore', () => {
       await nextTurn(); // each in its own tick
     }
     expect(db.started).toBe(1); // only one batch at a time
-    db.release();
+    // Each append is durable once journaled, whether or not LevelDB has indexed it yet.
     await Promise.all([first, ...rest]);
+    db.release();
+    await store.flush();
     expect(batches).toHaveLength(2);
     expect((await store.load('doc')).updates).toEqual(updates);
   });
@@ -175,6 +178,7 @@ describe('LevelDocumentStore', () => {
     const editor = new Editor();
     const updates = editor.type('kept in the log');
     await Promise.all(updates.map((update) => store.append('doc', update)));
+    await store.flush();
 
     await db.close(); // a real failure: LevelDB refuses the compaction's reads and write
     const error = await store.compact('doc', editor.state()).catch((e: unknown) => e);
@@ -254,42 +258,55 @@ describe('LevelDocumentStore', () => {
   it('does not sync by default', async () => {
     const { store, db } = await openHeld();
     await store.append('doc', new Editor().type('x')[0]!);
+    await store.flush();
     expect(db.syncs).toEqual([false]);
   });
 
-  it('rejects appends with StoreWriteError when the write fails, and recovers for later batches', async () => {
+  it('fails as a whole when LevelDB cannot index journaled appends, which the next open recovers', async () => {
     const { store, db } = await openHeld();
+    const failures: StoreWriteError[] = [];
+    store.onFailure((error) => failures.push(error));
     const editor = new Editor();
     await store.append('doc', editor.type('a')[0]!);
+    await store.flush();
 
     await db.close(); // a real failure: LevelDB refuses the write
-    const failed = editor.type('bc').map((update) => store.append('doc', update));
-    for (const append of failed) {
-      const error = await append.catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(StoreWriteError);
-      expect((error as StoreWriteError).cause).toMatchObject({ code: 'LEVEL_DATABASE_NOT_OPEN' });
-    }
-    expect(await store.logLength('doc')).toBe(1);
+    // Journaled, so durable: these resolve although LevelDB will not take them.
+    await Promise.all(editor.type('bc').map((update) => store.append('doc', update)));
+    const error = await store.flush().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreWriteError);
+    expect((error as StoreWriteError).cause).toMatchObject({ code: 'LEVEL_DATABASE_NOT_OPEN' });
+    // Reported once, as the store's failure; nothing more is taken, and nothing is read that
+    // would miss the journaled appends.
+    expect(failures).toHaveLength(1);
+    const failure = failures[0]!;
+    expect(failure.cause).toBe(error);
+    await expect(store.append('doc', editor.type('d')[0]!)).rejects.toBe(failure);
+    await expect(store.load('doc')).rejects.toBe(failure);
+    await expect(store.close()).rejects.toBe(failure);
 
-    await db.open(); // the failed batch does not poison the ones after it
-    const later = editor.type('d');
-    await store.append('doc', later[0]!);
-    const stored = await store.load('doc');
-    expect(stored.updates).toHaveLength(2);
-    expect(stored.updates[1]).toEqual(later[0]);
-    expect(await store.logLength('doc')).toBe(2);
+    const reopened = await open();
+    expect(reopened.recovery).toEqual({ replayed: 2, ignoredBytes: 0 });
+    expect(textOf(null, (await reopened.load('doc')).updates)).toBe('abc');
+    expect(await reopened.logLength('doc')).toBe(3);
   });
 
-  it('rejects flush and close when a pending write fails', async () => {
-    const { store, db } = await openHeld();
-    await db.close();
-    const append = store.append('doc', new Editor().type('x')[0]!);
-    await expect(store.flush()).rejects.toBeInstanceOf(StoreWriteError);
-    await expect(append).rejects.toBeInstanceOf(StoreWriteError);
-
-    const again = store.append('doc', new Editor().type('y')[0]!);
-    await expect(store.close()).rejects.toBeInstanceOf(StoreWriteError);
-    await expect(again).rejects.toBeInstanceOf(StoreWriteError);
+  it('rejects appends that cannot be journaled, and takes later ones once it can write again', async () => {
+    const store = await open();
+    const editor = new Editor();
+    await store.append('doc', editor.type('a')[0]!);
+    // A real failure: the journal's descriptor now points at /dev/full, so writes get ENOSPC.
+    const restore = redirectJournal(dir, '/dev/full');
+    const failed = await store.append('doc', editor.type('b')[0]!).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(StoreWriteError);
+    expect((failed as StoreWriteError).cause).toMatchObject({ code: 'ENOSPC' });
+    restore();
+    const later = new Editor().type('c');
+    await store.append('other', later[0]!);
+    expect((await store.load('doc')).updates).toHaveLength(1);
+    const reopened = await reopen(store);
+    expect(textOf(null, (await reopened.load('doc')).updates)).toBe('a');
+    expect((await reopened.load('other')).updates).toEqual(later);
   });
 
   it('flush resolves once every write accepted before it is written', async () => {

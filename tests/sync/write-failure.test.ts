@@ -1,8 +1,10 @@
 /**
- * A failed write is never hidden. The LevelDB database is closed out from under a running
- * server (a real failure of the real store): the update is not broadcast, not acknowledged, the
- * client that sent it is told, the failure is logged once, and once storage works again the
- * client's own copy brings the update back, so nothing is lost.
+ * A failed write is never hidden, and loses nothing. Two real failures under a running server:
+ * the store's journal hits a full disk (its descriptor is pointed at /dev/full), so the update is
+ * not stored: it is not broadcast, not acknowledged, the client that sent it is told, and once
+ * storage works again the client's own copy brings it back. Or LevelDB is closed out from under
+ * the store after the update was journaled: it was durable, so it was delivered, and the store
+ * fails as a whole, every client is told, and the next start recovers it from the journal.
  */
 import { ClassicLevel } from 'classic-level';
 import * as decoding from 'lib0/decoding';
@@ -16,6 +18,7 @@ import { DEFAULT_CONFIG } from '../../server/config.js';
 import { decodeSaved, MESSAGE_ERROR, MESSAGE_SAVED } from '../../server/sync/protocol.js';
 import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
 import { removeDir, tempDataDir } from '../helpers/server-process.js';
+import { redirectJournal } from '../persistence/helpers.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -39,7 +42,20 @@ async function serve(store: LevelDocumentStore, lines: Array<Record<string, unkn
 }
 
 describe('a failed write', () => {
-  it('is not broadcast or acknowledged, is reported, and comes back from the client once storage works', async () => {
+  async function setUp(): Promise<{
+    dataDir: string;
+    db: ClassicLevel<string, Uint8Array>;
+    store: LevelDocumentStore;
+    server: CollabServer;
+    port: number;
+    url: string;
+    lines: Array<Record<string, unknown>>;
+    writer: YClient;
+    observer: YClient;
+    errors: Array<[string, string]>;
+    savedClocks: number[];
+    closes: { writer: number[]; observer: number[] };
+  }> {
     const dataDir = await tempDataDir();
     cleanup.push(() => removeDir(dataDir));
     const db = new ClassicLevel<string, Uint8Array>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'view' });
@@ -59,19 +75,41 @@ describe('a failed write', () => {
     writer.provider.messageHandlers[MESSAGE_SAVED] = (_e, decoder: decoding.Decoder) => {
       savedClocks.push(decodeSaved(decoder).stateVector.get(writer.doc.clientID) ?? 0);
     };
-    const closes: number[] = [];
+    const closes = { writer: [] as number[], observer: [] as number[] };
     writer.provider.on('connection-close', (event: CloseEvent | null) => {
-      if (event) closes.push(event.code);
+      if (event) closes.writer.push(event.code);
+    });
+    observer.provider.on('connection-close', (event: CloseEvent | null) => {
+      if (event) closes.observer.push(event.code);
     });
     await Promise.all([writer.synced, observer.synced]);
     writer.doc.getText('t').insert(0, 'stored');
     await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'stored');
+    return { dataDir, db, store, server, port, url, lines, writer, observer, errors, savedClocks, closes };
+  }
 
-    // The disk goes away.
-    await db.close();
+  /** Storage is back: a new store and server on the same directory and port; the clients reconnect. */
+  async function heal(dataDir: string, port: number, server: CollabServer, store: LevelDocumentStore): Promise<LevelDocumentStore> {
+    await server.close();
+    await store.close().catch(() => undefined); // it reports the failure again
+    const healed = await LevelDocumentStore.open(dataDir);
+    const [healedServer] = await serve(healed, [], port);
+    cleanup.push(async () => {
+      await healedServer.close();
+      await healed.close();
+    });
+    return healed;
+  }
+
+  it('that could not be journaled is not broadcast or acknowledged, is reported, and comes back from the client', async () => {
+    const { dataDir, store, server, port, url, lines, writer, observer, errors, savedClocks, closes } = await setUp();
+
+    // The disk fills up.
+    const restore = redirectJournal(dataDir, '/dev/full');
     writer.doc.getText('t').insert(6, ' and then lost?');
     const clockOfUnsaved = Y.getState(writer.doc.store, writer.doc.clientID);
-    await expect.poll(() => closes, { timeout: 10_000 }).toContain(1011);
+    await expect.poll(() => closes.writer, { timeout: 10_000 }).toContain(1011);
+    restore();
 
     expect(errors[0]?.[0]).toBe('storage-failed');
     expect(errors[0]?.[1]).toMatch(/could not be saved/);
@@ -81,20 +119,40 @@ describe('a failed write', () => {
     const failures = lines.filter((line) => line.msg === 'room failed; unsaved changes are not acknowledged and clients will resync');
     expect(failures).toHaveLength(1);
     expect(failures[0]!.level).toBe(50);
+    expect((failures[0]!.err as { message: string }).message).toMatch(/Could not write/);
 
-    // Storage is back (a new process on the same directory and port): the writer's own copy is resent.
-    await server.close();
-    await store.close().catch(() => undefined);
-    const healed = await LevelDocumentStore.open(dataDir);
-    const [healedServer] = await serve(healed, [], port);
-    cleanup.push(async () => {
-      await healedServer.close();
-      await healed.close();
-    });
+    await heal(dataDir, port, server, store);
     await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'stored and then lost?', 'the resent edit', 20_000);
     const newcomer = connectClient(url, 'fragile');
     cleanup.push(() => newcomer.destroy());
     await newcomer.synced;
     expect(newcomer.doc.getText('t').toString()).toBe('stored and then lost?');
+  });
+
+  it('that LevelDB could not index after it was journaled fails the store, tells every client, and is recovered', async () => {
+    const { dataDir, db, store, server, port, url, lines, writer, observer, errors, closes } = await setUp();
+
+    // LevelDB goes away once it has indexed what came before; the journal still takes the
+    // update, so it is durable and delivered.
+    await store.flush();
+    await db.close();
+    writer.doc.getText('t').insert(6, ' and kept');
+    await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'stored and kept', 'the journaled edit');
+    await expect.poll(() => closes.writer, { timeout: 10_000 }).toContain(1011);
+    await expect.poll(() => closes.observer, { timeout: 10_000 }).toContain(1011);
+    expect(errors[0]?.[0]).toBe('storage-failed');
+    const storeFailures = lines.filter((line) => typeof line.msg === 'string' && line.msg.startsWith('the store failed'));
+    expect(storeFailures).toHaveLength(1);
+    expect(storeFailures[0]!.level).toBe(50);
+
+    // Restarted without the clients' help, the server has the edit from its journal.
+    writer.provider.disconnect();
+    observer.provider.disconnect();
+    const healed = await heal(dataDir, port, server, store);
+    expect(healed.recovery.replayed).toBeGreaterThan(0);
+    const newcomer = connectClient(url, 'fragile');
+    cleanup.push(() => newcomer.destroy());
+    await newcomer.synced;
+    expect(newcomer.doc.getText('t').toString()).toBe('stored and kept');
   });
 });

@@ -1,0 +1,216 @@
+/**
+ * The store's journal: an append-only file that makes appends durable with one synchronous
+ * `write` per group, on the event loop's own thread.
+ *
+ * LevelDB (classic-level) writes on a worker thread: every batch is a hand-off to that thread
+ * and back, and a batch waits behind LevelDB's own flushes and compactions, which run on the
+ * same core as everything else. Waiting for that before broadcasting put 2 to 5 ms on the p99
+ * of every delivery. The journal takes the wait off that path: a group of appends is durable as
+ * soon as its records are in the journal (in the page cache, which survives `kill -9`; synced
+ * to disk too with `fsync`), and LevelDB indexes the same appends in the background. The journal
+ * is a series of files of about 1 MiB; a file is deleted once LevelDB has indexed every record in
+ * it, and whatever the files hold when the store opens is replayed into LevelDB.
+ *
+ * A record: body length (u32 LE), CRC-32 of the body (u32 LE), body: varuint sequence number,
+ * varstring document name, then the update's bytes. Reading stops at the first record that is
+ * incomplete or fails its checksum: the tail of a write cut short by a crash.
+ */
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+
+/** One append as the journal holds it. */
+export interface JournalRecord {
+  readonly seq: number;
+  readonly name: string;
+  readonly update: Uint8Array;
+}
+
+/** Journal files are `collab-journal.<generation>`, inside the LevelDB directory (LevelDB leaves files it did not name alone). */
+export const JOURNAL_PREFIX = 'collab-journal.';
+/** A journal file past this size is retired: writes go to a new file, and the old one is deleted once indexed. */
+const ROTATE_BYTES = 1 << 20;
+const HEADER_BYTES = 8;
+
+/** A file the journal no longer writes to, deleted once every record in it is indexed. */
+interface Retired {
+  readonly path: string;
+  readonly lastSeq: number;
+}
+
+export class Journal {
+  private fd: number | null = null;
+  private path = '';
+  private size = 0;
+  private generation: number;
+  /** The highest sequence number written to the current file. */
+  private lastSeq = 0;
+  private readonly retired: Retired[];
+  /** Why the journal can take no more writes: a failed write whose partial record could not be cut off. */
+  private broken: unknown = null;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly syncDirectory: boolean,
+    generation: number,
+    retired: Retired[],
+  ) {
+    this.generation = generation;
+    this.retired = retired;
+    this.startFile();
+  }
+
+  /**
+   * Opens the journal in `dir` (LevelDB's directory, whose lock keeps other processes out), and
+   * returns it with the intact records the files there hold, in order, and the bytes after the
+   * last intact record of each (a write cut short by a crash). Those files are deleted by
+   * `release` once their records are indexed; new records go to a new file. With
+   * `syncDirectory`, creating a file also syncs the directory, so the file survives power loss.
+   */
+  static open(dir: string, syncDirectory = false): { journal: Journal; records: JournalRecord[]; ignoredBytes: number } {
+    const generations = readdirSync(dir)
+      .filter((entry) => entry.startsWith(JOURNAL_PREFIX) && /^\d+$/.test(entry.slice(JOURNAL_PREFIX.length)))
+      .map((entry) => Number(entry.slice(JOURNAL_PREFIX.length)))
+      .sort((a, b) => a - b);
+    const records: JournalRecord[] = [];
+    const retired: Retired[] = [];
+    let ignoredBytes = 0;
+    for (const generation of generations) {
+      const path = join(dir, `${JOURNAL_PREFIX}${generation}`);
+      const bytes = readFileSync(path);
+      const read = readRecords(bytes);
+      records.push(...read.records);
+      ignoredBytes += bytes.length - read.length;
+      retired.push({ path, lastSeq: read.records.length > 0 ? read.records[read.records.length - 1]!.seq : 0 });
+    }
+    const journal = new Journal(dir, syncDirectory, (generations[generations.length - 1] ?? 0) + 1, retired);
+    return { journal, records, ignoredBytes };
+  }
+
+  /** The file written to now. */
+  get currentPath(): string {
+    return this.path;
+  }
+
+  /**
+   * Writes the records, all of them, before returning: they then survive the process being
+   * killed. Throws (the `write` error) if they could not be written; nothing of them is kept.
+   */
+  write(records: readonly JournalRecord[]): void {
+    if (this.broken) throw new Error(`the journal ${this.path} could not be repaired after a failed write`, { cause: this.broken });
+    if (this.size >= ROTATE_BYTES) this.rotate();
+    const bytes = encodeRecords(records);
+    const fd = this.descriptor();
+    let offset = 0;
+    try {
+      while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
+    } catch (error) {
+      // Cut off what part of the records did get written, or nothing written after them could be read back.
+      try {
+        if (offset > 0) ftruncateSync(fd, this.size);
+      } catch (repair) {
+        this.broken = repair;
+      }
+      throw error;
+    }
+    this.size += bytes.length;
+    this.lastSeq = records[records.length - 1]?.seq ?? this.lastSeq;
+  }
+
+  /** Resolves once everything written so far is on disk (fdatasync of the current file). */
+  sync(): Promise<void> {
+    const fd = this.descriptor();
+    return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+  }
+
+  /** Deletes the retired files whose every record is indexed, i.e. has a sequence number up to `indexedSeq`. */
+  release(indexedSeq: number): void {
+    while (this.retired.length > 0 && this.retired[0]!.lastSeq <= indexedSeq) {
+      unlinkSync(this.retired[0]!.path);
+      this.retired.shift();
+    }
+  }
+
+  /**
+   * Closes the journal. With `indexedSeq` (everything up to it is indexed), deletes every file
+   * whose records are all indexed, the current one included; otherwise keeps them for the next open.
+   */
+  close(indexedSeq?: number): void {
+    if (this.fd === null) return;
+    closeSync(this.fd);
+    this.fd = null;
+    if (indexedSeq === undefined) return;
+    this.release(indexedSeq);
+    if (this.lastSeq <= indexedSeq) unlinkSync(this.path);
+  }
+
+  private rotate(): void {
+    closeSync(this.descriptor());
+    this.fd = null;
+    this.retired.push({ path: this.path, lastSeq: this.lastSeq });
+    this.generation++;
+    this.startFile();
+  }
+
+  private startFile(): void {
+    this.path = join(this.dir, `${JOURNAL_PREFIX}${this.generation}`);
+    this.fd = openSync(this.path, 'wx');
+    this.size = 0;
+    this.lastSeq = 0;
+    if (this.syncDirectory) {
+      const dirFd = openSync(this.dir, 'r');
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+    }
+  }
+
+  private descriptor(): number {
+    if (this.fd === null) throw new Error(`the journal ${this.path} is closed`);
+    return this.fd;
+  }
+}
+
+export function encodeRecords(records: readonly JournalRecord[]): Uint8Array {
+  const encoder = encoding.createEncoder();
+  for (const { seq, name, update } of records) {
+    const body = encoding.createEncoder();
+    encoding.writeVarUint(body, seq);
+    encoding.writeVarString(body, name);
+    encoding.writeUint8Array(body, update);
+    const bytes = encoding.toUint8Array(body);
+    encoding.writeUint32(encoder, bytes.length);
+    encoding.writeUint32(encoder, crc32(bytes));
+    encoding.writeUint8Array(encoder, bytes);
+  }
+  return encoding.toUint8Array(encoder);
+}
+
+/** The complete, intact records at the start of `bytes` (it stops at the first that is not), and the bytes they span. */
+export function readRecords(bytes: Uint8Array): { records: JournalRecord[]; length: number } {
+  const records: JournalRecord[] = [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = 0;
+  while (offset + HEADER_BYTES <= bytes.length) {
+    const length = view.getUint32(offset, true);
+    const checksum = view.getUint32(offset + 4, true);
+    const start = offset + HEADER_BYTES;
+    if (length === 0 || start + length > bytes.length) break;
+    const body = bytes.subarray(start, start + length);
+    if (crc32(body) !== checksum) break;
+    try {
+      const decoder = decoding.createDecoder(body);
+      const seq = decoding.readVarUint(decoder);
+      const name = decoding.readVarString(decoder);
+      records.push({ seq, name, update: new Uint8Array(body.subarray(decoder.pos)) });
+    } catch {
+      break; // a body that passed its checksum but does not decode: written by something else
+    }
+    offset = start + length;
+  }
+  return { records, length: offset };
+}

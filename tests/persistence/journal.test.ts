@@ -1,0 +1,132 @@
+/**
+ * The store's journal on real files: what a crash leaves in it is replayed into LevelDB when the
+ * store opens, what LevelDB already had is not applied twice, and a write cut short is ignored.
+ */
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { encodeRecords, Journal } from '../../persistence/journal.js';
+import { LevelDocumentStore } from '../../persistence/level-store.js';
+import { Editor, journalBytes, makeTempDir, textOf } from './helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const stores: LevelDocumentStore[] = [];
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await makeTempDir());
+});
+
+afterEach(async () => {
+  await Promise.allSettled(stores.splice(0).map((store) => store.close()));
+  await cleanup();
+});
+
+async function open(): Promise<LevelDocumentStore> {
+  const store = await LevelDocumentStore.open(dir);
+  stores.push(store);
+  return store;
+}
+
+/** Writes what a store killed mid-flight leaves behind: records in a journal file, LevelDB behind them. Returns the file. */
+function leaveInJournal(records: { seq: number; name: string; update: Uint8Array }[], tail: Uint8Array = new Uint8Array()): string {
+  const { journal } = Journal.open(dir);
+  journal.write(records);
+  const path = journal.currentPath;
+  journal.close(); // no sequence number: every file is kept, as after a kill
+  appendFileSync(path, tail);
+  return path;
+}
+
+describe('the journal', () => {
+  it('replays what LevelDB had not indexed, skips what it had, and ignores a write cut short', async () => {
+    const editor = new Editor();
+    const [a, b, c, d] = editor.type('abcd');
+    const other = new Editor().type('z');
+    let store = await open();
+    await Promise.all([store.append('doc', a!), store.append('doc', b!)]);
+    await store.close(); // LevelDB holds sequence numbers 1 and 2; the journal is emptied
+    stores.splice(0);
+    expect(journalBytes(dir)).toBe(0);
+
+    const torn = encodeRecords([{ seq: 6, name: 'doc', update: d! }]).subarray(0, 9);
+    leaveInJournal(
+      [
+        { seq: 2, name: 'doc', update: b! }, // indexed before the crash: not applied twice
+        { seq: 3, name: 'doc', update: c! },
+        { seq: 4, name: 'other', update: other[0]! },
+      ],
+      torn,
+    );
+
+    store = await open();
+    expect(store.recovery).toEqual({ replayed: 2, ignoredBytes: torn.length });
+    const stored = await store.load('doc');
+    expect(stored.updates).toEqual([a, b, c]);
+    expect(textOf(null, stored.updates)).toBe('abc');
+    expect((await store.load('other')).updates).toEqual(other);
+    expect(await store.logLength('doc')).toBe(3);
+    // Replayed, so deleted; new appends continue after the highest sequence number seen.
+    expect(journalBytes(dir)).toBe(0);
+    await store.append('doc', d!);
+    store = await (async () => {
+      await store.close();
+      stores.splice(0);
+      return open();
+    })();
+    expect(textOf(null, (await store.load('doc')).updates)).toBe('abcd');
+  });
+
+  it('stops at a record that fails its checksum: nothing after it is trusted', async () => {
+    const [a, b, c] = new Editor().type('abc');
+    const path = leaveInJournal([
+      { seq: 1, name: 'doc', update: a! },
+      { seq: 2, name: 'doc', update: b! },
+      { seq: 3, name: 'doc', update: c! },
+    ]);
+    const bytes = readFileSync(path);
+    const firstLength = encodeRecords([{ seq: 1, name: 'doc', update: a! }]).length;
+    bytes[firstLength + 10] ^= 0xff; // flip a bit inside the second record's body
+    writeFileSync(path, bytes);
+
+    const store = await open();
+    expect(store.recovery).toEqual({ replayed: 1, ignoredBytes: bytes.length - firstLength });
+    expect((await store.load('doc')).updates).toEqual([a]);
+  });
+
+  it('starts a new file past 1 MiB and deletes each file once LevelDB has indexed it', async () => {
+    const store = await open();
+    const editor = new Editor();
+    // Each update carries a 4 KiB insert: 300 of them, about 1.2 MiB, need a second file.
+    const chunk = 'x'.repeat(4096);
+    for (let i = 0; i < 300; i++) {
+      editor.doc.getText('text').insert(0, chunk);
+      await store.append('doc', editor.updates[editor.updates.length - 1]!);
+    }
+    await store.flush();
+    // The first file is gone once indexed; what remains is the current file's tail.
+    expect(journalBytes(dir)).toBeLessThan(1 << 20); // of about 1.2 MiB written
+    expect(journalBytes(dir)).toBeGreaterThan(0);
+    await store.close();
+    stores.splice(0);
+    expect(journalBytes(dir)).toBe(0);
+    const reopened = await open();
+    expect(reopened.recovery.replayed).toBe(0);
+    expect((await reopened.load('doc')).updates).toHaveLength(300);
+  });
+
+  it('makes appends durable before LevelDB has them: they survive a store that never closes', async () => {
+    const store = await open();
+    const updates = new Editor().type('journaled');
+    await Promise.all(updates.map((update) => store.append('doc', update)));
+    // What a kill -9 leaves: the journal as written. Read it as the next process would.
+    const { records } = readJournal();
+    expect(records.map((record) => record.update)).toEqual(updates);
+  });
+});
+
+function readJournal(): { records: { update: Uint8Array }[] } {
+  const { journal, records } = Journal.open(dir);
+  journal.close();
+  return { records };
+}
