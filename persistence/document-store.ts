@@ -42,8 +42,8 @@ export interface DocumentStore {
   load(name: string): Promise<StoredDocument>;
 
   /**
-   * Appends an update to the document's log. Appends made in the same tick, across all
-   * documents, are written in one batch. Resolves once the update is durable (synced to disk
+   * Appends an update to the document's log. Appends made together (in one synchronous run of
+   * code), across all documents, are written in one batch. Resolves once the update is durable (synced to disk
    * first when the store was opened with `fsync`); rejects with `StoreWriteError` if the write
    * failed, in which case the update is not stored. Appends to one document are stored in call order.
    * Appends written in the same batch may return the same promise.

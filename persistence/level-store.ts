@@ -4,8 +4,9 @@
  * Sequence numbers are store-wide and assigned in memory when `append` is called, so an append
  * never reads before it writes, and a compaction's boundary is simply the last number assigned.
  *
- * Appends of a tick, across all documents, join the open group. At the end of the tick the group
- * is written to the journal (`journal.ts`) with one synchronous write, which makes it durable:
+ * Appends made together (everything a socket read brought, across all documents) join the open
+ * group. Once that code is done (a microtask later) the group is written to the journal
+ * (`journal.ts`) with one synchronous write, which makes it durable:
  * its appends resolve then (after an fdatasync with `fsync`). The group then joins the queue
  * that indexes everything into LevelDB, one batch at a time, off the appends' path; groups
  * journaled while a batch is in flight are written together (group commit). The journal is
@@ -35,10 +36,10 @@ export type LevelDatabase = ClassicLevel<string, Uint8Array>;
 /** Options of `LevelDocumentStore.open`. */
 export interface LevelStoreOptions {
   /**
-   * Sync every batch to disk before its writes resolve. Default `false`: a write is then in the
-   * operating system's page cache when it resolves, which survives the process being killed
-   * (`kill -9`) but not a power loss or kernel crash. `true` survives those too, at the cost of
-   * one fsync per batch (group commit spreads it over every append of a tick).
+   * Sync each journal write (and each LevelDB batch) to disk before its appends resolve. Default
+   * `false`: a write is then in the operating system's page cache when it resolves, which survives
+   * the process being killed (`kill -9`) but not a power loss or kernel crash. `true` survives
+   * those too, at the cost of one fdatasync per journal write (shared by the appends in it).
    */
   readonly fsync?: boolean;
   /**
@@ -202,7 +203,9 @@ export class LevelDocumentStore implements DocumentStore {
       this.lastWrite.set(name, group);
       if (!this.journalScheduled) {
         this.journalScheduled = true;
-        setImmediate(() => {
+        // Once the code that appended is done (a socket's messages, say): its appends are then
+        // durable, and broadcast, within the same turn of the event loop.
+        queueMicrotask(() => {
           this.journalScheduled = false;
           this.sealGroup();
         });
