@@ -185,6 +185,12 @@ export class Room {
 
   private applyClientUpdate(connection: Connection, update: Uint8Array): void {
     connection.updatesReceived++;
+    if (update.length === 2 && update[0] === 0 && update[1] === 0) {
+      // The empty update (no structs, no deletions) every fresh client sends as its sync step 2:
+      // it changes nothing, so no transaction (a dozen Maps and Sets) is spent on it.
+      if (connection.ticket.acks) this.acknowledgeWhenStored(connection);
+      return;
+    }
     if (connection.ticket.mode === 'ro') {
       // A read-only client's sync step 2 usually brings nothing new: that passes, anything else not.
       if (!changesNothing(this.doc, update)) {
