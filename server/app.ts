@@ -1,6 +1,6 @@
 /**
- * The server: a Hono app on @hono/node-server for HTTP, WebSockets admitted by our upgrade gate
- * and served by `ws`, the sync engine behind them and the store behind that.
+ * The server: a Hono app on @hono/node-server for HTTP, WebSockets admitted and opened by our
+ * upgrade gate, the sync engine behind them and the store behind that.
  */
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -16,7 +16,6 @@ import { apiRoutes } from './http/routes.js';
 import { installUpgradeGate } from './http/upgrade.js';
 import type { Logger } from './logger.js';
 import { parseDocumentName } from './sync/document-name.js';
-import { WebSocketServer } from 'ws';
 import { SyncEngine } from './sync/engine.js';
 
 export interface CollabServer {
@@ -36,13 +35,6 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
   const access = new Access(config.authSecret);
   const engine = new SyncEngine(store, { ...config, logger });
   const app = new Hono();
-  // Handshakes only (the gate decides who gets one); the engine tracks the sockets itself.
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: config.maxMessageSize,
-    clientTracking: false,
-    perMessageDeflate: false,
-  });
 
   app.onError((error, c) => {
     if (error instanceof HttpError) return c.json(error.toJSON(), error.status);
@@ -60,9 +52,9 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
   });
 
   const httpServer = createAdaptorServer({ fetch: app.fetch }) as Server;
-  installUpgradeGate(httpServer, wss, {
+  installUpgradeGate(httpServer, {
     check: createUpgradeCheck(config, access, engine.rooms),
-    accept: (socket, ticket) => engine.accept(socket, ticket),
+    accept: (socket, head, { ticket, releaseHold }) => engine.accept(socket, head, ticket, releaseHold),
     onError: (error) => logger.error({ err: error }, 'upgrade check failed'),
   });
 

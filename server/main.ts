@@ -9,12 +9,14 @@ import { createCollabServer } from './app.js';
 import { parseConfig } from './cli.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
+import { capYoungGeneration } from './young-generation.js';
 
 const config = parseConfig(process.argv, VERSION);
 const logger = createLogger(config);
 const dataDir = resolve(config.dataDir);
 
 async function main(): Promise<void> {
+  capYoungGeneration();
   const store = await LevelDocumentStore.open(dataDir, { fsync: config.fsync, batchIntervalMs: config.batchIntervalMs });
   const { replayed, ignoredBytes } = store.recovery;
   if (replayed > 0) logger.info({ replayed }, `recovered ${replayed} update(s) from the journal that were not yet indexed when the server stopped`);

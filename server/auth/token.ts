@@ -12,7 +12,14 @@
  * is looked at, so neither `alg: none` nor an RS256/ES256 token (the "algorithm confusion" that
  * passes a public key off as an HMAC secret) can get through.
  */
-import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
+
+/**
+ * jose, loaded with the first token verified or signed: a server without `--auth-secret` never
+ * needs it, and loading it costs about 2.4 MiB of resident memory (measured).
+ */
+let jose: Promise<typeof import('jose')> | null = null;
+const loadJose = () => (jose ??= import('jose'));
 
 export type AccessMode = 'rw' | 'ro';
 
@@ -52,11 +59,12 @@ export function secretKey(secret: string): Uint8Array {
 
 /** Verifies algorithm, signature, expiry and claims. Throws `TokenError`. */
 export async function verifyToken(token: string, key: Uint8Array): Promise<TokenClaims> {
+  const { jwtVerify, errors } = await loadJose();
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, key, { algorithms: [TOKEN_ALGORITHM], requiredClaims: ['exp'] }));
   } catch (error) {
-    throw fromJoseError(error);
+    throw fromJoseError(error, errors);
   }
   return claimsFrom(payload);
 }
@@ -68,6 +76,7 @@ export async function mintToken(
   ttlSeconds: number,
 ): Promise<string> {
   checkDocClaim(claims.doc);
+  const { SignJWT } = await loadJose();
   const now = Math.floor(Date.now() / 1000);
   const payload: JWTPayload = { doc: claims.doc, mode: claims.mode };
   if (claims.sub !== undefined) payload.sub = claims.sub;
@@ -111,7 +120,7 @@ function invalid(reason: string): TokenError {
   return new TokenError('token-invalid', `invalid token: ${reason}`);
 }
 
-function fromJoseError(error: unknown): TokenError {
+function fromJoseError(error: unknown, errors: typeof import('jose').errors): TokenError {
   if (error instanceof errors.JWTExpired) return new TokenError('token-expired', 'the token has expired');
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
     return invalid(`only ${TOKEN_ALGORITHM} tokens are accepted`);

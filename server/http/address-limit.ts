@@ -11,12 +11,23 @@
 import type { Socket } from 'node:net';
 import { HttpError } from '../errors.js';
 
+/** The address a socket holds a place for, until it closes. */
+const kAddress = Symbol('address held');
+type HeldSocket = Socket & { [kAddress]?: string };
+
 export class AddressLimit {
   /** Open sockets per address. A `Map`: addresses come from the network. */
   private readonly open = new Map<string, number>();
+  /** The 'close' listener of every admitted socket: one function, not a closure per socket. */
+  private readonly onClose: (this: HeldSocket) => void;
 
   /** `max` 0 means no limit. */
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: number) {
+    const limit = this;
+    this.onClose = function (this: HeldSocket) {
+      limit.release(this);
+    };
+  }
 
   /** Sockets held by `address` now. */
   count(address: string): number {
@@ -34,16 +45,19 @@ export class AddressLimit {
       throw new HttpError(429, 'too-many-connections', `this address already has ${held} open connections (the limit is ${this.max})`);
     }
     this.open.set(address, held + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const left = this.count(address) - 1;
-      if (left > 0) this.open.set(address, left);
-      else this.open.delete(address);
-    };
-    socket.once('close', release);
+    (socket as HeldSocket)[kAddress] = address;
+    socket.on('close', this.onClose);
     // Closed while the gate was still deciding: 'close' may already have been emitted.
-    if (socket.destroyed) release();
+    if (socket.destroyed) this.release(socket);
+  }
+
+  /** Gives back the place `socket` holds, if it still holds one. */
+  private release(socket: HeldSocket): void {
+    const address = socket[kAddress];
+    if (address === undefined) return;
+    socket[kAddress] = undefined;
+    const left = this.count(address) - 1;
+    if (left > 0) this.open.set(address, left);
+    else this.open.delete(address);
   }
 }

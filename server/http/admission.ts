@@ -14,12 +14,11 @@ import type { IncomingMessage } from 'node:http';
 import { Access, authorize } from '../auth/access.js';
 import type { ServerConfig } from '../config.js';
 import { HttpError } from '../errors.js';
-import type { ConnectionTicket } from '../sync/connection.js';
 import { parseDocumentName } from '../sync/document-name.js';
 import type { RoomRegistry } from '../sync/registry.js';
 import { AddressLimit } from './address-limit.js';
 import { checkOrigin } from './origin.js';
-import type { UpgradeCheck } from './upgrade.js';
+import type { Admission, UpgradeCheck } from './upgrade.js';
 
 /** Where WebSockets connect: `/ws/<document name>`. */
 export const WS_PREFIX = '/ws/';
@@ -28,7 +27,7 @@ export type AdmissionConfig = Pick<ServerConfig, 'maxNameLength' | 'allowedOrigi
 
 export function createUpgradeCheck(config: AdmissionConfig, access: Access, rooms: RoomRegistry): UpgradeCheck {
   const addresses = new AddressLimit(config.maxConnectionsPerAddress);
-  return async (request: IncomingMessage): Promise<ConnectionTicket> => {
+  return async (request: IncomingMessage): Promise<Admission> => {
     // The raw request target, not a parsed URL: URL parsing resolves "." and ".." segments
     // (even percent-encoded ones), and the name must be decoded exactly once, as sent.
     const target = request.url ?? '/';
@@ -49,17 +48,18 @@ export function createUpgradeCheck(config: AdmissionConfig, access: Access, room
     const remoteAddress = socket.remoteAddress ?? 'unknown';
     addresses.admit(remoteAddress, socket);
     const releaseHold = await rooms.hold(documentName);
-    // Given back when the connection joins its room, or here if it never does.
-    socket.once('close', releaseHold);
+    // Given back when the connection joins its room, or here if it is never accepted (the gate
+    // removes this listener when it hands the socket over).
+    socket.on('close', releaseHold);
     if (socket.destroyed) releaseHold();
-    return {
+    const ticket = {
       documentName,
       acks: query.get('ack') === '1',
       remoteAddress,
       mode: grant.mode,
       identity: grant.identity,
       expiresAt: grant.expiresAt,
-      releaseHold,
     };
+    return { ticket, releaseHold };
   };
 }

@@ -1,43 +1,74 @@
 /**
  * The WebSocket upgrade gate.
  *
- * Every upgrade request is checked (path, document name, origin, token, per-address and room
- * limits: see `admission.ts`) before the WebSocket handshake. A refusal is a complete HTTP
- * response with its status and a JSON body giving the reason; an accepted request is handed to
- * the `ws` server with the ticket the checks issued.
+ * Every upgrade request is checked before the WebSocket handshake: that it is a handshake this
+ * server completes (`handshake.ts`), then path, document name, origin, token, per-address and
+ * room limits (`admission.ts`). A refusal is a complete HTTP response with its status and a JSON
+ * body giving the reason; an accepted request gets the handshake's answer, and its socket goes to
+ * the sync engine with the ticket the checks issued.
  *
  * Why not `@hono/node-ws`: it answers refused upgrades with a bare status line (the reason is
  * lost), and every open socket keeps the upgrade's Hono Context, Request and their closures alive,
  * about 3.7 KiB per idle connection (15% of the server's memory per connection, measured with
- * 2,000 connections). Hono still serves every plain HTTP request.
+ * 2,000 connections). Hono still serves every plain HTTP request. Nothing here outlives the
+ * handshake: an open connection keeps neither the request nor its bytes.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { WebSocket, WebSocketServer } from 'ws';
 import { HttpError } from '../errors.js';
 import type { ConnectionTicket } from '../sync/connection.js';
+import { handshakeKey, handshakeResponse } from './handshake.js';
+
+/** What the checks established about an admitted request. */
+export interface Admission {
+  readonly ticket: ConnectionTicket;
+  /**
+   * Gives back the place the checks took for the connection in its room (idempotent). The checks
+   * also register it for the socket's 'close', which the gate removes when it hands the socket over:
+   * from then on `accept`'s receiver calls it.
+   */
+  readonly releaseHold: () => void;
+}
 
 /** Decides whether an upgrade request may proceed; throws `HttpError` to refuse it. */
-export type UpgradeCheck = (request: IncomingMessage) => Promise<ConnectionTicket>;
+export type UpgradeCheck = (request: IncomingMessage) => Promise<Admission>;
 
 export interface UpgradeGate {
   /** The checks; an `HttpError` refuses with its status, anything else with 503 (and is reported). */
   readonly check: UpgradeCheck;
-  /** Receives each accepted socket with its ticket. */
-  readonly accept: (socket: WebSocket, ticket: ConnectionTicket) => void;
+  /**
+   * Receives each socket whose handshake was answered, with what the client sent after its
+   * handshake (`head`) and its admission; it owns the socket and `releaseHold` from then on.
+   */
+  readonly accept: (socket: Socket, head: Uint8Array, admission: Admission) => void;
   /** Unexpected failures of `check`, for the log. */
   readonly onError: (error: unknown) => void;
 }
 
-/** Installs the gate on `server`, completing accepted handshakes with `wss` (a `noServer` WebSocketServer). */
-export function installUpgradeGate(server: Server, wss: WebSocketServer, gate: UpgradeGate): void {
+/** Installs the gate on `server`. */
+export function installUpgradeGate(server: Server, gate: UpgradeGate): void {
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    // A named function, not a closure: a closure here would share this scope's context with the
+    // callbacks below and keep `request` and `head` alive as long as the socket.
+    socket.on('error', destroySocket);
+    let key: string;
+    try {
+      key = handshakeKey(request);
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      refuse(socket, error);
+      return;
+    }
     gate.check(request).then(
-      (ticket) => {
+      (admission) => {
+        // Closed meanwhile: the checks' 'close' listener gives the hold back.
         if (socket.destroyed) return;
-        wss.handleUpgrade(request, socket, head, (ws) => gate.accept(ws, ticket));
+        socket.removeListener('close', admission.releaseHold);
+        socket.removeListener('error', destroySocket);
+        socket.write(handshakeResponse(key));
+        gate.accept(socket as Socket, head, admission);
       },
       (error: unknown) => {
         const refusal =
@@ -49,6 +80,10 @@ export function installUpgradeGate(server: Server, wss: WebSocketServer, gate: U
   });
 }
 
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
 function refuse(socket: Duplex, error: HttpError): void {
   if (socket.destroyed) return;
   const body = JSON.stringify(error.toJSON());
@@ -56,6 +91,8 @@ function refuse(socket: Duplex, error: HttpError): void {
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      // RFC 6455, section 4.2.2: a version refusal says which version the server speaks.
+      (error.status === 426 ? 'Sec-WebSocket-Version: 13\r\n' : '') +
       'Connection: close\r\n\r\n' +
       body,
   );

@@ -2,11 +2,11 @@
  * One client's WebSocket, as the sync engine sees it: what it may do, what it has sent, and a
  * send that never throws at a socket that went away.
  */
-import type { WebSocket } from 'ws';
-import type { AccessMode } from '../auth/token.js';
 import type { Socket } from 'node:net';
-import { underlyingSocket } from './frame.js';
+import type { AccessMode } from '../auth/token.js';
 import { TokenBucket } from './rate-limit.js';
+import type { Room } from './room.js';
+import { ServerWebSocket, type WebSocketListener } from './websocket.js';
 
 /** What the upgrade gate established about a connection before it was accepted. */
 export interface ConnectionTicket {
@@ -22,12 +22,12 @@ export interface ConnectionTicket {
   readonly identity: string | null;
   /** When the token expires (ms since the epoch); the connection is closed then. Null: never. */
   readonly expiresAt: number | null;
-  /** Gives back the hold the gate took on the document's room, once the connection joined it. Idempotent. */
-  readonly releaseHold: () => void;
 }
 
 /** Limits on one connection; see `ServerConfig`. */
 export interface ConnectionLimits {
+  /** Largest message, in bytes; a larger one closes the connection (1009). */
+  readonly maxMessageSize: number;
   /** Messages per second, bursts of twice that; 0 for no limit. */
   readonly maxMessageRate: number;
   /** Unsent bytes besides document state being sent; past it the connection is closed (1013). */
@@ -38,13 +38,15 @@ export interface ConnectionLimits {
 export const CLOSE = {
   /** The server is stopping. */
   goingAway: 1001,
+  /** A frame that breaks the WebSocket protocol (sent by `ServerWebSocket`). */
+  protocolError: 1002,
   /** A text frame: the protocol is binary. */
   unsupportedData: 1003,
-  /** A message that does not decode, or an update the document cannot take. */
+  /** A message that does not decode, or an update the document cannot take (or a close reason that is not UTF-8). */
   invalidPayload: 1007,
   /** A policy was broken (rate, limits, permissions). */
   policyViolation: 1008,
-  /** A frame over the size limit (sent by the `ws` library itself), or a document grown past its limit. */
+  /** A message over the size limit (sent by `ServerWebSocket`), or a document grown past its limit. */
   messageTooBig: 1009,
   /** The server failed: a write or a load did not succeed. Reconnecting resyncs. */
   internalError: 1011,
@@ -55,12 +57,21 @@ export const CLOSE = {
 /** How long a slow consumer's close frame may wait behind its backlog before the socket is dropped. */
 const SLOW_CLOSE_GRACE_MS = 1000;
 
+/**
+ * What happens on a connection, for the engine: one object for all connections, so that an idle
+ * connection holds no closures of its own.
+ */
+export interface ConnectionEvents {
+  message(connection: Connection, data: Uint8Array, binary: boolean): void;
+  error(connection: Connection, error: Error): void;
+  close(connection: Connection): void;
+}
+
 let nextConnectionId = 1;
 
-export class Connection {
+export class Connection implements WebSocketListener {
   readonly id = nextConnectionId++;
-  /** Awareness client ids this connection has published a state for; removed when it closes. */
-  readonly awarenessClients = new Set<number>();
+  readonly socket: ServerWebSocket;
   /** Update-bearing messages received (sync step 2 and update), for "saved" acknowledgements. */
   updatesReceived = 0;
   /** The highest `updatesReceived` count acknowledged as saved, and whether an ack is queued. */
@@ -69,41 +80,70 @@ export class Connection {
   ackQueued = false;
   /** Cleared at each ping, set by each pong: a peer still false at the next ping is dead. */
   alive = true;
-  /** The code and reason this side closed with, for the log; null if the peer closed first. */
-  closedWith: { code: number; reason: string } | null = null;
-  private closing = false;
-  private readonly bucket: TokenBucket;
-  private readonly tcp: Socket;
+  /** The room this connection joined; null until its document is loaded. */
+  room: Room | null = null;
+  /** Frames received before the room was ready, handled once it is; null when there are none. */
+  backlog: Uint8Array[] | null = null;
+  /** Closes the connection when its token expires; null without an expiry. */
+  expiryTimer: NodeJS.Timeout | null = null;
+  /** Gives back the upgrade gate's hold on the room; null once given back. */
+  private hold: (() => void) | null;
+  /** Created at the first awareness state: most connections never publish one. */
+  private awareness: Set<number> | null = null;
+  /** Null without a rate limit. */
+  private readonly bucket: TokenBucket | null;
   /** Bytes of document state (sync step 2) queued and not yet written out: exempt from `maxSendBuffer`. */
   private stateInFlight = 0;
 
+  /** For `tcp`, upgraded; nothing is read before `socket.start`. */
   constructor(
-    readonly socket: WebSocket,
+    tcp: Socket,
     readonly ticket: ConnectionTicket,
     private readonly limits: ConnectionLimits,
+    releaseHold: () => void,
+    private readonly events: ConnectionEvents,
   ) {
-    this.bucket = new TokenBucket(limits.maxMessageRate, limits.maxMessageRate * 2);
-    this.tcp = underlyingSocket(socket);
+    this.socket = new ServerWebSocket(tcp, limits.maxMessageSize, this);
+    this.hold = releaseHold;
+    this.bucket = limits.maxMessageRate === 0 ? null : new TokenBucket(limits.maxMessageRate, limits.maxMessageRate * 2);
+  }
+
+  /** Awareness client ids this connection has published a state for; removed when it closes. */
+  get awarenessClients(): Set<number> {
+    return (this.awareness ??= new Set());
+  }
+
+  /** The code and reason this side closed with, for the log; null if the peer closed first. */
+  get closedWith(): { readonly code: number; readonly reason: string } | null {
+    return this.socket.closedWith;
+  }
+
+  /** Gives back the upgrade gate's hold on the room (once joined, or closed). Idempotent. */
+  releaseHold(): void {
+    const release = this.hold;
+    if (release === null) return;
+    this.hold = null;
+    release();
   }
 
   /** Counts one received message against the rate limit; false when the connection is over it. */
   withinRate(): boolean {
-    return this.bucket.take();
+    return this.bucket === null || this.bucket.take();
   }
 
   /** True until the connection is closed by either side. */
   get isOpen(): boolean {
-    return !this.closing && this.socket.readyState === this.socket.OPEN;
+    return this.socket.isOpen;
   }
 
   /** Sends a message (see `keepingUp`). */
-  send(frame: Uint8Array): void {
-    if (this.keepingUp()) this.socket.send(frame);
+  send(message: Uint8Array): void {
+    if (this.keepingUp()) this.socket.send(message);
   }
 
   /** Sends a complete WebSocket frame built by `binaryFrame`, shared with the room's other connections. */
   sendFramed(frame: Buffer): void {
-    if (this.keepingUp()) this.tcp.write(frame);
+    if (this.keepingUp()) this.socket.sendFrame(frame);
   }
 
   /**
@@ -111,12 +151,16 @@ export class Connection {
    * so it does not count against `maxSendBuffer` while it is queued: a slow link may still join a
    * large document.
    */
-  sendState(frame: Uint8Array): void {
+  sendState(message: Uint8Array): void {
     if (!this.keepingUp()) return;
-    this.stateInFlight += frame.length;
-    this.socket.send(frame, () => {
-      this.stateInFlight -= frame.length;
+    this.stateInFlight += message.length;
+    this.socket.send(message, () => {
+      this.stateInFlight -= message.length;
     });
+  }
+
+  ping(): void {
+    if (this.isOpen) this.socket.ping();
   }
 
   /**
@@ -135,27 +179,29 @@ export class Connection {
 
   /** Closes with a code and a reason (cut to the 123 bytes a close frame allows). Idempotent. */
   close(code: number, reason: string): void {
-    if (this.closing) return;
-    this.closing = true;
-    this.closedWith = { code, reason };
-    this.socket.close(code, truncateUtf8(reason, 123));
+    this.socket.close(code, reason);
   }
 
   /** Drops the connection without a close handshake (dead peers). */
   terminate(): void {
-    this.closing = true;
     this.socket.terminate();
   }
 
-  /** Records that the socket closed from the other side. */
-  markClosed(): void {
-    this.closing = true;
-  }
-}
+  // WebSocketListener: handed to the engine.
 
-function truncateUtf8(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  let cut = text.slice(0, maxBytes);
-  while (Buffer.byteLength(cut) > maxBytes - 3) cut = cut.slice(0, -1);
-  return `${cut}...`;
+  onMessage(data: Uint8Array, binary: boolean): void {
+    this.events.message(this, data, binary);
+  }
+
+  onPong(): void {
+    this.alive = true;
+  }
+
+  onError(error: Error): void {
+    this.events.error(this, error);
+  }
+
+  onClose(): void {
+    this.events.close(this);
+  }
 }

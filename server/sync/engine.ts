@@ -3,10 +3,10 @@
  * rate and its token's lifetime, decodes every frame before anything acts on it, drops dead
  * peers, and stops cleanly.
  */
-import type { RawData, WebSocket } from 'ws';
+import type { Socket } from 'node:net';
 import type { DocumentStore } from '../../persistence/document-store.js';
 import type { Logger } from '../logger.js';
-import { CLOSE, Connection, type ConnectionLimits, type ConnectionTicket } from './connection.js';
+import { CLOSE, Connection, type ConnectionEvents, type ConnectionLimits, type ConnectionTicket } from './connection.js';
 import { decodeClientMessage, encodeSyncStep2, encodeUpdate, ProtocolError } from './protocol.js';
 import { RoomRegistry } from './registry.js';
 import type { Room } from './room.js';
@@ -30,10 +30,12 @@ export class SyncEngine {
   private readonly connections = new Set<Connection>();
   private readonly pinger: NodeJS.Timeout;
   private readonly log: Logger;
+  private readonly events: ConnectionEvents;
 
   constructor(store: DocumentStore, private readonly options: EngineOptions) {
     this.log = options.logger;
     this.rooms = new RoomRegistry(store, options);
+    this.events = this.connectionEvents();
     this.pinger = setInterval(() => this.pingAll(), options.pingIntervalMs);
     this.pinger.unref();
   }
@@ -43,73 +45,88 @@ export class SyncEngine {
     return this.connections.size;
   }
 
-  /** Takes an upgraded socket whose ticket the upgrade gate has already checked. */
-  accept(socket: WebSocket, ticket: ConnectionTicket): void {
-    const connection = new Connection(socket, ticket, this.options);
+  /**
+   * Takes a socket whose upgrade the gate has checked and completed (`head`: what the client sent
+   * after its handshake), with its ticket and the function that gives back the gate's hold on its
+   * room.
+   */
+  accept(tcp: Socket, head: Uint8Array, ticket: ConnectionTicket, releaseHold: () => void): void {
+    const connection = new Connection(tcp, ticket, this.options, releaseHold, this.events);
     this.connections.add(connection);
-    let room: Room | null = null;
-    const backlog: Uint8Array[] = [];
-    const cancelExpiry = ticket.expiresAt === null ? null : this.closeAtExpiry(connection, ticket.expiresAt);
+    if (ticket.expiresAt !== null) this.closeAtExpiry(connection, ticket.expiresAt);
     this.log.debug(
       { connection: connection.id, doc: ticket.documentName, address: ticket.remoteAddress, user: ticket.identity, mode: ticket.mode },
       'connection opened',
     );
-
-    socket.on('message', (data: RawData, isBinary: boolean) => {
-      if (!connection.isOpen) return;
-      if (!connection.withinRate()) {
-        connection.close(CLOSE.policyViolation, `too many messages: the limit is ${this.options.maxMessageRate} per second`);
-        return;
-      }
-      if (!isBinary) {
-        connection.close(CLOSE.unsupportedData, 'text frames are not supported: send binary y-websocket messages');
-        return;
-      }
-      const frame = toBytes(data);
-      if (room) this.handle(connection, room, frame);
-      else if (backlog.length === 0 && isInitialSyncStep1(frame) && this.answerFromStore(connection)) return;
-      else if (backlog.length < MAX_BACKLOG) backlog.push(frame);
-      else connection.close(CLOSE.policyViolation, 'too many messages while the document loads');
-    });
-    socket.on('pong', () => {
-      connection.alive = true;
-    });
-    socket.on('error', (error) => {
-      this.log.debug({ err: error, connection: connection.id }, 'socket error');
-    });
-    socket.on('close', () => {
-      connection.markClosed();
-      cancelExpiry?.();
-      ticket.releaseHold();
-      this.logClose(connection);
-      this.connections.delete(connection);
-      if (room) {
-        room.leave(connection);
-        this.rooms.release(room);
-      }
-    });
-
     this.rooms.acquire(ticket.documentName).then(
-      (loaded) => {
-        if (loaded.failed) {
-          connection.close(CLOSE.internalError, 'the document failed; reconnect to resync');
-          return;
-        }
-        room = loaded;
-        loaded.join(connection);
-        ticket.releaseHold();
-        if (!connection.isOpen) {
-          loaded.leave(connection);
-          this.rooms.release(loaded);
-          return;
-        }
-        for (const frame of backlog.splice(0)) this.handle(connection, loaded, frame);
-      },
+      (loaded) => this.joined(connection, loaded),
       (error: unknown) => {
         this.log.error({ err: error, doc: ticket.documentName }, 'could not load document');
         connection.close(CLOSE.internalError, 'the document could not be loaded');
       },
     );
+    connection.socket.start(head);
+  }
+
+  /**
+   * What the engine does on every connection's events: one object, shared by all of them, so an
+   * idle connection holds no closures of its own.
+   */
+  private connectionEvents(): ConnectionEvents {
+    return {
+      message: (connection, data, binary) => this.receive(connection, data, binary),
+      error: (connection, error) => this.log.debug({ err: error, connection: connection.id }, 'socket error'),
+      close: (connection) => this.closed(connection),
+    };
+  }
+
+  private receive(connection: Connection, frame: Uint8Array, binary: boolean): void {
+    if (!connection.isOpen) return;
+    if (!connection.withinRate()) {
+      connection.close(CLOSE.policyViolation, `too many messages: the limit is ${this.options.maxMessageRate} per second`);
+      return;
+    }
+    if (!binary) {
+      connection.close(CLOSE.unsupportedData, 'text frames are not supported: send binary y-websocket messages');
+      return;
+    }
+    const { room, backlog } = connection;
+    if (room) this.handle(connection, room, frame);
+    else if (backlog === null && isInitialSyncStep1(frame) && this.answerFromStore(connection)) return;
+    else if (backlog === null) connection.backlog = [frame];
+    else if (backlog.length < MAX_BACKLOG) backlog.push(frame);
+    else connection.close(CLOSE.policyViolation, 'too many messages while the document loads');
+  }
+
+  private joined(connection: Connection, loaded: Room): void {
+    if (loaded.failed) {
+      connection.close(CLOSE.internalError, 'the document failed; reconnect to resync');
+      return;
+    }
+    connection.room = loaded;
+    loaded.join(connection);
+    connection.releaseHold();
+    if (!connection.isOpen) {
+      loaded.leave(connection);
+      this.rooms.release(loaded);
+      return;
+    }
+    const backlog = connection.backlog;
+    connection.backlog = null;
+    if (backlog !== null) for (const frame of backlog) this.handle(connection, loaded, frame);
+  }
+
+  private closed(connection: Connection): void {
+    if (connection.expiryTimer !== null) clearTimeout(connection.expiryTimer);
+    connection.releaseHold();
+    connection.backlog = null;
+    this.logClose(connection);
+    this.connections.delete(connection);
+    const room = connection.room;
+    if (room) {
+      room.leave(connection);
+      this.rooms.release(room);
+    }
   }
 
   /** Closes every connection, then drains every pending write and folds every room. */
@@ -150,22 +167,21 @@ export class SyncEngine {
     });
   }
 
-  /** Closes the connection when its token expires; returns the function that cancels that. */
-  private closeAtExpiry(connection: Connection, expiresAt: number): () => void {
-    let timer: NodeJS.Timeout;
+  /** Closes the connection when its token expires (`closed` cancels that). */
+  private closeAtExpiry(connection: Connection, expiresAt: number): void {
     const arm = () => {
       const left = expiresAt - Date.now();
-      timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => connection.close(CLOSE.policyViolation, 'token expired'), Math.max(0, left));
-      timer.unref();
+      connection.expiryTimer =
+        left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => connection.close(CLOSE.policyViolation, 'token expired'), Math.max(0, left));
+      connection.expiryTimer.unref();
     };
     arm();
-    return () => clearTimeout(timer);
   }
 
-  /** Limits and expiry close connections for the client's reasons, not the server's: worth a line each. */
+  /** Limits, expiry and broken frames close connections for the client's reasons, not the server's: worth a line each. */
   private logClose(connection: Connection): void {
     const closed = connection.closedWith;
-    if (!closed || (closed.code !== CLOSE.policyViolation && closed.code !== CLOSE.tryAgainLater && closed.code !== CLOSE.messageTooBig)) return;
+    if (!closed || !CLIENT_CAUSED.has(closed.code)) return;
     const { documentName, remoteAddress, identity } = connection.ticket;
     this.log.info({ connection: connection.id, doc: documentName, address: remoteAddress, user: identity, code: closed.code }, `closed a connection: ${closed.reason}`);
   }
@@ -178,10 +194,13 @@ export class SyncEngine {
         continue;
       }
       connection.alive = false;
-      if (connection.isOpen) connection.socket.ping();
+      connection.ping();
     }
   }
 }
+
+/** Close codes for the client's reasons (limits, expiry, protocol), not the server's. */
+const CLIENT_CAUSED: ReadonlySet<number> = new Set([CLOSE.protocolError, CLOSE.policyViolation, CLOSE.messageTooBig, CLOSE.tryAgainLater]);
 
 /** A Yjs update that changes nothing. */
 const EMPTY_UPDATE = Uint8Array.of(0, 0);
@@ -189,10 +208,4 @@ const EMPTY_UPDATE = Uint8Array.of(0, 0);
 /** Sync step 1 with an empty state vector: what a client that holds nothing sends first. */
 function isInitialSyncStep1(frame: Uint8Array): boolean {
   return frame.length === 4 && frame[0] === 0 && frame[1] === 0 && frame[2] === 1 && frame[3] === 0;
-}
-
-function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
 }

@@ -1,17 +1,31 @@
 /**
- * WebSocket framing for broadcasts: one complete frame, built once per room message and written
- * as is to every socket of the room. `ws.send` would frame the same payload again for each
- * socket, with a header allocation, a cork and a two-buffer writev each time; with hundreds of
- * readers on a document that framing was a fifth of the server's work per update.
+ * The frames this server sends (RFC 6455, section 5.2): unmasked and final. A broadcast is built
+ * once per room message and written as is to every socket of the room: framing the same payload
+ * again for each socket cost a fifth of the server's work per update with hundreds of readers on
+ * a document.
  */
-import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
 
 /** A complete, unmasked, final binary frame (RFC 6455, section 5.2) holding `payload`. */
 export function binaryFrame(payload: Uint8Array): Buffer {
-  const length = payload.length;
-  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(headerLength + length);
+  const headerLength = binaryHeaderLength(payload.length);
+  const frame = Buffer.allocUnsafe(headerLength + payload.length);
+  writeBinaryHeader(frame, payload.length);
+  frame.set(payload, headerLength);
+  return frame;
+}
+
+/** The header of a binary frame of `length` bytes, to send followed by the payload. */
+export function binaryFrameHeader(length: number): Buffer {
+  const header = Buffer.allocUnsafe(binaryHeaderLength(length));
+  writeBinaryHeader(header, length);
+  return header;
+}
+
+function binaryHeaderLength(length: number): number {
+  return length < 126 ? 2 : length < 65_536 ? 4 : 10;
+}
+
+function writeBinaryHeader(frame: Buffer, length: number): void {
   frame[0] = 0x82; // FIN, opcode 2 (binary)
   if (length < 126) {
     frame[1] = length;
@@ -23,17 +37,39 @@ export function binaryFrame(payload: Uint8Array): Buffer {
     frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
-  frame.set(payload, headerLength);
+}
+
+/** A ping with no payload. */
+export const PING_FRAME: Buffer = Buffer.from([0x89, 0x00]);
+
+/** A pong answering a ping, echoing its payload (at most 125 bytes). */
+export function pongFrame(payload: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(2 + payload.length);
+  frame[0] = 0x8a; // FIN, opcode 10 (pong)
+  frame[1] = payload.length;
+  frame.set(payload, 2);
   return frame;
 }
 
 /**
- * The TCP socket under a server-side `ws` WebSocket. Frames written to it directly keep their
- * order with the library's own (pings, close), since both append to the same stream; this
- * server never sends what `ws` would queue instead (compressed or Blob messages).
+ * A close frame with `code` and `reason`, cut to the 123 bytes of UTF-8 a close frame can carry;
+ * without a code (null), an empty close frame.
  */
-export function underlyingSocket(socket: WebSocket): Socket {
-  const raw = (socket as unknown as { _socket?: Socket })._socket;
-  if (!raw) throw new TypeError('the WebSocket has no underlying socket (not a server-side ws socket?)');
-  return raw;
+export function closeFrame(code: number | null, reason: string): Buffer {
+  if (code === null) return Buffer.from([0x88, 0x00]);
+  const text = Buffer.from(truncateUtf8(reason, 123));
+  const frame = Buffer.allocUnsafe(4 + text.length);
+  frame[0] = 0x88; // FIN, opcode 8 (close)
+  frame[1] = 2 + text.length;
+  frame.writeUInt16BE(code, 2);
+  frame.set(text, 4);
+  return frame;
+}
+
+/** `text` cut to at most `maxBytes` bytes of UTF-8, ending in "..." when cut. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let cut = text.slice(0, maxBytes);
+  while (Buffer.byteLength(cut) > maxBytes - 3) cut = cut.slice(0, -1);
+  return `${cut}...`;
 }

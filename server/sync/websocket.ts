@@ -1,0 +1,445 @@
+/**
+ * The server side of one WebSocket (RFC 6455) on an upgraded TCP socket: frames in, frames out,
+ * ping and pong, and the closing handshake. No extension is ever negotiated (see
+ * `http/handshake.ts`), so every frame is plain.
+ *
+ * Why not the `ws` library: per connection it keeps a WebSocket, a Receiver (a Writable stream,
+ * with its state and listeners), a Sender and a closure, about 1.4 KiB of heap per idle connection
+ * (measured with 4,000 connections), where this keeps one object of a dozen fields. Frames are
+ * parsed straight from the chunks the socket reads; a frame that spans chunks is gathered in one
+ * growing buffer.
+ *
+ * Everything read is untrusted. A frame that breaks the protocol closes the connection with 1002
+ * and a reason; one over the size limit, with 1009, before its payload is buffered; a close
+ * reason that is not UTF-8, with 1007; a message in too many fragments, with 1008.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { Socket } from 'node:net';
+import { binaryFrame, binaryFrameHeader, closeFrame, PING_FRAME, pongFrame } from './frame.js';
+
+/** What a `ServerWebSocket` reports, to the one object that owns it. */
+export interface WebSocketListener {
+  /**
+   * A complete message. `data` is a view into the bytes read (valid for as long as it is kept, but
+   * it keeps the chunk it came from alive). Text messages are reported as they are, `binary`
+   * false, without validating their UTF-8: this server refuses them.
+   */
+  onMessage(data: Uint8Array, binary: boolean): void;
+  /** A pong (the answer to `ping`). */
+  onPong(): void;
+  /** The socket failed; `onClose` follows. */
+  onError(error: Error): void;
+  /** The TCP connection closed, for whatever reason. Called once; nothing is reported after it. */
+  onClose(): void;
+}
+
+// Close codes this module sends on its own (the owner chooses the others).
+const PROTOCOL_ERROR = 1002;
+const INVALID_PAYLOAD = 1007;
+const POLICY_VIOLATION = 1008;
+const MESSAGE_TOO_BIG = 1009;
+
+/** How long a closing handshake may take before the TCP connection is dropped, in milliseconds. */
+const CLOSE_TIMEOUT_MS = 30_000;
+/** Fragments one message may come in: a client sending one-byte fragments is cut off. */
+const MAX_FRAGMENTS = 16_384;
+/**
+ * Unsent bytes past which pings go unanswered: a client that pings faster than it reads must not
+ * make the server queue pongs without bound (RFC 6455, section 5.5.3, allows answering only the
+ * latest ping).
+ */
+const MAX_PONG_BACKLOG = 64 * 1024;
+/** Messages from this size on are sent without copying them into a frame. */
+const LARGE_MESSAGE = 64 * 1024;
+/** 2 bytes of header, 8 of extended length, 4 of mask. */
+const MAX_HEADER = 14;
+
+const OPCODE_CONTINUATION = 0x0;
+const OPCODE_TEXT = 0x1;
+const OPCODE_BINARY = 0x2;
+const OPCODE_CLOSE = 0x8;
+const OPCODE_PING = 0x9;
+const OPCODE_PONG = 0xa;
+
+/** The owning `ServerWebSocket` of a TCP socket, for the listeners shared by every socket. */
+const kWebSocket = Symbol('server WebSocket');
+type OwnedSocket = Socket & { [kWebSocket]?: ServerWebSocket };
+
+const enum State {
+  Open,
+  /** A close frame was sent or received: no more messages are reported. */
+  Closing,
+  Closed,
+}
+
+export class ServerWebSocket {
+  private state = State.Open;
+  private closeSent = false;
+  /** A close frame was received, or a frame broke the protocol: nothing more is read. */
+  private doneReading = false;
+  private closeTimer: NodeJS.Timeout | null = null;
+  /** The start of a frame that is not complete yet, and how many bytes of it are needed to go on. */
+  private pending: Buffer | null = null;
+  private pendingLength = 0;
+  private pendingNeeded = 0;
+  /** The frames of a fragmented message so far, their total length and the message's opcode. */
+  private fragments: Uint8Array[] | null = null;
+  private fragmentsLength = 0;
+  private fragmentsOpcode = 0;
+
+  /** The code and reason this side closed with, for the log; null until it does (or if the client closed first). */
+  closedWith: { readonly code: number; readonly reason: string } | null = null;
+
+  /**
+   * For `tcp`, whose opening handshake is complete. Messages longer than `maxPayload` bytes are
+   * refused (1009). Nothing is read before `start`.
+   */
+  constructor(
+    private readonly tcp: Socket,
+    private readonly maxPayload: number,
+    private readonly listener: WebSocketListener,
+  ) {}
+
+  /**
+   * Starts reading: first `head` (what the client sent right after its handshake), then the
+   * socket, which must not have been destroyed yet (its 'close' would be missed).
+   */
+  start(head: Uint8Array): void {
+    const tcp = this.tcp as OwnedSocket;
+    tcp[kWebSocket] = this;
+    tcp.setNoDelay(true);
+    tcp.setTimeout(0);
+    tcp.on('data', ServerWebSocket.onData);
+    tcp.on('end', ServerWebSocket.onEnd);
+    tcp.on('error', ServerWebSocket.onError);
+    tcp.on('close', ServerWebSocket.onClose);
+    if (head.length > 0) this.read(Buffer.from(head));
+  }
+
+  /** True until a close frame is sent or received, or the connection drops. */
+  get isOpen(): boolean {
+    return this.state === State.Open;
+  }
+
+  /** Bytes written and not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return this.tcp.writableLength;
+  }
+
+  /** Sends one binary message; `onWritten` is called once it is handed to the operating system (or failed). */
+  send(payload: Uint8Array, onWritten?: () => void): void {
+    if (payload.length < LARGE_MESSAGE) {
+      this.tcp.write(binaryFrame(payload), onWritten);
+      return;
+    }
+    // A large message (a document's state) is not copied into a frame: header and payload go out
+    // in one write of two buffers.
+    this.tcp.cork();
+    this.tcp.write(binaryFrameHeader(payload.length));
+    this.tcp.write(payload, onWritten);
+    this.tcp.uncork();
+  }
+
+  /** Writes a complete frame built by `binaryFrame` (one buffer may go to many sockets). */
+  sendFrame(frame: Uint8Array): void {
+    this.tcp.write(frame);
+  }
+
+  ping(): void {
+    this.tcp.write(PING_FRAME);
+  }
+
+  /**
+   * Starts the closing handshake: sends a close frame with `code` and `reason` (at most 123 bytes
+   * of UTF-8), then waits for the client's, at most 30 s. Does nothing once closing.
+   */
+  close(code: number, reason: string): void {
+    if (this.state !== State.Open) return;
+    this.state = State.Closing;
+    this.sendClose(code, reason);
+    this.armCloseTimer();
+  }
+
+  /** Drops the TCP connection without a closing handshake. */
+  terminate(): void {
+    this.state = State.Closed;
+    this.tcp.destroy();
+  }
+
+  /** Reads one chunk from the socket. */
+  private read(chunk: Buffer): void {
+    if (this.doneReading) return;
+    if (this.pending === null) {
+      this.readFrames(chunk);
+      return;
+    }
+    this.appendPending(chunk);
+    if (this.pendingLength < this.pendingNeeded) return;
+    const data = this.pending.subarray(0, this.pendingLength);
+    this.pending = null;
+    this.pendingLength = 0;
+    this.readFrames(data);
+  }
+
+  /** Reads the frames in `data`, keeping an incomplete last one for the next chunk. */
+  private readFrames(data: Buffer): void {
+    let offset = 0;
+    while (offset < data.length && !this.doneReading && this.state !== State.Closed) {
+      const length = this.readFrame(data, offset);
+      if (length < 0) return;
+      if (length === 0) {
+        // Keep a copy, not a view: a few header bytes must not keep a whole chunk alive.
+        this.pending = null;
+        this.pendingLength = 0;
+        this.appendPending(data.subarray(offset));
+        return;
+      }
+      offset += length;
+    }
+  }
+
+  /**
+   * Reads the frame at `offset`. Returns its length; 0 when `data` does not hold all of it yet
+   * (then `pendingNeeded` says how many bytes are needed before trying again); -1 when it broke
+   * the protocol or the size limit, which fails the connection.
+   */
+  private readFrame(data: Buffer, offset: number): number {
+    const available = data.length - offset;
+    if (available < 2) return this.need(2);
+    const first = data[offset]!;
+    const second = data[offset + 1]!;
+    const fin = (first & 0x80) !== 0;
+    const opcode = first & 0x0f;
+    if ((first & 0x70) !== 0) return this.fail(PROTOCOL_ERROR, 'reserved bits must be clear: no extension was negotiated');
+    if ((second & 0x80) === 0) return this.fail(PROTOCOL_ERROR, 'client frames must be masked');
+    const shortLength = second & 0x7f;
+    const control = opcode >= OPCODE_CLOSE;
+    if (control) {
+      if (opcode > OPCODE_PONG) return this.fail(PROTOCOL_ERROR, `unknown opcode ${opcode}`);
+      if (!fin) return this.fail(PROTOCOL_ERROR, 'control frames must not be fragmented');
+      if (shortLength > 125) return this.fail(PROTOCOL_ERROR, 'control frames carry at most 125 bytes');
+      if (opcode === OPCODE_CLOSE && shortLength === 1) return this.fail(PROTOCOL_ERROR, 'a close frame cannot carry 1 byte');
+    } else if (opcode === OPCODE_CONTINUATION) {
+      if (this.fragments === null) return this.fail(PROTOCOL_ERROR, 'a continuation frame without a message to continue');
+    } else if (opcode === OPCODE_TEXT || opcode === OPCODE_BINARY) {
+      if (this.fragments !== null) return this.fail(PROTOCOL_ERROR, 'a new message before the fragmented one ended');
+    } else {
+      return this.fail(PROTOCOL_ERROR, `unknown opcode ${opcode}`);
+    }
+
+    const lengthBytes = shortLength === 126 ? 2 : shortLength === 127 ? 8 : 0;
+    const headerLength = 2 + lengthBytes + 4;
+    if (available < headerLength) return this.need(headerLength);
+    let payloadLength = shortLength;
+    if (lengthBytes === 2) {
+      payloadLength = data.readUInt16BE(offset + 2);
+    } else if (lengthBytes === 8) {
+      const high = data.readUInt32BE(offset + 2);
+      // Anything past 2^32 is far over any limit this server takes (and past 2^53 not a safe integer).
+      if (high !== 0) return this.fail(MESSAGE_TOO_BIG, `message too big: the limit is ${this.maxPayload} bytes`);
+      payloadLength = data.readUInt32BE(offset + 6);
+    }
+    if (!control && this.fragmentsLength + payloadLength > this.maxPayload) {
+      // Refused before its payload is buffered.
+      return this.fail(MESSAGE_TOO_BIG, `message too big: the limit is ${this.maxPayload} bytes`);
+    }
+    const frameLength = headerLength + payloadLength;
+    if (available < frameLength) return this.need(frameLength);
+
+    const payload = data.subarray(offset + headerLength, offset + frameLength);
+    unmask(payload, data, offset + headerLength - 4);
+    if (control) this.onControl(opcode, payload);
+    else this.onData(opcode, fin, payload);
+    return frameLength;
+  }
+
+  private onData(opcode: number, fin: boolean, payload: Uint8Array): void {
+    if (this.fragments === null) {
+      if (fin) {
+        this.deliver(payload, opcode === OPCODE_BINARY);
+        return;
+      }
+      this.fragments = [payload];
+      this.fragmentsLength = payload.length;
+      this.fragmentsOpcode = opcode;
+      return;
+    }
+    if (this.fragments.length >= MAX_FRAGMENTS) {
+      this.fail(POLICY_VIOLATION, `a message may come in at most ${MAX_FRAGMENTS} fragments`);
+      return;
+    }
+    this.fragments.push(payload);
+    this.fragmentsLength += payload.length;
+    if (!fin) return;
+    const message = Buffer.concat(this.fragments, this.fragmentsLength);
+    const binary = this.fragmentsOpcode === OPCODE_BINARY;
+    this.fragments = null;
+    this.fragmentsLength = 0;
+    this.deliver(message, binary);
+  }
+
+  private deliver(message: Uint8Array, binary: boolean): void {
+    // Once closing, the client's messages are read past, not reported: the owner is done with it.
+    if (this.state === State.Open) this.listener.onMessage(message, binary);
+  }
+
+  private onControl(opcode: number, payload: Uint8Array): void {
+    if (opcode === OPCODE_PING) {
+      if (this.state === State.Open && this.tcp.writableLength <= MAX_PONG_BACKLOG) this.tcp.write(pongFrame(payload));
+    } else if (opcode === OPCODE_PONG) {
+      this.listener.onPong();
+    } else {
+      this.onCloseFrame(payload);
+    }
+  }
+
+  /** The client's close frame: answered with the same code (if it has not been sent one already), then the TCP connection ends. */
+  private onCloseFrame(payload: Uint8Array): void {
+    let code: number | null = null;
+    if (payload.length >= 2) {
+      code = (payload[0]! << 8) | payload[1]!;
+      if (!isValidCloseCode(code)) {
+        this.fail(PROTOCOL_ERROR, `invalid close code ${code}`);
+        return;
+      }
+      if (!isUtf8(payload.subarray(2))) {
+        this.fail(INVALID_PAYLOAD, 'the close reason is not valid UTF-8');
+        return;
+      }
+    }
+    this.doneReading = true;
+    this.dropFragments();
+    if (this.state === State.Open) {
+      this.state = State.Closing;
+      // The same code back (RFC 6455, section 5.5.1), and no reason of ours.
+      if (!this.closeSent) {
+        this.closeSent = true;
+        this.tcp.write(closeFrame(code, ''));
+      }
+      this.armCloseTimer();
+    }
+    this.tcp.end();
+  }
+
+  /** Fails the connection: a close frame with the reason, then the TCP connection ends. Returns -1. */
+  private fail(code: number, reason: string): -1 {
+    this.dropFragments();
+    this.doneReading = true;
+    if (this.state === State.Open) {
+      this.state = State.Closing;
+      this.sendClose(code, reason);
+      this.armCloseTimer();
+    }
+    this.tcp.end();
+    return -1;
+  }
+
+  private need(bytes: number): number {
+    this.pendingNeeded = bytes;
+    return 0;
+  }
+
+  private sendClose(code: number, reason: string): void {
+    if (this.closeSent) return;
+    this.closeSent = true;
+    this.closedWith = { code, reason };
+    this.tcp.write(closeFrame(code, reason));
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== null || this.state === State.Closed) return;
+    this.closeTimer = setTimeout(destroy, CLOSE_TIMEOUT_MS, this.tcp);
+    this.closeTimer.unref();
+  }
+
+  private dropFragments(): void {
+    this.fragments = null;
+    this.fragmentsLength = 0;
+    this.pending = null;
+    this.pendingLength = 0;
+  }
+
+  /** Appends to `pending`, growing it by doubling (so a frame read in many small chunks costs linear time). */
+  private appendPending(bytes: Uint8Array): void {
+    const length = this.pendingLength + bytes.length;
+    if (this.pending === null || this.pending.length < length) {
+      const grown = Buffer.allocUnsafe(Math.max(length, Math.min(this.pending === null ? MAX_HEADER : this.pending.length * 2, this.maxPayload + MAX_HEADER)));
+      if (this.pending !== null) this.pending.copy(grown, 0, 0, this.pendingLength);
+      this.pending = grown;
+    }
+    this.pending.set(bytes, this.pendingLength);
+    this.pendingLength = length;
+  }
+
+  /** The TCP connection closed (emitted once). */
+  private onClosed(): void {
+    this.state = State.Closed;
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    this.dropFragments();
+    this.listener.onClose();
+  }
+
+  // The socket's listeners, shared by every socket (no closures per connection): each finds its
+  // ServerWebSocket on the socket it is called on.
+
+  private static onData(this: Socket, chunk: Buffer): void {
+    ownerOf(this).read(chunk);
+  }
+
+  /** The client ended its side, after a close frame or without one: end ours too. */
+  private static onEnd(this: Socket): void {
+    const socket = ownerOf(this);
+    if (socket.state === State.Open) socket.state = State.Closing;
+    this.end();
+  }
+
+  private static onError(this: Socket, error: Error): void {
+    const socket = ownerOf(this);
+    if (socket.state === State.Open) socket.state = State.Closing;
+    socket.listener.onError(error);
+    this.destroy();
+  }
+
+  private static onClose(this: Socket): void {
+    const socket = ownerOf(this);
+    this.removeListener('data', ServerWebSocket.onData);
+    this.removeListener('end', ServerWebSocket.onEnd);
+    socket.onClosed();
+  }
+}
+
+function ownerOf(socket: Socket): ServerWebSocket {
+  const owner = (socket as OwnedSocket)[kWebSocket];
+  if (owner === undefined) throw new TypeError('a socket event for a socket no ServerWebSocket owns');
+  return owner;
+}
+
+function destroy(socket: Socket): void {
+  socket.destroy();
+}
+
+/** Close codes a client may send (RFC 6455 section 7.4; 1004 to 1006 and 1015 are never sent). */
+function isValidCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
+/** XORs `payload` in place with the 4-byte mask at `data[maskAt]`. */
+function unmask(payload: Uint8Array, data: Uint8Array, maskAt: number): void {
+  const m0 = data[maskAt]!;
+  const m1 = data[maskAt + 1]!;
+  const m2 = data[maskAt + 2]!;
+  const m3 = data[maskAt + 3]!;
+  if ((m0 | m1 | m2 | m3) === 0) return;
+  const length = payload.length;
+  let i = 0;
+  for (; i + 3 < length; i += 4) {
+    payload[i] ^= m0;
+    payload[i + 1] ^= m1;
+    payload[i + 2] ^= m2;
+    payload[i + 3] ^= m3;
+  }
+  if (i < length) payload[i] ^= m0;
+  if (i + 1 < length) payload[i + 1] ^= m1;
+  if (i + 2 < length) payload[i + 2] ^= m2;
+}
