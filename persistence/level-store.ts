@@ -93,6 +93,8 @@ export class LevelDocumentStore implements DocumentStore {
   /** The append group that new appends join; journaled at the end of the tick, or sooner by any other write. */
   private openGroup: AppendGroup | null = null;
   private journalScheduled = false;
+  /** With `fsync`: settles once every journal write so far is synced (rejects if one failed). */
+  private lastSync: Promise<void> = Promise.resolve();
   /** Set once a write failed in a way that leaves the store unable to take more. */
   private failure: StoreWriteError | null = null;
   private current: WriteTask | null = null;
@@ -362,7 +364,11 @@ export class LevelDocumentStore implements DocumentStore {
     }
     this.journaledSeq = group.appends[group.appends.length - 1]!.seq;
     if (this.fsync) {
-      this.journal.sync().then(
+      // fdatasyncs run on the thread pool and may finish out of order; groups are durable in order.
+      const synced = Promise.all([this.lastSync, this.journal.sync()]);
+      this.lastSync = synced.then(() => undefined);
+      this.lastSync.catch(() => undefined); // each group reports the failure below
+      synced.then(
         () => group.durable.resolve(),
         (cause: unknown) => group.durable.reject(new StoreWriteError(describeFailure(group), { cause })),
       );
