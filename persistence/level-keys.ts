@@ -31,6 +31,9 @@ export const META_END = 'm\u0001';
 
 export const stateKey = (name: string): string => `s\u0000${name}`;
 export const metaKey = (name: string): string => `m\u0000${name}`;
+/** The range of every document's log: `gt` LOG_FIRST, `lt` LOG_END. */
+export const LOG_FIRST = 'u\u0000';
+export const LOG_END = 'u\u0001';
 /** Exclusive lower bound of a document's log. */
 export const logFirst = (name: string): string => `u\u0000${name}\u0000`;
 /** Exclusive upper bound of a document's log. */

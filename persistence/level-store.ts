@@ -26,7 +26,7 @@ import { ClassicLevel } from 'classic-level';
 import { StoreWriteError } from './document-store.js';
 import type { DocumentInfo, DocumentStore, StoredDocument } from './document-store.js';
 import { EMPTY_META, META_END, META_FIRST, SEQ_KEY, checkName, decodeMeta, decodeSeq, encodeMeta } from './level-keys.js';
-import { encodeSeq, logEnd, logFirst, logKey, metaKey, stateKey } from './level-keys.js';
+import { encodeSeq, LOG_END, LOG_FIRST, logEnd, logFirst, logKey, metaKey, stateKey } from './level-keys.js';
 import type { DocumentMeta } from './level-keys.js';
 import { Journal, type JournalRecord } from './journal.js';
 
@@ -283,6 +283,10 @@ export class LevelDocumentStore implements DocumentStore {
     try {
       // Files whose records are all indexed go; after a failure, all stay for the next open.
       this.journal.close(this.failure === null ? this.indexedSeq : undefined);
+      // Folding deletes log entries one key at a time; until LevelDB compacts their tombstones
+      // away, every read of a log steps over them (65 ms for the B4 trace's 260,000, on the first
+      // load after a restart). A stop is a good moment to have that done.
+      if (this.failure === null) await this.db.compactRange(LOG_FIRST, LOG_END);
     } finally {
       await this.db.close();
     }
