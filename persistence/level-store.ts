@@ -61,21 +61,18 @@ export interface JournalRecovery {
 
 type PendingAppend = JournalRecord;
 
+/** One entry of the write queue. `done` settles when its batch was written to LevelDB or failed. */
+type AppendTask = { readonly kind: 'append'; readonly appends: PendingAppend[]; readonly done: Deferred };
+
 /**
- * One entry of the write queue. `done` settles when its batch was written to LevelDB or failed.
- * Every append of a group returns the group's `result`, which settles with `durable` (journaled):
- * one promise per group rather than one per update keeps the hot path from allocating what would
- * outlive a garbage collection cycle.
+ * The appends being gathered for the journal. Every append of a group returns the group's
+ * `result`, which settles with `durable` (journaled): one promise per group rather than one per
+ * update keeps the hot path from allocating what would outlive a garbage collection cycle.
  */
-type AppendGroup = {
-  readonly kind: 'append';
-  readonly appends: PendingAppend[];
-  readonly done: Deferred;
-  readonly durable: Deferred;
-  readonly result: Promise<void>;
-};
+type AppendGroup = AppendTask & { readonly durable: Deferred; readonly result: Promise<void> };
+
 type WriteTask =
-  | AppendGroup
+  | AppendTask
   | { readonly kind: 'compact'; readonly name: string; readonly state: Uint8Array; readonly boundary: number; readonly done: Deferred }
   | { readonly kind: 'delete'; readonly name: string; readonly done: Deferred };
 
@@ -430,18 +427,17 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   /** The append groups at the head of the queue, merged into one task that settles each of them. */
-  private takeGroups(): AppendGroup {
+  private takeGroups(): AppendTask {
     let count = 0;
     while (this.queue[count]?.kind === 'append') count++;
-    const groups = this.queue.splice(0, count) as AppendGroup[];
+    const groups = this.queue.splice(0, count) as AppendTask[];
     if (groups.length === 1) return groups[0]!;
     const done = handledDeferred();
     done.promise.then(
       () => groups.forEach((group) => group.done.resolve()),
       (error: unknown) => groups.forEach((group) => group.done.reject(error)),
     );
-    // `durable` and `result` belong to the groups themselves; the merged task only indexes.
-    const merged: AppendGroup = { kind: 'append', appends: groups.flatMap((group) => group.appends), done, durable: done, result: done.promise };
+    const merged: AppendTask = { kind: 'append', appends: groups.flatMap((group) => group.appends), done };
     for (const group of groups) for (const { name } of group.appends) if (this.lastWrite.get(name) === group) this.lastWrite.set(name, merged);
     return merged;
   }
