@@ -15,7 +15,7 @@
  * varstring document name, then the update's bytes. Reading stops at the first record that is
  * incomplete or fails its checksum: the tail of a write cut short by a crash.
  */
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import * as decoding from 'lib0/decoding';
@@ -48,12 +48,21 @@ export class Journal {
   /** The highest sequence number written to the current file. */
   private lastSeq = 0;
   private readonly retired: Retired[];
-  /** Why the journal can take no more writes: a failed write whose partial record could not be cut off. */
+  /**
+   * Why the journal can take no more writes: a failed write whose partial record could not be cut
+   * off, or a failed sync (after which what the file holds on disk is unknown).
+   */
   private broken: unknown = null;
+  /** Whether an fdatasync runs on the thread pool now. */
+  private syncing = false;
+  /** The callers of `sync` since the running fdatasync began: the next one covers them. */
+  private syncWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  /** Descriptors of retired files, closed once the running fdatasync (which may still use one) ends. */
+  private closeAfterSync: number[] = [];
 
   private constructor(
     private readonly dir: string,
-    private readonly syncDirectory: boolean,
+    private readonly fsync: boolean,
     generation: number,
     retired: Retired[],
   ) {
@@ -66,10 +75,11 @@ export class Journal {
    * Opens the journal in `dir` (LevelDB's directory, whose lock keeps other processes out), and
    * returns it with the intact records the files there hold, in order, and the bytes after the
    * last intact record of each (a write cut short by a crash). Those files are deleted by
-   * `release` once their records are indexed; new records go to a new file. With
-   * `syncDirectory`, creating a file also syncs the directory, so the file survives power loss.
+   * `release` once their records are indexed; new records go to a new file. With `fsync`,
+   * creating a file also syncs the directory, so the file survives power loss, and a file is
+   * synced before it is retired.
    */
-  static open(dir: string, syncDirectory = false): { journal: Journal; records: JournalRecord[]; ignoredBytes: number } {
+  static open(dir: string, fsync = false): { journal: Journal; records: JournalRecord[]; ignoredBytes: number } {
     const generations = readdirSync(dir)
       .filter((entry) => entry.startsWith(JOURNAL_PREFIX) && /^\d+$/.test(entry.slice(JOURNAL_PREFIX.length)))
       .map((entry) => Number(entry.slice(JOURNAL_PREFIX.length)))
@@ -85,7 +95,7 @@ export class Journal {
       ignoredBytes += bytes.length - read.length;
       retired.push({ path, lastSeq: read.records.length > 0 ? read.records[read.records.length - 1]!.seq : 0 });
     }
-    const journal = new Journal(dir, syncDirectory, (generations[generations.length - 1] ?? 0) + 1, retired);
+    const journal = new Journal(dir, fsync, (generations[generations.length - 1] ?? 0) + 1, retired);
     return { journal, records, ignoredBytes };
   }
 
@@ -99,8 +109,11 @@ export class Journal {
    * killed. Throws (the `write` error) if they could not be written; nothing of them is kept.
    */
   write(records: readonly JournalRecord[]): void {
-    if (this.broken) throw new Error(`the journal ${this.path} could not be repaired after a failed write`, { cause: this.broken });
-    if (this.size >= ROTATE_BYTES) this.rotate();
+    if (this.broken) throw this.brokenError();
+    if (this.size >= ROTATE_BYTES) {
+      this.rotate();
+      if (this.broken) throw this.brokenError();
+    }
     const bytes = encodeRecords(records);
     const fd = this.descriptor();
     let offset = 0;
@@ -119,15 +132,55 @@ export class Journal {
     this.lastSeq = records[records.length - 1]?.seq ?? this.lastSeq;
   }
 
-  /** Resolves once everything written so far is on disk (fdatasync of the current file). */
+  /**
+   * Resolves once everything written before the call is on disk. One fdatasync runs at a time:
+   * the calls made while it runs share the next one (a group commit), so a busy store syncs as
+   * often as the disk allows rather than once per write, and the calls resolve in order. Once a
+   * sync fails, this and every later call reject, and so does every later write.
+   */
   sync(): Promise<void> {
-    const fd = this.descriptor();
-    return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+    if (this.broken) return Promise.reject(this.brokenError());
+    if (this.fd === null) return Promise.reject(new Error(`the journal ${this.path} is closed`));
+    const synced = new Promise<void>((resolve, reject) => this.syncWaiters.push({ resolve, reject }));
+    if (!this.syncing) this.startSync();
+    return synced;
+  }
+
+  private startSync(): void {
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    this.syncing = true;
+    fdatasync(this.descriptor(), (error) => {
+      this.syncing = false;
+      for (const fd of this.closeAfterSync.splice(0)) closeSync(fd);
+      if (error) {
+        this.broken ??= error;
+        for (const waiter of [...waiters, ...this.syncWaiters.splice(0)]) waiter.reject(error);
+        return;
+      }
+      for (const waiter of waiters) waiter.resolve();
+      if (this.syncWaiters.length === 0) return;
+      if (this.fd === null) {
+        // Closed meanwhile: `close` synced everything written.
+        for (const waiter of this.syncWaiters.splice(0)) waiter.resolve();
+        return;
+      }
+      this.startSync();
+    });
+  }
+
+  private brokenError(): Error {
+    return new Error(`the journal ${this.path} could not be written or synced`, { cause: this.broken });
+  }
+
+  /** Whether `release(indexedSeq)` would delete a file. */
+  releasable(indexedSeq: number): boolean {
+    return this.retired.length > 0 && this.retired[0]!.lastSeq <= indexedSeq;
   }
 
   /** Deletes the retired files whose every record is indexed, i.e. has a sequence number up to `indexedSeq`. */
   release(indexedSeq: number): void {
-    while (this.retired.length > 0 && this.retired[0]!.lastSeq <= indexedSeq) {
+    while (this.releasable(indexedSeq)) {
       unlinkSync(this.retired[0]!.path);
       this.retired.shift();
     }
@@ -139,19 +192,37 @@ export class Journal {
    */
   close(indexedSeq?: number): void {
     if (this.fd === null) return;
-    closeSync(this.fd);
-    this.fd = null;
+    this.retire();
     if (indexedSeq === undefined) return;
     this.release(indexedSeq);
     if (this.lastSeq <= indexedSeq) unlinkSync(this.path);
   }
 
   private rotate(): void {
-    closeSync(this.descriptor());
-    this.fd = null;
+    this.retire();
     this.retired.push({ path: this.path, lastSeq: this.lastSeq });
     this.generation++;
     this.startFile();
+  }
+
+  /**
+   * Stops writing to the current file. With `fsync`, or callers of `sync` waiting, the file is
+   * synced first, on this thread (once per file): later syncs cover the new file only. Its
+   * descriptor is closed once no sync uses it.
+   */
+  private retire(): void {
+    const fd = this.descriptor();
+    this.fd = null;
+    if ((this.fsync || this.syncWaiters.length > 0) && !this.broken) {
+      try {
+        fdatasyncSync(fd);
+      } catch (error) {
+        this.broken = error;
+        for (const waiter of this.syncWaiters.splice(0)) waiter.reject(error);
+      }
+    }
+    if (this.syncing) this.closeAfterSync.push(fd);
+    else closeSync(fd);
   }
 
   private startFile(): void {
@@ -159,7 +230,7 @@ export class Journal {
     this.fd = openSync(this.path, 'wx');
     this.size = 0;
     this.lastSeq = 0;
-    if (this.syncDirectory) {
+    if (this.fsync) {
       const dirFd = openSync(this.dir, 'r');
       try {
         fsyncSync(dirFd);

@@ -36,10 +36,11 @@ export type LevelDatabase = ClassicLevel<string, Uint8Array>;
 /** Options of `LevelDocumentStore.open`. */
 export interface LevelStoreOptions {
   /**
-   * Sync each journal write (and each LevelDB batch) to disk before its appends resolve. Default
-   * `false`: a write is then in the operating system's page cache when it resolves, which survives
-   * the process being killed (`kill -9`) but not a power loss or kernel crash. `true` survives
-   * those too, at the cost of one fdatasync per journal write (shared by the appends in it).
+   * Sync journal writes to disk before their appends resolve. Default `false`: a write is then in
+   * the operating system's page cache when it resolves, which survives the process being killed
+   * (`kill -9`) but not a power loss or kernel crash. `true` survives those too. One fdatasync
+   * runs at a time, shared by every journal write made while the one before ran; LevelDB syncs
+   * its own copy before a journal file is deleted, and compactions and deletions as they are written.
    */
   readonly fsync?: boolean;
   /**
@@ -90,8 +91,6 @@ export class LevelDocumentStore implements DocumentStore {
   /** The append group that new appends join; journaled at the end of the tick, or sooner by any other write. */
   private openGroup: AppendGroup | null = null;
   private journalScheduled = false;
-  /** With `fsync`: settles once every journal write so far is synced (rejects if one failed). */
-  private lastSync: Promise<void> = Promise.resolve();
   /** Set once a write failed in a way that leaves the store unable to take more. */
   private failure: StoreWriteError | null = null;
   private current: WriteTask | null = null;
@@ -152,7 +151,7 @@ export class LevelDocumentStore implements DocumentStore {
       const unindexed = opened.records.filter((record) => record.seq > indexed);
       const last = unindexed.length > 0 ? unindexed[unindexed.length - 1]!.seq : indexed;
       const store = new LevelDocumentStore(db, journal, Math.max(indexed, last), options);
-      if (unindexed.length > 0) await store.writeAppends(unindexed);
+      if (unindexed.length > 0) await store.writeAppends(unindexed, store.fsync);
       journal.release(store.indexedSeq);
       store.recovery = { replayed: unindexed.length, ignoredBytes: opened.ignoredBytes };
       return store;
@@ -278,7 +277,9 @@ export class LevelDocumentStore implements DocumentStore {
     const writes = await Promise.allSettled(this.outstanding().map((task) => task.done.promise));
     await Promise.allSettled([...this.reads]);
     try {
-      // Files whose records are all indexed go; after a failure, all stay for the next open.
+      // Files whose records are all indexed go; after a failure, all stay for the next open. With
+      // `fsync`, LevelDB's copy of them is synced first (one synced write syncs all before it).
+      if (this.fsync && this.failure === null) await this.db.put(SEQ_KEY, encodeSeq(this.indexedSeq), { sync: true });
       this.journal.close(this.failure === null ? this.indexedSeq : undefined);
       // Folding deletes log entries one key at a time; until LevelDB compacts their tombstones
       // away, every read of a log steps over them (65 ms for the B4 trace's 260,000, on the first
@@ -365,13 +366,15 @@ export class LevelDocumentStore implements DocumentStore {
     }
     this.journaledSeq = group.appends[group.appends.length - 1]!.seq;
     if (this.fsync) {
-      // fdatasyncs run on the thread pool and may finish out of order; groups are durable in order.
-      const synced = Promise.all([this.lastSync, this.journal.sync()]);
-      this.lastSync = synced.then(() => undefined);
-      this.lastSync.catch(() => undefined); // each group reports the failure below
-      synced.then(
+      // The journal's syncs are group commits that settle in order: groups are durable in order.
+      this.journal.sync().then(
         () => group.durable.resolve(),
-        (cause: unknown) => group.durable.reject(new StoreWriteError(describeFailure(group), { cause })),
+        (cause: unknown) => {
+          const error = new StoreWriteError(describeFailure(group), { cause });
+          group.durable.reject(error);
+          // What a file holds on disk after a failed sync is unknown, and the journal takes no more.
+          this.failStore('The store failed: the journal could not be synced to disk', error);
+        },
       );
     } else {
       group.durable.resolve();
@@ -446,28 +449,35 @@ export class LevelDocumentStore implements DocumentStore {
     try {
       if (this.failure) throw this.failure;
       if (task.kind === 'append') {
-        await this.writeAppends(task.appends);
-        this.indexedSeq = task.appends[task.appends.length - 1]!.seq;
-        this.journal.release(this.indexedSeq);
+        const last = task.appends[task.appends.length - 1]!.seq;
+        // With `fsync`, LevelDB's copy must be on disk before the journal's is deleted: the batch
+        // that lets a journal file go is synced (and with it every batch before it, LevelDB's log
+        // being sequential). The others need not be; the journal holds their appends on disk.
+        // (A file retired while the batch is written waits for the next batch, which is synced.)
+        const sync = this.fsync && this.journal.releasable(last);
+        await this.writeAppends(task.appends, sync);
+        this.indexedSeq = last;
+        if (sync || !this.fsync) this.journal.release(last);
       } else if (task.kind === 'compact') await this.writeCompaction(task.name, task.state, task.boundary);
       else await this.writeDeletion(task.name);
       task.done.resolve();
     } catch (cause) {
       const error = cause instanceof StoreWriteError ? cause : new StoreWriteError(describeFailure(task), { cause });
       task.done.reject(error);
-      if (task.kind === 'append') this.failBackground(error);
+      if (task.kind === 'append') this.failStore('The store failed: LevelDB could not index journaled updates; they are kept in the journal for the next start', error);
     } finally {
       this.forget(task);
     }
   }
 
   /**
-   * LevelDB could not index appends that are durable in the journal. Reads would miss them, so
-   * the store takes no more writes; the journal keeps them for the next open.
+   * The store can take no more writes: LevelDB could not index appends that are durable in the
+   * journal (reads would miss them), or the journal could not be synced. The journal keeps what it
+   * has for the next open. Reported once, to the failure listeners.
    */
-  private failBackground(cause: StoreWriteError): void {
+  private failStore(message: string, cause: StoreWriteError): void {
     if (this.failure) return;
-    this.failure = new StoreWriteError('The store failed: LevelDB could not index journaled updates; they are kept in the journal for the next start', { cause });
+    this.failure = new StoreWriteError(message, { cause });
     for (const listener of this.failureListeners) listener(this.failure);
   }
 
@@ -476,9 +486,7 @@ export class LevelDocumentStore implements DocumentStore {
     for (const name of names) if (this.lastWrite.get(name) === task) this.lastWrite.delete(name);
   }
 
-  private async writeAppends(appends: readonly PendingAppend[]): Promise<void> {
-    // The journal made these durable; LevelDB's copy becomes the durable one only when the journal
-    // is emptied, which with `fsync` must not happen before this batch is synced too.
+  private async writeAppends(appends: readonly PendingAppend[], sync: boolean): Promise<void> {
     const metas = await this.readMeta([...new Set(appends.map((append) => append.name))]);
     const updatedAt = Date.now();
     // A chained batch hands each operation to LevelDB's write batch as it is added. An array batch
@@ -498,7 +506,7 @@ export class LevelDocumentStore implements DocumentStore {
       await batch.close();
       throw error;
     }
-    await batch.write({ sync: this.fsync });
+    await batch.write({ sync });
     for (const [name, meta] of metas) this.cacheMeta(name, meta);
   }
 

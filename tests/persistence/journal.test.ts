@@ -6,8 +6,9 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { encodeRecords, Journal } from '../../persistence/journal.js';
+import { StoreWriteError } from '../../persistence/document-store.js';
 import { LevelDocumentStore } from '../../persistence/level-store.js';
-import { Editor, journalBytes, makeTempDir, textOf } from './helpers.js';
+import { Editor, journalBytes, makeTempDir, redirectJournal, textOf } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -113,6 +114,50 @@ describe('the journal', () => {
     const reopened = await open();
     expect(reopened.recovery.replayed).toBe(0);
     expect((await reopened.load('doc')).updates).toHaveLength(300);
+  });
+
+  it('settles syncs in the order they were asked for, sharing one while another runs, across files', async () => {
+    const { journal } = Journal.open(dir, true);
+    const update = new Uint8Array(4096).fill(7);
+    const settled: number[] = [];
+    const syncs: Promise<void>[] = [];
+    // About 1.6 MiB in 400 writes, each followed by a sync: the journal moves to a second file
+    // while syncs of the first are running or waiting.
+    for (let seq = 1; seq <= 400; seq++) {
+      journal.write([{ seq, name: 'doc', update }]);
+      syncs.push(journal.sync().then(() => void settled.push(seq)));
+      if (seq % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(syncs);
+    expect(settled).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    journal.close();
+    expect(readJournal().records).toHaveLength(400);
+  });
+
+  it('fails the store as a whole when the journal cannot be synced, and keeps what was acknowledged', async () => {
+    const store = await LevelDocumentStore.open(dir, { fsync: true });
+    stores.push(store);
+    const failures: StoreWriteError[] = [];
+    store.onFailure((error) => failures.push(error));
+    const editor = new Editor();
+    await store.append('doc', editor.type('a')[0]!);
+    // A real failure: writes to /dev/null succeed, but it cannot be synced (EINVAL).
+    redirectJournal(dir, '/dev/null');
+    const failed = await store.append('doc', editor.type('b')[0]!).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(StoreWriteError);
+    expect((failed as StoreWriteError).cause).toMatchObject({ code: 'EINVAL' });
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.message).toMatch(/journal could not be synced/);
+    await expect(store.append('other', new Editor().type('c')[0]!)).rejects.toBe(failures[0]);
+    await expect(store.load('doc')).rejects.toBe(failures[0]);
+    await store.close().catch(() => undefined);
+    stores.splice(0);
+
+    const reopened = await open();
+    // 'b' was refused, never broadcast; LevelDB may have indexed it before the sync failed, and
+    // keeping it is harmless (its writer sends it again on reconnecting).
+    expect(textOf(null, (await reopened.load('doc')).updates)).toMatch(/^ab?$/);
+    expect((await reopened.load('other')).updates).toHaveLength(0);
   });
 
   it('makes appends durable before LevelDB has them: they survive a store that never closes', async () => {

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreWriteError } from '../../persistence/document-store.js';
 import { LevelDocumentStore } from '../../persistence/level-store.js';
 import type { LevelDatabase } from '../../persistence/level-store.js';
-import { Editor, HeldLevel, makeTempDir, nextTurn, redirectJournal, textOf } from './helpers.js';
+import { Editor, HeldLevel, journalBytes, makeTempDir, nextTurn, redirectJournal, textOf } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -242,17 +242,31 @@ describe('LevelDocumentStore', () => {
     expect((await store.load('doc')).updates).toEqual(updates);
   });
 
-  it('syncs every batch to disk in fsync mode', async () => {
+  it("in fsync mode syncs compactions, deletions, and LevelDB's copy of appends before their journal file goes", async () => {
     const { store, db } = await openHeld({ fsync: true });
     const editor = new Editor();
     await Promise.all(editor.type('durable').map((update) => store.append('doc', update)));
+    await store.flush();
+    // The journal holds these on disk: LevelDB's batch need not be synced.
+    expect(db.syncs).toEqual([false]);
     await store.compact('doc', editor.state());
     await store.delete('other');
-    expect(db.syncs).toEqual([true, true, true]);
+    expect(db.syncs).toEqual([false, true, true]);
+
+    // 300 updates of 4 KiB fill more than the journal's first file (1 MiB); once LevelDB has
+    // indexed it, the file is deleted, and the batch that lets it go is the one synced.
+    const chunk = 'x'.repeat(4096);
+    for (let i = 0; i < 300; i++) {
+      editor.doc.getText('text').insert(0, chunk);
+      await store.append('doc', editor.updates[editor.updates.length - 1]!);
+    }
+    await store.flush();
+    expect(db.syncs.slice(3).filter((sync) => sync === true)).toHaveLength(1);
+    expect(journalBytes(dir)).toBeLessThan(1 << 20);
 
     const reopened = await reopen(store);
     const stored = await reopened.load('doc');
-    expect(textOf(stored.state, stored.updates)).toBe('durable');
+    expect(textOf(stored.state, stored.updates)).toBe(editor.doc.getText('text').toString());
   });
 
   it('does not sync by default', async () => {
