@@ -40,8 +40,26 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+
+if (values.help) {
+  console.log(`npm run bench [-- options]
+
+Runs every scenario against this server and the peer servers, side by side on this machine, prints
+one table, writes the raw results to bench/results/<timestamp>.json and a chart to
+bench/results/latest.svg (latest-partial.* for a run with --only or --servers).
+
+  --quick             small sizes, about a minute
+  --only a,b          only these scenarios: ${scenarios.map((s) => s.name).join(', ')}
+  --servers a,b       only these servers: ${allServers.join(', ')}
+  --seed N            replay a run's random choices (printed at the start of every run)
+  --no-build          do not run \`npm run build\` first
+  --keep              keep the data directories (under the OS temp dir)
+  -h, --help          this text`);
+  process.exit(0);
+}
 
 const log = (line: string): void => console.log(line);
 const config = values.quick ? quickConfig : fullConfig;
