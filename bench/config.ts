@@ -4,6 +4,13 @@
  */
 export interface BenchConfig {
   mode: 'full' | 'quick';
+  /**
+   * How many rounds of a scenario each server runs, interleaved with the other servers' (all
+   * servers' round 1, then all servers' round 2...). Each figure is the median of the rounds (a
+   * total, their sum), so a burst of other work on the machine moves one round, not the result.
+   * Scenarios not listed run once.
+   */
+  rounds: Partial<Record<string, number>>;
   /** Typing before each steady measurement starts, at its first rate (not measured). */
   warmupMs: number;
   fanOut: { readers: number; ratePerWriter: number; durationMs: number };
@@ -24,9 +31,11 @@ export interface BenchConfig {
 
 export const fullConfig: BenchConfig = {
   mode: 'full',
+  rounds: { 'fan-out': 3, 'many-rooms': 3, ceiling: 3 },
   warmupMs: 2000,
-  fanOut: { readers: 500, ratePerWriter: 150, durationMs: 20_000 },
-  manyRooms: { docs: 100, writersPerDoc: 2, readersPerDoc: 4, ratePerWriter: 10, durationMs: 20_000 },
+  // Three rounds of 1,000 edits: 3,000 in all, as before rounds.
+  fanOut: { readers: 500, ratePerWriter: 150, durationMs: 6_667 },
+  manyRooms: { docs: 100, writersPerDoc: 2, readersPerDoc: 4, ratePerWriter: 10, durationMs: 6_667 },
   idle: { docs: 1000, connectionsPerDoc: 10, settleMs: 5000 },
   coldLoad: { keystrokes: 259_778, restarts: 3, window: 2000 },
   crash: { trials: 10, docs: 10, ratePerWriter: 30, killAfterMs: [500, 4000] },
@@ -35,13 +44,14 @@ export const fullConfig: BenchConfig = {
     writersPerDoc: 2,
     readersPerDoc: 4,
     rates: [2, 5, 10, 13, 16, 20, 25, 30, 40, 50, 65, 80, 100, 130, 160, 200],
-    phaseMs: 5000,
+    phaseMs: 3000,
     p99LimitMs: 50,
   },
 };
 
 export const quickConfig: BenchConfig = {
   mode: 'quick',
+  rounds: {},
   warmupMs: 500,
   fanOut: { readers: 200, ratePerWriter: 150, durationMs: 2000 },
   manyRooms: { docs: 40, writersPerDoc: 2, readersPerDoc: 4, ratePerWriter: 10, durationMs: 2000 },

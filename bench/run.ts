@@ -27,7 +27,7 @@ import { crash } from './scenarios/crash.js';
 import { fanOut } from './scenarios/fan-out.js';
 import { idle } from './scenarios/idle.js';
 import { manyRooms } from './scenarios/many-rooms.js';
-import type { Scenario, ScenarioOutcome } from './scenarios/scenario.js';
+import { combineRounds, type Scenario, type ScenarioOutcome } from './scenarios/scenario.js';
 import { allServers, repoRoot, ServerProcess, serverSpecs, type ServerName } from './servers.js';
 
 const scenarios: Scenario[] = [fanOut, manyRooms, idle, coldLoad, crash, ceiling];
@@ -109,20 +109,32 @@ process.once('SIGINT', () => {
 const started = Date.now();
 const outcomes: ScenarioOutcome[] = [];
 for (const [i, scenario] of selected.entries()) {
-  for (const spec of specs) {
-    log(`\n[${scenario.name}] ${spec.label} (${Math.round((Date.now() - started) / 1000)} s into the run)`);
-    const scenarioSeed = (seed + (i + 1) * 7919) >>> 0;
-    try {
-      const result = await scenario.run({ config, loadgen, cores, seed: scenarioSeed, workDir, keep: values.keep, log }, spec);
-      outcomes.push(result);
-      const summary = result.figures.map((f) => `${f.label} ${f.value.toFixed(2)} ${f.unit}`).join(', ');
-      log(`  => ${result.ok ? 'ok' : 'FAILED'}: ${summary}${result.failures.length > 0 ? `; ${result.failures.join('; ')}` : ''}`);
-      for (const note of result.notes) log(`     ${note}`);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      log(`  => ERROR: ${message}`);
-      outcomes.push({ scenario: scenario.name, server: spec.name, label: spec.label, ok: false, failures: [`error: ${message.split('\n')[0]}`], figures: [], notes: [], raw: { error: message } });
+  const rounds = config.rounds[scenario.name] ?? 1;
+  const byServer = new Map<string, ScenarioOutcome[]>(specs.map((spec) => [spec.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const spec of specs) {
+      const roundLabel = rounds > 1 ? `, round ${round + 1} of ${rounds}` : '';
+      log(`\n[${scenario.name}] ${spec.label}${roundLabel} (${Math.round((Date.now() - started) / 1000)} s into the run)`);
+      // The same seed for every server within a round: the same keystrokes, the same kill times.
+      const scenarioSeed = (seed + (i + 1) * 7919 + round * 104_729) >>> 0;
+      let result: ScenarioOutcome;
+      try {
+        result = await scenario.run({ config, loadgen, cores, seed: scenarioSeed, workDir, keep: values.keep, log }, spec);
+        const summary = result.figures.map((f) => `${f.label} ${f.value.toFixed(2)} ${f.unit}`).join(', ');
+        log(`  => ${result.ok ? 'ok' : 'FAILED'}: ${summary}${result.failures.length > 0 ? `; ${result.failures.join('; ')}` : ''}`);
+        for (const note of result.notes) log(`     ${note}`);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        log(`  => ERROR: ${message}`);
+        result = { scenario: scenario.name, server: spec.name, label: spec.label, ok: false, failures: [`error: ${message.split('\n')[0]}`], figures: [], notes: [], raw: { error: message } };
+      }
+      byServer.get(spec.name)!.push(result);
     }
+  }
+  for (const spec of specs) {
+    const combined = combineRounds(byServer.get(spec.name)!);
+    outcomes.push(combined);
+    if (rounds > 1) log(`\n[${scenario.name}] ${spec.label}: ${combined.notes[0]}`);
   }
 }
 loadgen.stop();

@@ -30,7 +30,7 @@ export const fanOut: Scenario = {
     const phase = firstPhase(result);
     return outcome(fanOut, spec, {
       figures: [
-        { key: 'cpu', label: 'server CPU s', value: phase.serverCpuSeconds, unit: 's', better: 'lower', target: { ratio: 0.5 } },
+        { key: 'cpu', label: 'server CPU s', value: phase.serverCpuSeconds, unit: 's', better: 'lower', target: { ratio: 0.5 }, combine: 'sum' },
         { key: 'p50', label: 'latency p50', value: phase.latency.p50Ms, unit: 'ms', better: 'lower', info: true },
         { key: 'p99', label: 'latency p99', value: phase.latency.p99Ms, unit: 'ms', better: 'lower', target: { ratio: 1 } },
       ],

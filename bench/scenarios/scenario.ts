@@ -22,6 +22,8 @@ export interface Figure {
   info?: boolean;
   /** False where a ratio to the best peer means nothing (counts of events). */
   ratio?: boolean;
+  /** How rounds combine (see `combineRounds`): their median (the default), or their sum (totals over the same work). */
+  combine?: 'median' | 'sum';
 }
 
 export interface ScenarioOutcome {
@@ -126,4 +128,47 @@ export function steadyFailures(result: SteadyResult): string[] {
       deliveryFailures(phase, result.phases.length > 1 ? `at ${Math.round(phase.targetInboundPerSec)}/s: ` : ''),
     ),
   ];
+}
+
+/**
+ * One outcome from a server's rounds of a scenario (run interleaved with the other servers', so
+ * a burst of other work on this shared machine falls on one round of one server rather than on
+ * all of a server's measurement). Each figure is the median of the rounds' values (or their sum,
+ * where the figure is a total); failures of any round fail the whole; the notes list every
+ * round's values.
+ */
+export function combineRounds(rounds: ScenarioOutcome[]): ScenarioOutcome {
+  if (rounds.length === 1) return rounds[0]!;
+  const measured = rounds.filter((round) => round.figures.length > 0);
+  const template = measured[0] ?? rounds[0]!;
+  const figures = template.figures.map((figure) => {
+    const values = measured.map((round) => round.figures.find((f) => f.key === figure.key)?.value ?? Number.NaN);
+    const value = figure.combine === 'sum' ? values.reduce((a, b) => a + b, 0) : median(values);
+    return { ...figure, value };
+  });
+  const perRound = template.figures
+    .map((figure) => {
+      const values = measured.map((round) => round.figures.find((f) => f.key === figure.key)?.value ?? Number.NaN);
+      return `${figure.label} ${values.map((v) => formatRoundValue(v)).join(' / ')} ${figure.unit} (${figure.combine === 'sum' ? 'summed' : 'median'})`;
+    })
+    .join('; ');
+  const failures = rounds.flatMap((round, i) => round.failures.map((failure) => `round ${i + 1}: ${failure}`));
+  return {
+    ...template,
+    ok: failures.length === 0 && measured.length === rounds.length,
+    failures,
+    figures,
+    notes: [`${rounds.length} rounds, interleaved with the other servers: ${perRound}`, ...rounds.flatMap((round, i) => round.notes.map((note) => `round ${i + 1}: ${note}`))],
+    raw: { rounds: rounds.map((round) => round.raw) },
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function formatRoundValue(value: number): string {
+  return Math.abs(value) >= 100 ? value.toFixed(0) : value.toPrecision(3);
 }
