@@ -77,7 +77,8 @@ type WriteTask =
   | { readonly kind: 'compact'; readonly name: string; readonly state: Uint8Array; readonly boundary: number; readonly done: Deferred }
   | { readonly kind: 'delete'; readonly name: string; readonly done: Deferred };
 
-type BatchOperation = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+/** A chained batch of the store's database. */
+type ChainedBatch = ReturnType<LevelDatabase['batch']>;
 
 /** Metadata records kept in memory; past this the least recently written are dropped (and re-read when needed). */
 const META_CACHE_ENTRIES = 10_000;
@@ -493,8 +494,7 @@ export class LevelDocumentStore implements DocumentStore {
     // (`db.batch(ops)`) keeps a copy of every operation alive until the write completes, and V8
     // learns to allocate those copies straight into the old generation: under steady load that
     // garbage made scavenges 3-5 times slower and forced a full collection every few seconds.
-    const batch = this.db.batch();
-    try {
+    await this.writeChained((batch) => {
       for (const { name, seq, update } of appends) {
         batch.put(logKey(name, seq), update);
         const meta = metas.get(name) ?? EMPTY_META;
@@ -502,41 +502,63 @@ export class LevelDocumentStore implements DocumentStore {
       }
       for (const [name, meta] of metas) batch.put(metaKey(name), encodeMeta(meta));
       batch.put(SEQ_KEY, encodeSeq(appends[appends.length - 1]!.seq));
-    } catch (error) {
-      await batch.close();
-      throw error;
-    }
-    await batch.write({ sync });
+    }, sync);
     for (const [name, meta] of metas) this.cacheMeta(name, meta);
   }
 
   private async writeCompaction(name: string, state: Uint8Array, boundary: number): Promise<void> {
-    const meta = (await this.readMeta([name])).get(name) ?? EMPTY_META;
     // The queue ran every append up to the boundary, so these are all the entries the state folds.
-    const folded = await this.db.iterator({ gt: logFirst(name), lte: logKey(name, boundary) }).all();
-    const ops: BatchOperation[] = [];
-    let foldedBytes = 0;
-    for (const [key, value] of folded) {
-      ops.push({ type: 'del', key });
-      foldedBytes += value.byteLength;
-    }
+    // Only their keys are read: a fold of 1,000 entries read and deleted each entry's value through
+    // an array batch, 6 ms of this thread's time, and a server whose documents all reach the
+    // threshold together spent it a hundred times in a row.
+    const folded = await this.db.keys({ gt: logFirst(name), lte: logKey(name, boundary) }).all();
+    // What stays in the log: appends after the boundary, none while the queue runs in call order,
+    // but counted rather than assumed so the metadata stays exact.
+    const kept = await this.db.values({ gt: logKey(name, boundary), lt: logEnd(name) }).all();
     const next: DocumentMeta = {
       updatedAt: Date.now(),
       stateBytes: state.byteLength,
-      logBytes: Math.max(0, meta.logBytes - foldedBytes),
-      logLength: Math.max(0, meta.logLength - folded.length),
+      logBytes: kept.reduce((sum, update) => sum + update.byteLength, 0),
+      logLength: kept.length,
     };
-    ops.push({ type: 'put', key: stateKey(name), value: state }, { type: 'put', key: metaKey(name), value: encodeMeta(next) });
-    await this.db.batch(ops, { sync: this.fsync });
+    await this.writeChained(
+      (batch) => {
+        for (const key of folded) batch.del(key);
+        batch.put(stateKey(name), state);
+        batch.put(metaKey(name), encodeMeta(next));
+      },
+      this.fsync,
+    );
     this.cacheMeta(name, next);
   }
 
   private async writeDeletion(name: string): Promise<void> {
     const keys = await this.db.keys({ gt: logFirst(name), lt: logEnd(name) }).all();
-    const ops: BatchOperation[] = keys.map((key) => ({ type: 'del', key }));
-    ops.push({ type: 'del', key: stateKey(name) }, { type: 'del', key: metaKey(name) });
-    await this.db.batch(ops, { sync: this.fsync });
+    await this.writeChained(
+      (batch) => {
+        for (const key of keys) batch.del(key);
+        batch.del(stateKey(name));
+        batch.del(metaKey(name));
+      },
+      this.fsync,
+    );
     this.metaCache.delete(name);
+  }
+
+  /**
+   * Writes one atomic batch, built by `fill` as a chained batch: each operation goes to LevelDB's
+   * batch as it is added, with no array of operations kept alive until the write completes (see
+   * `writeAppends`).
+   */
+  private async writeChained(fill: (batch: ChainedBatch) => void, sync: boolean): Promise<void> {
+    const batch = this.db.batch();
+    try {
+      fill(batch);
+    } catch (error) {
+      await batch.close();
+      throw error;
+    }
+    await batch.write({ sync });
   }
 
   /** Current metadata of each name, from the cache or the database. Called by the writer only, so nothing changes it meanwhile. */
