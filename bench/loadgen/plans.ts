@@ -31,6 +31,12 @@ export interface SteadyPlan extends Target {
    * this to drain once sending stopped (a server falling behind, in a phase too short for p99 to show it).
    */
   stopWhenP99AboveMs?: number;
+  /**
+   * With `stopWhenP99AboveMs`: a phase over the limit is run once more at the same rate before the
+   * run stops, and the run goes on if that one is within it. A burst of other work on a shared
+   * machine can push one short phase over; a server that cannot sustain the rate fails both.
+   */
+  retryOverLimit?: boolean;
   /** SIGKILL the server this long after typing started (crash trials). */
   killAtMs?: number;
   /** Keep the run's ledger under this name for `verify`. */
@@ -51,6 +57,8 @@ export interface PhaseResult extends DeliveryCounts {
   loadgenCpuSeconds: number;
   /** The part of it spent in the kernel (socket reads and writes). */
   loadgenSystemSeconds: number;
+  /** A second run of the phase before it, which was over the limit (see `retryOverLimit`). */
+  retry: boolean;
 }
 
 export interface SteadyResult {

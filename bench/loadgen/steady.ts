@@ -32,8 +32,12 @@ export async function runSteady(
   const random = seededRandom(plan.seed);
   // The warm-up phase (if any) runs first at the first rate; it is reported apart, never measured.
   const warmup = plan.warmupMs > 0 ? [{ ratePerWriter: plan.phases[0]!.ratePerWriter, durationMs: plan.warmupMs }] : [];
-  const allPhases = [...warmup, ...plan.phases];
-  const planned = allPhases.reduce((sum, phase) => sum + Math.ceil((phase.ratePerWriter * phase.durationMs) / 1000) + 1, 0);
+  const allPhases: { ratePerWriter: number; durationMs: number; retry?: boolean }[] = [...warmup, ...plan.phases];
+  // Keystrokes for every phase, and for a second run of each if phases over the limit are retried.
+  const planned = [...allPhases, ...(plan.retryOverLimit ? plan.phases : [])].reduce(
+    (sum, phase) => sum + Math.ceil((phase.ratePerWriter * phase.durationMs) / 1000) + 1,
+    0,
+  );
   const index = new DeliveryIndex();
   const ids = clientIds(plan.docs.length * plan.writersPerDoc, random);
   const generateStart = performance.now();
@@ -86,6 +90,7 @@ export async function runSteady(
 
   let killedAt: number | null = null;
   const phases: PhaseResult[] = [];
+  let phaseNumber = 0;
   for (let p = 0; p < allPhases.length && killedAt === null; p++) {
     const phase = allPhases[p]!;
     const isWarmup = p < warmup.length;
@@ -150,10 +155,12 @@ export async function runSteady(
       serverCoreBusy: coreBusy,
       loadgenCpuSeconds: (loadCpu.user + loadCpu.system) / 1e6,
       loadgenSystemSeconds: loadCpu.system / 1e6,
+      retry: phase.retry === true,
     };
+    if (!isWarmup && !phase.retry) phaseNumber++;
     phases.push(result);
     progress(
-      `${isWarmup ? 'warm-up' : `phase ${p + 1 - warmup.length}/${plan.phases.length}`}: ${Math.round(result.inboundPerSec)} updates/s in, ` +
+      `${isWarmup ? 'warm-up' : `phase ${phaseNumber}/${plan.phases.length}${phase.retry ? ' again' : ''}`}: ${Math.round(result.inboundPerSec)} updates/s in, ` +
         `p99 ${result.latency.p99Ms.toFixed(2)} ms, delivered ${result.delivered}/${result.expected}` +
         (result.duplicated > 0 ? `, ${result.duplicated} duplicated` : '') +
         (killedAt === null ? `, server CPU ${serverCpu.toFixed(2)} s (its core ${Math.round(coreBusy * 100)}% busy)` : ', server killed') +
@@ -162,7 +169,11 @@ export async function runSteady(
     const failed = result.dropped > 0 || result.duplicated > 0 || result.misdelivered > 0;
     if (isWarmup && !failed) continue;
     const limit = plan.stopWhenP99AboveMs;
-    if (failed || (limit !== undefined && (result.latency.p99Ms > limit || result.drainMs > limit))) break;
+    if (failed) break;
+    if (limit !== undefined && (result.latency.p99Ms > limit || result.drainMs > limit)) {
+      if (!plan.retryOverLimit || phase.retry === true) break;
+      allPhases.splice(p + 1, 0, { ...phase, retry: true });
+    }
   }
 
   for (const socket of [...readers.sockets, ...writerSockets.sockets]) socket.terminate();

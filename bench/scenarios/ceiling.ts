@@ -2,7 +2,9 @@
  * Ceiling: the many-rooms load with the rate raised phase by phase until p99 latency passes the
  * limit (50 ms). The figure is the highest inbound update rate sustained within the limit, with
  * every delivery arriving and no backlog left behind (all delivered within the limit after the
- * last send: in a short phase a server falling behind shows it there before its p99 does).
+ * last send: in a short phase a server falling behind shows it there before its p99 does). A
+ * phase over the limit is run once more before the rate counts as not sustained, so that a burst
+ * of other work on the machine does not end a server's run early.
  */
 import { cleanUp, dataDirFor, deliveryFailures, outcome, steadyFailures, withServer, type Scenario } from './scenario.js';
 
@@ -27,6 +29,7 @@ export const ceiling: Scenario = {
         connectConcurrency: 50,
         drainTimeoutMs: 5000,
         stopWhenP99AboveMs: p99LimitMs,
+        retryOverLimit: true,
       }),
     );
     cleanUp(ctx, dataDir);
@@ -38,7 +41,7 @@ export const ceiling: Scenario = {
     const best = passing.reduce((max, phase) => Math.max(max, phase.inboundPerSec), 0);
     const notes: string[] = [
       result.phases
-        .map((phase) => `${Math.round(phase.inboundPerSec)}/s: p99 ${phase.latency.p99Ms.toFixed(1)} ms, drained in ${Math.round(phase.drainMs)} ms`)
+        .map((phase) => `${Math.round(phase.inboundPerSec)}/s${phase.retry ? ' again' : ''}: p99 ${phase.latency.p99Ms.toFixed(1)} ms, drained in ${Math.round(phase.drainMs)} ms`)
         .join('; '),
     ];
     const last = result.phases.at(-1);
