@@ -44,14 +44,21 @@ interface StoredBatch {
   readonly senders: (Connection | null)[];
 }
 
+/** Settled: what `lastWrite` is before the first append (one promise for every room). */
+const NOTHING_WRITTEN: Promise<void> = Promise.resolve();
+
 export class Room {
-  readonly doc = new Y.Doc();
-  readonly awareness = new awarenessProtocol.Awareness(this.doc);
+  readonly doc: Y.Doc;
   readonly connections = new Set<Connection>();
+  /**
+   * Who is present (y-protocols awareness), created at the first awareness message: a room whose
+   * clients publish no presence spares its maps, listeners and interval timer (about 1.3 KiB).
+   */
+  private presence: awarenessProtocol.Awareness | null = null;
   /** Updates applied to the doc whose write has not completed yet. */
   private unstored = 0;
   /** The most recent append; the store settles appends in order, so awaiting it awaits all. */
-  private lastWrite: Promise<void> = Promise.resolve();
+  private lastWrite = NOTHING_WRITTEN;
   /** The updates waiting on `lastWrite`, broadcast together once it is stored (see `onDocUpdate`). */
   private waiting: StoredBatch | null = null;
   /** Updates in the store's log since the last compaction. */
@@ -69,20 +76,18 @@ export class Room {
   /** Set while an update that failed to integrate is being cleaned up: its partial effect is never stored. */
   private integrationFailed = false;
   private failure: Error | null = null;
-  private readonly log: Logger;
+  /** Made at the room's first log line: most rooms never log one. */
+  private logger: Logger | null = null;
 
   private constructor(
     readonly name: string,
     private readonly store: DocumentStore,
     private readonly options: RoomOptions,
   ) {
-    this.log = options.logger.child({ doc: name });
-    // The server publishes no presence of its own.
-    this.awareness.setLocalState(null);
-    this.awareness.on('update', this.onAwarenessTimeout);
+    // The name as the doc's guid: a random one costs a UUID's worth of garbage per load.
+    this.doc = new Y.Doc({ guid: name });
   }
 
-  /** Loads a document from the store. The room is complete before anyone can join it. */
   /**
    * Loads a document from the store. The room is complete before anyone can join it. `onRead`
    * sees the stored document as read, before the (much slower) apply: its bytes are durable, so
@@ -103,6 +108,27 @@ export class Room {
     return room;
   }
 
+  /** The room's logger: the server's, its lines naming the document. */
+  private get log(): Logger {
+    return (this.logger ??= this.options.logger.child({ doc: this.name }));
+  }
+
+  /** The room's presence, created on first use (see `presence`). */
+  private get awareness(): awarenessProtocol.Awareness {
+    if (this.presence === null) {
+      this.presence = new awarenessProtocol.Awareness(this.doc);
+      // The server publishes no presence of its own.
+      this.presence.setLocalState(null);
+      this.presence.on('update', this.onAwarenessTimeout);
+    }
+    return this.presence;
+  }
+
+  /** The client ids with a presence now. */
+  private presentClients(): number[] {
+    return this.presence === null ? [] : [...this.presence.getStates().keys()];
+  }
+
   /** True once the room has failed; it takes no more messages and is being unloaded. */
   get failed(): boolean {
     return this.failure !== null;
@@ -112,7 +138,7 @@ export class Room {
   join(connection: Connection): void {
     this.connections.add(connection);
     connection.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
-    const present = [...this.awareness.getStates().keys()];
+    const present = this.presentClients();
     if (present.length > 0) {
       connection.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, present)));
     }
@@ -120,8 +146,9 @@ export class Room {
 
   /** Removes a connection; the presence it published is removed for everyone else. */
   leave(connection: Connection): void {
-    if (!this.connections.delete(connection)) return;
-    const clients = [...connection.awarenessClients].filter((id) => this.awareness.getStates().has(id));
+    if (!this.connections.delete(connection) || this.presence === null) return;
+    const states = this.presence.getStates();
+    const clients = [...connection.awarenessClients].filter((id) => states.has(id));
     if (clients.length > 0) {
       awarenessProtocol.removeAwarenessStates(this.awareness, clients, connection);
       const frame = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients));
@@ -149,7 +176,7 @@ export class Room {
         this.broadcast(encodeAwareness(message.update), connection);
         break;
       case 'query-awareness': {
-        const present = [...this.awareness.getStates().keys()];
+        const present = this.presentClients();
         connection.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, present)));
         break;
       }
@@ -178,8 +205,8 @@ export class Room {
   }
 
   destroy(): void {
-    this.awareness.off('update', this.onAwarenessTimeout);
-    this.awareness.destroy();
+    this.presence?.off('update', this.onAwarenessTimeout);
+    this.presence?.destroy();
     this.doc.destroy();
   }
 
