@@ -69,15 +69,22 @@ export interface ConnectionEvents {
 
 let nextConnectionId = 1;
 
+/** Where a connection that asked for acknowledgements (`ack=1`) stands: kept only for those. */
+export class AckState {
+  /** Update-bearing messages received (sync step 2 and update). */
+  received = 0;
+  /** The highest `received` count acknowledged as saved, and the state vector it was saved at. */
+  acked = 0;
+  stateVector: Uint8Array | null = null;
+  /** A "saved" message is queued for this tick. */
+  queued = false;
+}
+
 export class Connection implements WebSocketListener {
   readonly id = nextConnectionId++;
   readonly socket: ServerWebSocket;
-  /** Update-bearing messages received (sync step 2 and update), for "saved" acknowledgements. */
-  updatesReceived = 0;
-  /** The highest `updatesReceived` count acknowledged as saved, and whether an ack is queued. */
-  ackedCount = 0;
-  ackedStateVector: Uint8Array | null = null;
-  ackQueued = false;
+  /** Null unless the client asked for "saved" and "error" messages. */
+  readonly acks: AckState | null;
   /** Cleared at each ping, set by each pong: a peer still false at the next ping is dead. */
   alive = true;
   /** The room this connection joined; null until its document is loaded. */
@@ -105,6 +112,7 @@ export class Connection implements WebSocketListener {
   ) {
     this.socket = new ServerWebSocket(tcp, limits.maxMessageSize, this);
     this.hold = releaseHold;
+    this.acks = ticket.acks ? new AckState() : null;
     this.bucket = limits.maxMessageRate === 0 ? null : new TokenBucket(limits.maxMessageRate, limits.maxMessageRate * 2);
   }
 

@@ -13,7 +13,7 @@
 import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
 import type { Logger } from '../logger.js';
 import { HttpError } from '../errors.js';
-import { Room } from './room.js';
+import { Room, type RoomOptions } from './room.js';
 
 export interface RegistryOptions {
   readonly unloadGraceMs: number;
@@ -41,11 +41,19 @@ interface Entry {
 export class RoomRegistry {
   private readonly entries = new Map<string, Entry>();
   private closed = false;
+  /** What every room is loaded with: one object and one failure handler for all of them. */
+  private readonly roomOptions: RoomOptions;
 
   constructor(
     private readonly store: DocumentStore,
     private readonly options: RegistryOptions,
   ) {
+    this.roomOptions = {
+      compactAfter: options.compactAfter,
+      maxDocumentSize: options.maxDocumentSize,
+      logger: options.logger,
+      onFailure: (room) => this.discard(room),
+    };
     store.onFailure((error) => {
       options.logger.error({ err: error, rooms: this.entries.size }, 'the store failed: every document is closed and clients will resync; restart the server to recover');
       for (const entry of [...this.entries.values()]) entry.room?.storeFailed(error);
@@ -156,17 +164,7 @@ export class RoomRegistry {
       entry.read = stored;
       for (const reader of entry.readers.splice(0)) reader(stored);
     };
-    const loading = Room.load(
-      name,
-      this.store,
-      {
-        compactAfter: this.options.compactAfter,
-        maxDocumentSize: this.options.maxDocumentSize,
-        logger: this.options.logger,
-        onFailure: (room) => this.discard(room),
-      },
-      onRead,
-    );
+    const loading = Room.load(name, this.store, this.roomOptions, onRead);
     const entry: Entry = { loading, room: null, unloading: null, timer: null, holds: 0, read: null, readers: [] };
     this.entries.set(name, entry);
     loading.then(

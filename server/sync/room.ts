@@ -13,7 +13,7 @@ import * as Y from 'yjs';
 import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
 import { applyStoredDocument } from '../../persistence/fold.js';
 import type { Logger } from '../logger.js';
-import { CLOSE, Connection } from './connection.js';
+import { CLOSE, Connection, type AckState } from './connection.js';
 import { binaryFrame } from './frame.js';
 import {
   encodeAwareness,
@@ -211,11 +211,12 @@ export class Room {
   }
 
   private applyClientUpdate(connection: Connection, update: Uint8Array): void {
-    connection.updatesReceived++;
+    const acks = connection.acks;
+    if (acks !== null) acks.received++;
     if (update.length === 2 && update[0] === 0 && update[1] === 0) {
       // The empty update (no structs, no deletions) every fresh client sends as its sync step 2:
       // it changes nothing, so no transaction (a dozen Maps and Sets) is spent on it.
-      if (connection.ticket.acks) this.acknowledgeWhenStored(connection);
+      if (acks !== null) this.acknowledgeWhenStored(connection, acks);
       return;
     }
     if (connection.ticket.mode === 'ro') {
@@ -237,7 +238,7 @@ export class Room {
         return;
       }
     }
-    if (connection.ticket.acks) this.acknowledgeWhenStored(connection);
+    if (acks !== null) this.acknowledgeWhenStored(connection, acks);
   }
 
   /**
@@ -382,21 +383,21 @@ export class Room {
    * Acknowledges the connection's updates once the writes that hold them are stored. The state
    * vector is taken now, when the doc holds exactly what has been appended so far.
    */
-  private acknowledgeWhenStored(connection: Connection): void {
-    const count = connection.updatesReceived;
+  private acknowledgeWhenStored(connection: Connection, acks: AckState): void {
+    const count = acks.received;
     const stateVector = Y.encodeStateVector(this.doc);
     const stored = this.unstored === 0 ? Promise.resolve() : this.lastWrite;
     stored.then(
       () => {
-        if (count <= connection.ackedCount) return;
-        connection.ackedCount = count;
-        connection.ackedStateVector = stateVector;
-        if (connection.ackQueued) return;
-        connection.ackQueued = true;
+        if (count <= acks.acked) return;
+        acks.acked = count;
+        acks.stateVector = stateVector;
+        if (acks.queued) return;
+        acks.queued = true;
         // One "saved" per connection per tick, however many of its updates a batch held.
         setImmediate(() => {
-          connection.ackQueued = false;
-          connection.send(encodeSaved(connection.ackedCount, connection.ackedStateVector!));
+          acks.queued = false;
+          connection.send(encodeSaved(acks.acked, acks.stateVector!));
         });
       },
       () => undefined, // the failure itself is reported by onWriteFailed
