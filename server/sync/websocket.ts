@@ -78,14 +78,10 @@ export class ServerWebSocket {
   /** A close frame was received, or a frame broke the protocol: nothing more is read. */
   private doneReading = false;
   private closeTimer: NodeJS.Timeout | null = null;
-  /** The start of a frame that is not complete yet, and how many bytes of it are needed to go on. */
-  private pending: Buffer | null = null;
-  private pendingLength = 0;
-  private pendingNeeded = 0;
-  /** The frames of a fragmented message so far, their total length and the message's opcode. */
-  private fragments: Uint8Array[] | null = null;
-  private fragmentsLength = 0;
-  private fragmentsOpcode = 0;
+  /** A frame that spans chunks, while it does (an object only then: most sockets hold none). */
+  private pending: PendingFrame | null = null;
+  /** A message sent in fragments, while it is (likewise). */
+  private fragmented: FragmentedMessage | null = null;
 
   /** The code and reason this side closed with, for the log; null until it does (or if the client closed first). */
   closedWith: { readonly code: number; readonly reason: string } | null = null;
@@ -169,16 +165,15 @@ export class ServerWebSocket {
   /** Reads one chunk from the socket. */
   private read(chunk: Buffer): void {
     if (this.doneReading) return;
-    if (this.pending === null) {
+    const pending = this.pending;
+    if (pending === null) {
       this.readFrames(chunk);
       return;
     }
-    this.appendPending(chunk);
-    if (this.pendingLength < this.pendingNeeded) return;
-    const data = this.pending.subarray(0, this.pendingLength);
+    pending.append(chunk);
+    if (pending.length < pending.needed) return;
     this.pending = null;
-    this.pendingLength = 0;
-    this.readFrames(data);
+    this.readFrames(pending.bytes());
   }
 
   /** Reads the frames in `data`, keeping an incomplete last one for the next chunk. */
@@ -186,22 +181,20 @@ export class ServerWebSocket {
     let offset = 0;
     while (offset < data.length && !this.doneReading && this.state !== State.Closed) {
       const length = this.readFrame(data, offset);
-      if (length < 0) return;
-      if (length === 0) {
-        // Keep a copy, not a view: a few header bytes must not keep a whole chunk alive.
-        this.pending = null;
-        this.pendingLength = 0;
-        this.appendPending(data.subarray(offset));
-        return;
+      if (length > 0) {
+        offset += length;
+        continue;
       }
-      offset += length;
+      // Kept as a copy, not a view: a few header bytes must not keep a whole chunk alive.
+      if (length < 0) this.pending = new PendingFrame(data.subarray(offset), -length, this.maxPayload + MAX_HEADER);
+      return;
     }
   }
 
   /**
-   * Reads the frame at `offset`. Returns its length; 0 when `data` does not hold all of it yet
-   * (then `pendingNeeded` says how many bytes are needed before trying again); -1 when it broke
-   * the protocol or the size limit, which fails the connection.
+   * Reads the frame at `offset`. Returns its length; minus the bytes needed before trying again
+   * when `data` does not hold all of it yet; `FAILED` when it broke the protocol or the size limit,
+   * which fails the connection.
    */
   private readFrame(data: Buffer, offset: number): number {
     const available = data.length - offset;
@@ -220,9 +213,9 @@ export class ServerWebSocket {
       if (shortLength > 125) return this.fail(PROTOCOL_ERROR, 'control frames carry at most 125 bytes');
       if (opcode === OPCODE_CLOSE && shortLength === 1) return this.fail(PROTOCOL_ERROR, 'a close frame cannot carry 1 byte');
     } else if (opcode === OPCODE_CONTINUATION) {
-      if (this.fragments === null) return this.fail(PROTOCOL_ERROR, 'a continuation frame without a message to continue');
+      if (this.fragmented === null) return this.fail(PROTOCOL_ERROR, 'a continuation frame without a message to continue');
     } else if (opcode === OPCODE_TEXT || opcode === OPCODE_BINARY) {
-      if (this.fragments !== null) return this.fail(PROTOCOL_ERROR, 'a new message before the fragmented one ended');
+      if (this.fragmented !== null) return this.fail(PROTOCOL_ERROR, 'a new message before the fragmented one ended');
     } else {
       return this.fail(PROTOCOL_ERROR, `unknown opcode ${opcode}`);
     }
@@ -239,7 +232,7 @@ export class ServerWebSocket {
       if (high !== 0) return this.fail(MESSAGE_TOO_BIG, `message too big: the limit is ${this.maxPayload} bytes`);
       payloadLength = data.readUInt32BE(offset + 6);
     }
-    if (!control && this.fragmentsLength + payloadLength > this.maxPayload) {
+    if (!control && (this.fragmented?.length ?? 0) + payloadLength > this.maxPayload) {
       // Refused before its payload is buffered.
       return this.fail(MESSAGE_TOO_BIG, `message too big: the limit is ${this.maxPayload} bytes`);
     }
@@ -254,28 +247,21 @@ export class ServerWebSocket {
   }
 
   private onData(opcode: number, fin: boolean, payload: Uint8Array): void {
-    if (this.fragments === null) {
-      if (fin) {
-        this.deliver(payload, opcode === OPCODE_BINARY);
-        return;
-      }
-      this.fragments = [payload];
-      this.fragmentsLength = payload.length;
-      this.fragmentsOpcode = opcode;
+    const fragmented = this.fragmented;
+    if (fragmented === null) {
+      if (fin) this.deliver(payload, opcode === OPCODE_BINARY);
+      else this.fragmented = { frames: [payload], length: payload.length, binary: opcode === OPCODE_BINARY };
       return;
     }
-    if (this.fragments.length >= MAX_FRAGMENTS) {
+    if (fragmented.frames.length >= MAX_FRAGMENTS) {
       this.fail(POLICY_VIOLATION, `a message may come in at most ${MAX_FRAGMENTS} fragments`);
       return;
     }
-    this.fragments.push(payload);
-    this.fragmentsLength += payload.length;
+    fragmented.frames.push(payload);
+    fragmented.length += payload.length;
     if (!fin) return;
-    const message = Buffer.concat(this.fragments, this.fragmentsLength);
-    const binary = this.fragmentsOpcode === OPCODE_BINARY;
-    this.fragments = null;
-    this.fragmentsLength = 0;
-    this.deliver(message, binary);
+    this.fragmented = null;
+    this.deliver(Buffer.concat(fragmented.frames, fragmented.length), fragmented.binary);
   }
 
   private deliver(message: Uint8Array, binary: boolean): void {
@@ -321,8 +307,8 @@ export class ServerWebSocket {
     this.tcp.end();
   }
 
-  /** Fails the connection: a close frame with the reason, then the TCP connection ends. Returns -1. */
-  private fail(code: number, reason: string): -1 {
+  /** Fails the connection: a close frame with the reason, then the TCP connection ends. Returns `FAILED`. */
+  private fail(code: number, reason: string): typeof FAILED {
     this.dropFragments();
     this.doneReading = true;
     if (this.state === State.Open) {
@@ -331,12 +317,12 @@ export class ServerWebSocket {
       this.armCloseTimer();
     }
     this.tcp.end();
-    return -1;
+    return FAILED;
   }
 
+  /** What `readFrame` returns for a frame of which `data` does not hold `bytes` yet. */
   private need(bytes: number): number {
-    this.pendingNeeded = bytes;
-    return 0;
+    return -bytes;
   }
 
   private sendClose(code: number, reason: string): void {
@@ -353,22 +339,8 @@ export class ServerWebSocket {
   }
 
   private dropFragments(): void {
-    this.fragments = null;
-    this.fragmentsLength = 0;
+    this.fragmented = null;
     this.pending = null;
-    this.pendingLength = 0;
-  }
-
-  /** Appends to `pending`, growing it by doubling (so a frame read in many small chunks costs linear time). */
-  private appendPending(bytes: Uint8Array): void {
-    const length = this.pendingLength + bytes.length;
-    if (this.pending === null || this.pending.length < length) {
-      const grown = Buffer.allocUnsafe(Math.max(length, Math.min(this.pending === null ? MAX_HEADER : this.pending.length * 2, this.maxPayload + MAX_HEADER)));
-      if (this.pending !== null) this.pending.copy(grown, 0, 0, this.pendingLength);
-      this.pending = grown;
-    }
-    this.pending.set(bytes, this.pendingLength);
-    this.pendingLength = length;
   }
 
   /** The TCP connection closed (emitted once). */
@@ -407,6 +379,51 @@ export class ServerWebSocket {
     this.removeListener('end', ServerWebSocket.onEnd);
     socket.onClosed();
   }
+}
+
+/** What `readFrame` returns for a frame that failed the connection. */
+const FAILED = 0;
+
+/**
+ * The start of a frame that spans chunks, and how many bytes of it are needed to go on. Its buffer
+ * grows by doubling, so a frame read in many small chunks costs linear time.
+ */
+class PendingFrame {
+  private buffer: Buffer;
+  length = 0;
+
+  /** `first` is copied; `limit` is the most bytes a frame may take. */
+  constructor(
+    first: Uint8Array,
+    readonly needed: number,
+    private readonly limit: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(Math.max(first.length, Math.min(MAX_HEADER, limit)));
+    this.append(first);
+  }
+
+  append(bytes: Uint8Array): void {
+    const length = this.length + bytes.length;
+    if (this.buffer.length < length) {
+      const grown = Buffer.allocUnsafe(Math.max(length, Math.min(this.buffer.length * 2, this.limit)));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.buffer.set(bytes, this.length);
+    this.length = length;
+  }
+
+  /** The bytes so far. */
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
+/** The frames so far of a message sent in fragments, their total length and the message's type. */
+interface FragmentedMessage {
+  readonly frames: Uint8Array[];
+  length: number;
+  readonly binary: boolean;
 }
 
 function ownerOf(socket: Socket): ServerWebSocket {
