@@ -45,6 +45,10 @@ it('cuts off a reader that stopped reading, and the readers that keep up get eve
   const url = `${server.wsUrl}/slow`;
   const [writer, live, stalled] = [connectRaw(url), connectRaw(url), connectRaw(url)];
   await Promise.all([writer.opened, live.opened, stalled.opened]);
+  // Open is not joined: the room may still be loading, and a frame the writer sends meanwhile is
+  // relayed to the connections in the room when it is handled. Each has joined once the server's
+  // sync step 1 arrives.
+  await Promise.all([writer, live, stalled].map((client) => client.nextFrame(0)));
   // Stop reading at the TCP level: the kernel buffers fill, then the server's own queue grows.
   (stalled.socket as unknown as { _socket: Socket })._socket.pause();
 
