@@ -7,7 +7,6 @@ import { resolve } from 'node:path';
 import { LevelDocumentStore } from '../persistence/level-store.js';
 import { createCollabServer } from './app.js';
 import { parseConfig } from './cli.js';
-import { startIdleCompaction } from './idle-compaction.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 import { capYoungGeneration } from './young-generation.js';
@@ -18,9 +17,6 @@ const dataDir = resolve(config.dataDir);
 
 async function main(): Promise<void> {
   capYoungGeneration();
-  startIdleCompaction(({ ms, before, after }) =>
-    logger.debug({ ms: Math.round(ms), before, after }, `compacted the heap while idle: old generation ${mib(before)} -> ${mib(after)} MiB`),
-  );
   const store = await LevelDocumentStore.open(dataDir, { fsync: config.fsync, batchIntervalMs: config.batchIntervalMs });
   const { replayed, ignoredBytes } = store.recovery;
   if (replayed > 0) logger.info({ replayed }, `recovered ${replayed} update(s) from the journal that were not yet indexed when the server stopped`);
@@ -69,10 +65,6 @@ async function main(): Promise<void> {
       'no --auth-secret (AUTH_SECRET) is set: the server is open, anyone who can reach it may read and write every document',
     );
   }
-}
-
-function mib(bytes: number): string {
-  return (bytes / 2 ** 20).toFixed(1);
 }
 
 main().catch((error: unknown) => {
