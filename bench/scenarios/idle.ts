@@ -1,6 +1,10 @@
 /**
  * Idle: thousands of connections spread over many documents, synced and then silent. Measures the
- * server's resident memory once they are all open.
+ * server's resident memory once they are all open and it has settled.
+ *
+ * Before the baseline, every server answers one plain HTTP request, as a deployed server answers
+ * its load balancer's health checks: whatever a server loads only for HTTP is then counted, as it
+ * would be in production.
  */
 import { rssBytes, sleep } from '../proc.js';
 import { cleanUp, dataDirFor, outcome, withServer, type Scenario } from './scenario.js';
@@ -16,6 +20,8 @@ export const idle: Scenario = {
     const dataDir = dataDirFor(ctx, spec, 'idle');
     const measured = await withServer(ctx, spec, dataDir, async (server) => {
       await sleep(500);
+      const health = await fetch(`http://127.0.0.1:${server.port}/`);
+      await health.arrayBuffer();
       const baseline = rssBytes(server.pid);
       const opened = await ctx.loadgen.openIdle({
         dialect: spec.dialect,
