@@ -9,7 +9,6 @@ import { createCollabServer } from './app.js';
 import { parseConfig } from './cli.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
-import { deprioritizeBackgroundThreads } from './thread-priority.js';
 import { capYoungGeneration } from './young-generation.js';
 
 const config = parseConfig(process.argv, VERSION);
@@ -25,8 +24,6 @@ async function main(): Promise<void> {
     logger.warn({ ignoredBytes }, `ignored ${ignoredBytes} byte(s) at the end of the journal: a write cut short by a crash, never acknowledged`);
   }
   const server = createCollabServer(config, store, logger);
-  // After the store opened: its thread pool is running by now (later threads are found as they start).
-  deprioritizeBackgroundThreads();
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
