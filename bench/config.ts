@@ -18,8 +18,10 @@ export interface BenchConfig {
   idle: {
     docs: number;
     connectionsPerDoc: number;
-    /** How long the connections stay idle before the settled RSS is taken (see `scenarios/idle.ts`). */
-    settleMs: number;
+    /** The settled RSS: held within 2% for `steadyMs`, after at least `minMs` idle, at most `maxMs` (see `scenarios/idle.ts`). */
+    minMs: number;
+    steadyMs: number;
+    maxMs: number;
     /** When the early RSS, reported beside it, is taken. */
     earlyMs: number;
   };
@@ -43,7 +45,7 @@ export const fullConfig: BenchConfig = {
   // Three rounds of 1,000 edits: 3,000 in all, as before rounds.
   fanOut: { readers: 500, ratePerWriter: 150, durationMs: 6_667 },
   manyRooms: { docs: 100, writersPerDoc: 2, readersPerDoc: 4, ratePerWriter: 10, durationMs: 6_667 },
-  idle: { docs: 1000, connectionsPerDoc: 10, settleMs: 45_000, earlyMs: 5000 },
+  idle: { docs: 1000, connectionsPerDoc: 10, minMs: 30_000, steadyMs: 25_000, maxMs: 120_000, earlyMs: 5000 },
   coldLoad: { keystrokes: 259_778, restarts: 3, window: 2000 },
   crash: { trials: 10, docs: 10, ratePerWriter: 30, killAfterMs: [500, 4000] },
   ceiling: {
@@ -62,7 +64,7 @@ export const quickConfig: BenchConfig = {
   warmupMs: 500,
   fanOut: { readers: 200, ratePerWriter: 150, durationMs: 2000 },
   manyRooms: { docs: 40, writersPerDoc: 2, readersPerDoc: 4, ratePerWriter: 10, durationMs: 2000 },
-  idle: { docs: 150, connectionsPerDoc: 10, settleMs: 3000, earlyMs: 1000 },
+  idle: { docs: 150, connectionsPerDoc: 10, minMs: 3000, steadyMs: 2000, maxMs: 10_000, earlyMs: 1000 },
   coldLoad: { keystrokes: 10_000, restarts: 1, window: 1000 },
   crash: { trials: 3, docs: 4, ratePerWriter: 30, killAfterMs: [300, 1000] },
   ceiling: {
