@@ -16,8 +16,10 @@
  * too, which seal the open group first: the queue's order is call order. Because
  * nothing else writes, the writer can keep each document's metadata in a cache and write it in
  * the same atomic batch as the log entries, and `logLength` is exact without counting keys.
- * (The price: a compaction holds the writer while it reads the entries it folds, 1 to 2 ms per
- * thousand entries; with the engine compacting every thousand appends that is one tick's delay.)
+ * (The price: a compaction holds the writer while it reads the keys of the entries it folds and
+ * deletes them, about 2.3 ms per thousand entries with LevelDB's own work, measured as 100 folds
+ * of 1,000 entries on one core; with the engine compacting every thousand appends that is one
+ * tick's delay.)
  */
 import { mkdir } from 'node:fs/promises';
 

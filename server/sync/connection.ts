@@ -89,7 +89,7 @@ export class Connection implements WebSocketListener {
   alive = true;
   /** The room this connection joined; null until its document is loaded. */
   room: Room | null = null;
-  /** Frames received before the room was ready, handled once it is; null when there are none. */
+  /** Frames received before the room was ready, handled once it is; null before the first (and once joined). */
   backlog: Uint8Array[] | null = null;
   /** Closes the connection when its token expires; null without an expiry. */
   expiryTimer: NodeJS.Timeout | null = null;

@@ -92,9 +92,11 @@ export class SyncEngine {
     }
     const { room, backlog } = connection;
     if (room) this.handle(connection, room, frame);
-    else if (backlog === null && isInitialSyncStep1(frame) && this.answerFromStore(connection)) return;
-    else if (backlog === null) connection.backlog = [frame];
-    else if (backlog.length < MAX_BACKLOG) backlog.push(frame);
+    else if (backlog === null) {
+      // The first message while the room loads, which a large document waits for (see RoomRegistry).
+      this.rooms.heard(connection.ticket.documentName);
+      connection.backlog = isInitialSyncStep1(frame) && this.answerFromStore(connection) ? [] : [frame];
+    } else if (backlog.length < MAX_BACKLOG) backlog.push(frame);
     else connection.close(CLOSE.policyViolation, 'too many messages while the document loads');
   }
 

@@ -9,6 +9,13 @@
  * the handshake (`hold`), which loads it if needed and keeps it loaded until the connection joins,
  * so a burst of upgrades to new documents cannot all pass the limit. When the limit is reached,
  * idle rooms (no connections, waiting out their grace period) are unloaded early to make space.
+ *
+ * A large document, once read, waits (at most `FIRST_MESSAGE_WAIT_MS`) for the first message of
+ * every connection holding it before it is applied. Applying blocks the process (about 100 ms for
+ * a 260 KiB document), and a client that holds nothing is answered with the stored bytes only
+ * while the room loads (`whenRead`). Over any network, and often on loopback, its first message
+ * comes a round trip after the handshake, when the read is long done: without the wait it would
+ * arrive during the apply and wait for all of it.
  */
 import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
 import type { Logger } from '../logger.js';
@@ -25,6 +32,11 @@ export interface RegistryOptions {
   readonly logger: Logger;
 }
 
+/** Longest a read document waits, unapplied, for its connections' first messages (see above). */
+const FIRST_MESSAGE_WAIT_MS = 100;
+/** Stored documents smaller than this are applied at once: their apply takes a few milliseconds. */
+const FIRST_MESSAGE_WAIT_BYTES = 64 * 1024;
+
 interface Entry {
   loading: Promise<Room>;
   room: Room | null;
@@ -36,6 +48,10 @@ interface Entry {
   read: StoredDocument | null;
   /** Called with the stored document once it is read, before the room is ready. */
   readers: Array<(stored: StoredDocument) => void>;
+  /** Held connections whose first message arrived while the room loaded. */
+  heard: number;
+  /** Ends the wait for first messages while one runs (see above). */
+  endWait: (() => void) | null;
 }
 
 export class RoomRegistry {
@@ -117,6 +133,7 @@ export class RoomRegistry {
       if (!held) return;
       held = false;
       entry.holds--;
+      if (entry.heard >= entry.holds) entry.endWait?.();
       // A connection that never joined leaves an empty room behind: start its grace period.
       void entry.loading.then((room) => this.release(room), () => undefined);
     };
@@ -133,6 +150,17 @@ export class RoomRegistry {
     if (entry.read) reader(entry.read);
     else entry.readers.push(reader);
     return true;
+  }
+
+  /**
+   * Called with a connection's first message when its room is not ready yet: once every
+   * connection holding the room has sent one, a read document waiting for them is applied.
+   */
+  heard(name: string): void {
+    const entry = this.entries.get(name);
+    if (!entry || entry.room !== null) return;
+    entry.heard++;
+    if (entry.heard >= entry.holds) entry.endWait?.();
   }
 
   /** Called when a connection leaves: a room left empty is unloaded after the grace period. */
@@ -160,12 +188,13 @@ export class RoomRegistry {
   }
 
   private load(name: string): Entry {
-    const onRead = (stored: StoredDocument): void => {
+    const onRead = (stored: StoredDocument): Promise<void> | undefined => {
       entry.read = stored;
       for (const reader of entry.readers.splice(0)) reader(stored);
+      return this.firstMessages(entry, stored);
     };
     const loading = Room.load(name, this.store, this.roomOptions, onRead);
-    const entry: Entry = { loading, room: null, unloading: null, timer: null, holds: 0, read: null, readers: [] };
+    const entry: Entry = { loading, room: null, unloading: null, timer: null, holds: 0, read: null, readers: [], heard: 0, endWait: null };
     this.entries.set(name, entry);
     loading.then(
       (room) => {
@@ -180,6 +209,25 @@ export class RoomRegistry {
       },
     );
     return entry;
+  }
+
+  /**
+   * Resolves once every connection holding the entry has sent its first message, or after
+   * `FIRST_MESSAGE_WAIT_MS`; undefined (no wait) when all have, or the document is small.
+   */
+  private firstMessages(entry: Entry, stored: StoredDocument): Promise<void> | undefined {
+    if (entry.heard >= entry.holds || this.closed) return undefined;
+    const bytes = stored.updates.reduce((sum, update) => sum + update.length, stored.state?.length ?? 0);
+    if (bytes < FIRST_MESSAGE_WAIT_BYTES) return undefined;
+    return new Promise((resolve) => {
+      const end = (): void => {
+        clearTimeout(timer);
+        entry.endWait = null;
+        resolve();
+      };
+      const timer = setTimeout(end, FIRST_MESSAGE_WAIT_MS);
+      entry.endWait = end;
+    });
   }
 
   private unload(name: string, entry: Entry, room: Room): Promise<void> {

@@ -91,12 +91,19 @@ export class Room {
   /**
    * Loads a document from the store. The room is complete before anyone can join it. `onRead`
    * sees the stored document as read, before the (much slower) apply: its bytes are durable, so
-   * they may be sent as they are to a client that needs the whole document.
+   * they may be sent as they are to a client that needs the whole document. The apply waits for
+   * the promise it returns, if any.
    */
-  static async load(name: string, store: DocumentStore, options: RoomOptions, onRead?: (stored: StoredDocument) => void): Promise<Room> {
+  static async load(
+    name: string,
+    store: DocumentStore,
+    options: RoomOptions,
+    onRead?: (stored: StoredDocument) => Promise<void> | undefined,
+  ): Promise<Room> {
     const room = new Room(name, store, options);
     const stored = await store.load(name);
-    onRead?.(stored);
+    const ready = onRead?.(stored);
+    if (ready !== undefined) await ready;
     applyStoredDocument(room.doc, stored);
     room.logLength = stored.updates.length;
     // The stored bytes bound the encoded size from above; `fits` measures exactly near the limit.
