@@ -141,17 +141,14 @@ export function combineRounds(rounds: ScenarioOutcome[]): ScenarioOutcome {
   if (rounds.length === 1) return rounds[0]!;
   const measured = rounds.filter((round) => round.figures.length > 0);
   const template = measured[0] ?? rounds[0]!;
-  const figures = template.figures.map((figure) => {
+  const combined = template.figures.map((figure) => {
     const values = measured.map((round) => round.figures.find((f) => f.key === figure.key)?.value ?? Number.NaN);
     const value = figure.combine === 'sum' ? values.reduce((a, b) => a + b, 0) : median(values);
-    return { ...figure, value };
+    const summary = `${figure.label} ${values.map((v) => formatRoundValue(v)).join(' / ')} ${figure.unit} (${figure.combine === 'sum' ? 'summed' : 'median'})`;
+    return { figure: { ...figure, value }, summary };
   });
-  const perRound = template.figures
-    .map((figure) => {
-      const values = measured.map((round) => round.figures.find((f) => f.key === figure.key)?.value ?? Number.NaN);
-      return `${figure.label} ${values.map((v) => formatRoundValue(v)).join(' / ')} ${figure.unit} (${figure.combine === 'sum' ? 'summed' : 'median'})`;
-    })
-    .join('; ');
+  const figures = combined.map(({ figure }) => figure);
+  const perRound = combined.map(({ summary }) => summary).join('; ');
   const failures = rounds.flatMap((round, i) => round.failures.map((failure) => `round ${i + 1}: ${failure}`));
   return {
     ...template,
