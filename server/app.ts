@@ -2,14 +2,14 @@
  * The server: a Hono app on @hono/node-server for HTTP, WebSockets admitted and opened by our
  * upgrade gate, the sync engine behind them and the store behind that.
  */
+import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DocumentStore } from '../persistence/document-store.js';
 import { Access } from './auth/access.js';
 import type { ServerConfig } from './config.js';
 import { HttpError } from './errors.js';
-import { lazyRequestListener } from './http/adapter.js';
 import { createUpgradeCheck, WS_PREFIX } from './http/admission.js';
 import { editorRoutes } from './http/editor.js';
 import { apiRoutes } from './http/routes.js';
@@ -51,7 +51,7 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     throw new HttpError(426, 'upgrade-required', 'this endpoint takes WebSocket connections (y-websocket protocol)');
   });
 
-  const httpServer = createServer(lazyRequestListener(app.fetch, (error) => logger.error({ err: error }, 'could not load the HTTP adapter')));
+  const httpServer = createAdaptorServer({ fetch: app.fetch }) as Server;
   installUpgradeGate(httpServer, {
     check: createUpgradeCheck(config, access, engine.rooms),
     accept: (socket, head, { ticket, releaseHold }) => engine.accept(socket, head, ticket, releaseHold),
