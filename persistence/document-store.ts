@@ -52,8 +52,10 @@ export interface DocumentStore {
 
   /**
    * Replaces the logged history of a document with `state`, a Yjs update that must contain every
-   * update appended to that document before this call. Atomic: after a crash either the old log
-   * or the new state is there, never neither. Updates appended after the call stay in the log.
+   * update appended to that document before this call. After a crash either the old log or the
+   * new state is there, never neither; beside the new state, the log may still hold some of the
+   * updates it folds (`load` may return updates the state contains, which change nothing).
+   * Updates appended after the call stay in the log.
    */
   compact(name: string, state: Uint8Array): Promise<void>;
 

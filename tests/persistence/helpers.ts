@@ -161,6 +161,21 @@ export class HeldLevel extends ClassicLevel<string, Uint8Array> {
     return batch;
   }
 
+  /**
+   * Range clears (`db.clear`) to refuse from now on, as if the process died before LevelDB ran
+   * them: whatever was written before stays, the range is left as it was.
+   */
+  refuseClears = 0;
+
+  async _clear(...args: unknown[]): Promise<void> {
+    if (this.refuseClears > 0) {
+      this.refuseClears--;
+      throw new Error('clear refused by the test (the process stopped before it ran)');
+    }
+    const clear = (ClassicLevel.prototype as unknown as { _clear(...a: unknown[]): Promise<void> })._clear;
+    return clear.apply(this, args);
+  }
+
   private async admitBatch(sync: boolean | undefined): Promise<void> {
     this.started++;
     this.syncs.push(sync);

@@ -160,8 +160,8 @@ describe('LevelDocumentStore', () => {
     expect(textOf(stored.state, stored.updates)).toBe('written then compacted');
   });
 
-  it('compacts in one batch: state, deletion of every folded entry, metadata', async () => {
-    const { store, batches } = await openHeld();
+  it('compacts in one batch of state and metadata, then clears every folded entry from the log', async () => {
+    const { store, db, batches } = await openHeld();
     const editor = new Editor();
     const updates = editor.type('folded');
     await Promise.all(updates.map((update) => store.append('doc', update)));
@@ -169,8 +169,33 @@ describe('LevelDocumentStore', () => {
 
     expect(batches).toHaveLength(2);
     const compaction = batches[1]! as { type: string; key: string }[];
-    expect(compaction.filter((op) => op.type === 'del' && op.key.startsWith('u\u0000doc\u0000'))).toHaveLength(updates.length);
-    expect(compaction.filter((op) => op.type === 'put').map((op) => op.key).sort()).toEqual(['m\u0000doc', 's\u0000doc']);
+    expect(compaction.map((op) => `${op.type} ${op.key}`).sort()).toEqual(['put m\u0000doc', 'put s\u0000doc']);
+    expect(await db.keys({ gt: 'u\u0000doc\u0000', lt: 'u\u0000doc\u0001' }).all()).toEqual([]);
+    expect((await store.load('doc')).updates).toEqual([]);
+  });
+
+  it('loads the same document when a compaction stops after its state is written, and the next one clears the rest', async () => {
+    const { store, db } = await openHeld();
+    const editor = new Editor();
+    const folded = editor.type('written, ');
+    await Promise.all(folded.map((update) => store.append('doc', update)));
+    db.refuseClears = 1;
+    const error = await store.compact('doc', editor.state()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreWriteError);
+
+    // The state is written and the folded updates are still logged beside it: the same text.
+    let stored = await store.load('doc');
+    expect(textOf(stored.state, [])).toBe('written, ');
+    expect(stored.updates).toEqual(folded);
+    expect(textOf(stored.state, stored.updates)).toBe('written, ');
+
+    const later = editor.type('then folded');
+    await Promise.all(later.map((update) => store.append('doc', update)));
+    await store.compact('doc', editor.state());
+    stored = await store.load('doc');
+    expect(stored.updates).toEqual([]);
+    expect(textOf(stored.state, [])).toBe('written, then folded');
+    expect(await store.logLength('doc')).toBe(0);
   });
 
   it('leaves the old log whole when a compaction fails, and compacts once the database is back', async () => {
