@@ -20,6 +20,7 @@
 import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
 import type { Logger } from '../logger.js';
 import { HttpError } from '../errors.js';
+import { BackgroundQueue } from './background.js';
 import { Room, type RoomOptions } from './room.js';
 
 export interface RegistryOptions {
@@ -36,6 +37,8 @@ export interface RegistryOptions {
 const FIRST_MESSAGE_WAIT_MS = 100;
 /** Stored documents smaller than this are applied at once: their apply takes a few milliseconds. */
 const FIRST_MESSAGE_WAIT_BYTES = 64 * 1024;
+/** How long the folds of one turn of the event loop may run before the rest wait for the next (see `background.ts`). */
+const FOLD_BUDGET_MS = 2;
 
 interface Entry {
   loading: Promise<Room>;
@@ -66,6 +69,7 @@ export class RoomRegistry {
   ) {
     this.roomOptions = {
       compactAfter: options.compactAfter,
+      background: new BackgroundQueue(FOLD_BUDGET_MS, (error) => options.logger.error({ err: error }, 'a background task failed')),
       maxDocumentSize: options.maxDocumentSize,
       logger: options.logger,
       onFailure: (room) => this.discard(room),

@@ -13,6 +13,7 @@ import * as Y from 'yjs';
 import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
 import { applyStoredDocument } from '../../persistence/fold.js';
 import type { Logger } from '../logger.js';
+import type { BackgroundQueue } from './background.js';
 import { CLOSE, Connection, type AckState } from './connection.js';
 import { binaryFrame } from './frame.js';
 import {
@@ -30,6 +31,8 @@ import { changesNothing, findMisplacedItem } from './update-check.js';
 export interface RoomOptions {
   /** Fold the update log into the snapshot once it holds this many updates. */
   readonly compactAfter: number;
+  /** Where a fold that is due waits its turn (see `background.ts`): shared by every room. */
+  readonly background: BackgroundQueue;
   /** Largest encoded size of the document, in bytes; an update that would grow it past this is refused. */
   readonly maxDocumentSize: number;
   readonly logger: Logger;
@@ -64,6 +67,9 @@ export class Room {
   /** Updates in the store's log since the last compaction. */
   private logLength = 0;
   private compaction: Promise<void> | null = null;
+  /** A fold is queued on `options.background` and has not run yet. */
+  private foldQueued = false;
+  private destroyed = false;
   /**
    * The document's encoded size: exact at load and at each compaction, and in between grown by
    * the length of each update a client had applied (an overestimate: updates carry their own
@@ -111,7 +117,7 @@ export class Room {
     room.sizeExact = false;
     // Listen only now: the stored history must not be stored again.
     room.doc.on('update', room.onDocUpdate);
-    if (room.logLength >= options.compactAfter) room.compact();
+    room.queueFoldIfDue();
     return room;
   }
 
@@ -212,6 +218,7 @@ export class Room {
   }
 
   destroy(): void {
+    this.destroyed = true;
     this.presence?.off('update', this.onAwarenessTimeout);
     this.presence?.destroy();
     this.doc.destroy();
@@ -331,7 +338,21 @@ export class Room {
     batch.updates.push(update);
     batch.senders.push(sender);
     this.logLength++;
-    if (this.logLength >= this.options.compactAfter && !this.compaction) void this.compact();
+    this.queueFoldIfDue();
+  };
+
+  /** Queues a fold once the log reaches `compactAfter` (see `background.ts` for why it waits). */
+  private queueFoldIfDue(): void {
+    if (this.destroyed || this.foldQueued || this.compaction || this.logLength < this.options.compactAfter) return;
+    this.foldQueued = true;
+    this.options.background.add(this.foldIfDue);
+  }
+
+  /** The queued fold: by its turn the room may have folded on its way out, been unloaded, or failed. */
+  private readonly foldIfDue = (): void => {
+    this.foldQueued = false;
+    if (this.destroyed || this.failure || this.compaction || this.logLength < this.options.compactAfter) return;
+    void this.compact();
   };
 
   private onStored(batch: StoredBatch): void {
@@ -438,21 +459,29 @@ export class Room {
 
   private compact(): Promise<void> {
     const folded = this.logLength;
+    const started = performance.now();
     const state = Y.encodeStateAsUpdate(this.doc);
+    const encodeMs = performance.now() - started;
     this.size = state.length;
     this.sizeExact = true;
-    this.compaction = this.store.compact(this.name, state).then(
+    const compaction = this.store.compact(this.name, state).then(
       () => {
         this.logLength -= folded;
+        this.compaction = null;
+        if (this.options.logger.isLevelEnabled('debug')) {
+          const fold = { updates: folded, bytes: state.length, encodeMs: Math.round(encodeMs * 10) / 10, logged: this.logLength };
+          this.log.debug(fold, 'folded the update log into the snapshot');
+        }
+        // Updates that arrived meanwhile may have filled the log again.
+        this.queueFoldIfDue();
       },
       (error: unknown) => {
-        // Nothing is lost: the log stays as it was and the next threshold tries again.
+        this.compaction = null;
+        // Nothing is lost: the log stays as it was and the next update past the threshold tries again.
         this.log.error({ err: error }, 'compaction failed; the update log is kept and compaction will be retried');
       },
     );
-    void this.compaction.finally(() => {
-      this.compaction = null;
-    });
-    return this.compaction;
+    this.compaction = compaction;
+    return compaction;
   }
 }

@@ -1,0 +1,58 @@
+/**
+ * Work that no client waits for (rooms folding their logs into snapshots), run a little per turn
+ * of the event loop rather than where it was asked for.
+ *
+ * Rooms with the same traffic reach their fold threshold together: a hundred of them did so
+ * within one socket read in the ceiling benchmark, and their hundred folds (each encodes its
+ * whole document) then ran back to back, holding every delivery for 100 to 300 ms. Queued here,
+ * the folds run in order, `budgetMs` of them per turn, with the turn's I/O between: a hundred
+ * short pauses instead of one long one.
+ */
+export class BackgroundQueue {
+  private readonly tasks: Array<() => void> = [];
+  private scheduled = false;
+
+  /**
+   * @param budgetMs how long the tasks of one turn may run: once a task ends past it, the rest
+   *   wait for the next turn. At least one task runs per turn, however long it takes; 0 runs
+   *   exactly one.
+   * @param onError called with whatever a task throws; the tasks after it still run.
+   */
+  constructor(
+    private readonly budgetMs: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** Tasks queued and not yet run. */
+  get size(): number {
+    return this.tasks.length;
+  }
+
+  /** Runs `task` after the tasks queued before it, in a later turn of the event loop (`setImmediate`). */
+  add(task: () => void): void {
+    this.tasks.push(task);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.run);
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    const start = performance.now();
+    // Taken out one at a time, so that a task may queue more: they run in a later turn.
+    let count = this.tasks.length;
+    do {
+      const task = this.tasks.shift()!;
+      try {
+        task();
+      } catch (error) {
+        this.onError(error);
+      }
+    } while (--count > 0 && performance.now() - start < this.budgetMs);
+    if (this.tasks.length > 0) this.schedule();
+  };
+}

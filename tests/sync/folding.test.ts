@@ -1,0 +1,84 @@
+/**
+ * A document's update log is folded into its snapshot while the document is open and busy, for
+ * every busy document at once, and what was folded survives a kill -9: the store then holds each
+ * document as a snapshot and a short log, and loads it whole.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { LevelDocumentStore } from '../../persistence/index.js';
+import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
+import { removeDir, startServer, tempDataDir } from '../helpers/server-process.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+function track(client: YClient): YClient {
+  cleanup.push(() => client.destroy());
+  return client;
+}
+
+const COMPACT_AFTER = 20;
+const DOCS = 12;
+/** Keystrokes typed in each burst, as [from, to) positions. */
+const BURSTS: ReadonlyArray<readonly [number, number]> = [
+  [0, 25],
+  [25, 47],
+];
+
+interface FoldLine {
+  readonly msg?: string;
+  readonly doc?: string;
+  readonly updates?: number;
+}
+
+describe('folding', () => {
+  it('folds every busy document while it is open, and a kill -9 afterwards keeps each whole', async () => {
+    const dataDir = await tempDataDir();
+    cleanup.push(() => removeDir(dataDir));
+    const server = await startServer({
+      dataDir,
+      args: ['--compact-after', String(COMPACT_AFTER), '--max-message-rate', '0'],
+      env: { LOG_LEVEL: 'debug' },
+    });
+    cleanup.push(() => server.kill());
+    const names = Array.from({ length: DOCS }, (_, i) => `busy-${i}`);
+    const pairs = names.map((name) => ({ name, writer: track(connectClient(server.wsUrl, name)), witness: track(connectClient(server.wsUrl, name)) }));
+    await Promise.all(pairs.flatMap(({ writer, witness }) => [writer.synced, witness.synced]));
+
+    // Every document crosses the threshold in the same moment: one keystroke per update, all at
+    // once, in two bursts that each fill the log past the threshold.
+    for (const [from, to] of BURSTS) {
+      for (let i = from; i < to; i++) {
+        for (const { writer } of pairs) writer.doc.getText('t').insert(i, String.fromCharCode(97 + (i % 26)));
+      }
+      // The server broadcasts an update only once it is stored.
+      await Promise.all(pairs.map(({ name, witness }) => waitForDoc(witness.doc, () => witness.doc.getText('t').length === to, `${name} typed`)));
+    }
+    const expected = pairs[0]!.writer.doc.getText('t').toString();
+
+    // Each fold's log line says how many updates it folded: every document is folded down to a
+    // log shorter than the threshold (each keystroke was one update).
+    const folded = (name: string): number =>
+      server.logs
+        .map((line) => JSON.parse(line) as FoldLine)
+        .filter((line) => line.msg === 'folded the update log into the snapshot' && line.doc === name)
+        .reduce((sum, line) => sum + line.updates!, 0);
+    const total = BURSTS.at(-1)![1];
+    await expect.poll(() => names.filter((name) => total - folded(name) < COMPACT_AFTER), { timeout: 30_000 }).toEqual(names);
+
+    await server.kill();
+    const store = await LevelDocumentStore.open(dataDir);
+    cleanup.push(() => store.close());
+    for (const name of names) {
+      const stored = await store.load(name);
+      expect(stored.state, name).not.toBeNull();
+      expect(stored.updates.length, name).toBeLessThan(COMPACT_AFTER);
+      const doc = new Y.Doc();
+      Y.applyUpdate(doc, stored.state!);
+      for (const update of stored.updates) Y.applyUpdate(doc, update);
+      expect(doc.getText('t').toString(), name).toBe(expected);
+    }
+  });
+});
