@@ -103,7 +103,7 @@ export function createProgram(version: string): Command {
         .argParser(integer(0, 1000)),
     )
     .addOption(
-      new Option('--compact-after <updates>', 'fold a document\'s update log into its snapshot once it holds this many updates')
+      new Option('--compact-after <updates>', 'fold a document\'s update log into its snapshot once it holds at most this many updates (each fold at a random point from three quarters of it, so documents with the same traffic do not all fold at once)')
         .env('COMPACT_AFTER')
         .default(d.compactAfter)
         .argParser(integer(1)),

@@ -1,11 +1,13 @@
 /**
  * A document's update log is folded into its snapshot while the document is open and busy, for
  * every busy document at once, and what was folded survives a kill -9: the store then holds each
- * document as a snapshot and a short log, and loads it whole.
+ * document as a snapshot and a short log, and loads it whole. Each fold comes at its own point,
+ * so that documents with the same traffic do not fold in the same moment.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LevelDocumentStore } from '../../persistence/index.js';
+import { nextFoldAt } from '../../server/sync/room.js';
 import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir } from '../helpers/server-process.js';
 
@@ -80,5 +82,15 @@ describe('folding', () => {
       for (const update of stored.updates) Y.applyUpdate(doc, update);
       expect(doc.getText('t').toString(), name).toBe(expected);
     }
+  });
+
+  it('picks each fold point at random from three quarters of --compact-after up to all of it', () => {
+    const points = Array.from({ length: 2_000 }, () => nextFoldAt(1_000));
+    expect(Math.min(...points)).toBeGreaterThanOrEqual(750);
+    expect(Math.max(...points)).toBeLessThanOrEqual(1_000);
+    // Spread out, not clustered: rooms with the same traffic must not fold in the same moment.
+    expect(new Set(points).size).toBeGreaterThan(150);
+    expect(new Set(points.map((point) => Math.floor((point - 750) / 50))).size).toBe(6);
+    for (const small of [1, 2, 3]) expect(nextFoldAt(small)).toBe(small);
   });
 });
