@@ -54,7 +54,7 @@ export class LoadGenerator {
     const script = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
     // BENCH_LOADGEN_FLAGS: extra Node flags for the load generator (e.g. --cpu-prof to profile it).
     const flags = (process.env.BENCH_LOADGEN_FLAGS ?? '').split(' ').filter((flag) => flag.length > 0);
-    const [cmd, args] = pinnedCommand(core, process.execPath, ['--max-old-space-size=6144', ...flags, script]);
+    const [cmd, args] = pinnedCommand(core, process.execPath, ['--max-old-space-size=6144', '--expose-gc', ...flags, script]);
     const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());

@@ -18,6 +18,13 @@ import type { PhaseResult, SteadyPlan, SteadyResult } from './plans.js';
 import { clientIds, replayFor } from './writers.js';
 import { Tally, type WriterState } from './tally.js';
 
+/** A full garbage collection (the load generator runs with `--expose-gc`, see `client.ts`). */
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('the load generator must run with --expose-gc');
+  gc();
+}
+
 /** What a finished steady run leaves behind for `verify` (crash trials). */
 export interface SteadySession {
   plan: SteadyPlan;
@@ -100,6 +107,10 @@ export async function runSteady(
     const phaseTarget = writers.map((writer, i) =>
       writer.replay.generate(Math.min(writer.planned, startSent[i]! + Math.round((phase.ratePerWriter * phase.durationMs) / 1000))),
     );
+    // Generating a phase's keystrokes (a Y.Doc transaction each) leaves much garbage. Collected
+    // now, while nothing is in flight, it cannot pause this process mid-phase, which would delay
+    // the timestamps of whatever arrives meanwhile: a pause no server caused.
+    collectGarbage();
     const cpuBefore = cpuSeconds(plan.serverPid);
     const coreBefore = coreTicks(plan.serverCore);
     const loadBefore = process.cpuUsage();
