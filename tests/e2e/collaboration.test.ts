@@ -3,7 +3,7 @@
  * saved status, all through the real server.
  */
 import type { Page } from 'playwright-core';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   blockTexts,
   browserAndServerForSuite,
@@ -15,15 +15,12 @@ import {
   waitForStatus,
   waitForText,
 } from '../helpers/browser.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient } from '../helpers/clients.js';
 
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
+const cleanup = cleanupAfterEach();
 let counter = 0;
 const docName = (label: string) => `e2e/${label}-${Date.now().toString(36)}-${counter++}`;
-
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
 
 describeInBrowser('editing together in two browsers', () => {
   const suite = browserAndServerForSuite();

@@ -4,7 +4,7 @@
  * it is back.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   blockTexts,
   describeInBrowser,
@@ -15,15 +15,12 @@ import {
   waitForStatus,
   waitForText,
 } from '../helpers/browser.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';
 
 let browser: Browser;
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
-
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const cleanup = cleanupAfterEach();
 
 async function serverOn(dataDir: string, port?: number): Promise<ServerProcess> {
   const server = await startServer({ dataDir, port });

@@ -3,16 +3,14 @@
  * without it every tick's appends are a batch of their own. Order and content are unaffected.
  */
 import { ClassicLevel } from 'classic-level';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LevelDocumentStore } from '../../persistence/level-store.js';
 import { applyStoredDocument } from '../../persistence/fold.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { Editor, makeTempDir } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 /**
  * Appends each update 2 ms after the previous one, as a steady stream of keystrokes across

@@ -4,16 +4,14 @@
  * and clients that ask for it learn when their updates are stored.
  */
 import * as decoding from 'lib0/decoding';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { decodeSaved, MESSAGE_SAVED } from '../../server/sync/protocol.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, seededRandom, testSeed, waitForDoc, type YClient } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const cleanup = cleanupAfterEach();
 
 function track(client: YClient): YClient {
   cleanup.push(() => client.destroy());

@@ -4,22 +4,15 @@
  * document as a snapshot and a short log, and loads it whole. Each fold comes at its own point,
  * so that documents with the same traffic do not fold in the same moment.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LevelDocumentStore } from '../../persistence/index.js';
 import { nextFoldAt } from '../../server/sync/room.js';
-import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
+import { connectClient, waitForDoc } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir } from '../helpers/server-process.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
-
-function track(client: YClient): YClient {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const cleanup = cleanupAfterEach();
 
 const COMPACT_AFTER = 20;
 const DOCS = 12;
@@ -46,7 +39,8 @@ describe('folding', () => {
     });
     cleanup.push(() => server.kill());
     const names = Array.from({ length: DOCS }, (_, i) => `busy-${i}`);
-    const pairs = names.map((name) => ({ name, writer: track(connectClient(server.wsUrl, name)), witness: track(connectClient(server.wsUrl, name)) }));
+    const pairs = names.map((name) => ({ name, writer: connectClient(server.wsUrl, name), witness: connectClient(server.wsUrl, name) }));
+    for (const { writer, witness } of pairs) cleanup.push(() => writer.destroy(), () => witness.destroy());
     await Promise.all(pairs.flatMap(({ writer, witness }) => [writer.synced, witness.synced]));
 
     // Every document crosses the threshold in the same moment: one keystroke per update, all at

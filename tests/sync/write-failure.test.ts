@@ -10,20 +10,18 @@ import { ClassicLevel } from 'classic-level';
 import * as decoding from 'lib0/decoding';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LevelDocumentStore } from '../../persistence/level-store.js';
 import { createCollabServer, type CollabServer } from '../../server/app.js';
 import { DEFAULT_CONFIG } from '../../server/config.js';
 import { decodeSaved, MESSAGE_ERROR, MESSAGE_SAVED } from '../../server/sync/protocol.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
 import { removeDir, tempDataDir } from '../helpers/server-process.js';
 import { redirectJournal } from '../persistence/helpers.js';
 
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const cleanup = cleanupAfterEach();
 
 function capturingLogger(lines: Array<Record<string, unknown>>) {
   const sink = new Writable({
