@@ -186,6 +186,12 @@ export class HeldLevel extends ClassicLevel<string, Uint8Array> {
 /** Resolves on the next turn of the event loop, after the store's scheduled flush has started. */
 export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Runs code, without yielding to the event loop, for `ms` milliseconds: a busy event loop. */
+export function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
 /**
  * Points the descriptor this process holds open on the journal file in `dir` at `target` instead
  * (`/dev/full`: every write fails with ENOSPC), the way a disk fills up under a running store.

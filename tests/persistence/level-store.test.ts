@@ -1,12 +1,13 @@
 /**
  * LevelDocumentStore on a real LevelDB in a temporary directory, with real Yjs updates.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { StoreWriteError } from '../../persistence/document-store.js';
-import { LevelDocumentStore } from '../../persistence/level-store.js';
+import { LevelDocumentStore, LOOP_SAMPLE_MS } from '../../persistence/level-store.js';
 import type { LevelDatabase } from '../../persistence/level-store.js';
-import { Editor, HeldLevel, journalBytes, makeTempDir, nextTurn, redirectJournal, textOf } from './helpers.js';
+import { Editor, HeldLevel, journalBytes, makeTempDir, nextTurn, redirectJournal, spin, textOf } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -99,6 +100,40 @@ describe('LevelDocumentStore', () => {
     expect(keys.filter((key) => key.startsWith('u\u0000'))).toHaveLength(one.length + two.length);
     // The metadata of both documents and the sequence number are written with the updates.
     expect(keys).toEqual(expect.arrayContaining(['m\u0000one', 'm\u0000two', 'seq']));
+  });
+
+  it('journals appends as soon as the code that made them is done while the event loop is mostly idle', async () => {
+    const store = await open();
+    await sleep(LOOP_SAMPLE_MS + 10); // a whole sampling period of waiting
+    const [first, second] = new Editor().type('ab');
+    const stored = store.append('doc', first!);
+    await Promise.resolve(); // the code that appended is done
+    const journaled = journalBytes(dir);
+    expect(journaled).toBeGreaterThan(0);
+    // A later append is a group of its own: durable without waiting for anything else of this turn.
+    const storedToo = store.append('doc', second!);
+    await Promise.resolve();
+    expect(journalBytes(dir)).toBeGreaterThan(journaled);
+    await Promise.all([stored, storedToo]);
+  });
+
+  it('journals the appends of a busy turn of the event loop together, at the end of its I/O', async () => {
+    const store = await open();
+    const [first, second, third] = new Editor().type('abc');
+    // A sampling period spent running code: the loop is busy from the next sample on.
+    spin(LOOP_SAMPLE_MS + 10);
+    await store.append('doc', first!);
+    spin(LOOP_SAMPLE_MS + 10);
+    const before = journalBytes(dir);
+    const appended = [store.append('doc', second!)];
+    await Promise.resolve();
+    expect(journalBytes(dir)).toBe(before); // waiting for the turn's other socket reads
+    appended.push(store.append('other', third!));
+    await nextTurn();
+    expect(journalBytes(dir)).toBeGreaterThan(before);
+    await Promise.all(appended);
+    expect((await store.load('doc')).updates).toEqual([first, second]);
+    expect((await store.load('other')).updates).toEqual([third]);
   });
 
   it('groups the appends made while a batch is in flight into the next batch', async () => {
