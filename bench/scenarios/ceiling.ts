@@ -5,6 +5,13 @@
  * last send: in a short phase a server falling behind shows it there before its p99 does). A
  * phase over the limit is run once more before the rate counts as not sustained, so that a burst
  * of other work on the machine does not end a server's run early.
+ *
+ * A sustained phase counts at its step's rate (updates per second per writer, times the writers),
+ * not at the rate measured by the load generator's clock: that one ends each phase a little late
+ * (its loop wakes up to a few milliseconds after the phase's end, later the more deliveries it is
+ * receiving), so it reads 0.1 to 0.3% under the step, and most under the fastest servers. Only
+ * a phase whose measured rate fell more than 2% short of its step (a load generator that could
+ * not send on time) counts at the measured rate.
  */
 import { cleanUp, dataDirFor, deliveryFailures, outcome, steadyFailures, withServer, type Scenario } from './scenario.js';
 
@@ -38,7 +45,7 @@ export const ceiling: Scenario = {
     const passing = result.phases.filter(
       (phase) => phase.latency.p99Ms <= p99LimitMs && phase.drainMs <= p99LimitMs && deliveryFailures(phase).length === 0,
     );
-    const best = passing.reduce((max, phase) => Math.max(max, phase.inboundPerSec), 0);
+    const best = passing.reduce((max, phase) => Math.max(max, sustainedRate(phase)), 0);
     const notes: string[] = [
       result.phases
         .map((phase) => `${Math.round(phase.inboundPerSec)}/s${phase.retry ? ' again' : ''}: p99 ${phase.latency.p99Ms.toFixed(1)} ms, drained in ${Math.round(phase.drainMs)} ms`)
@@ -59,3 +66,8 @@ export const ceiling: Scenario = {
     });
   },
 };
+
+/** The rate a sustained phase counts at (see the top of this file). */
+export function sustainedRate(phase: { targetInboundPerSec: number; inboundPerSec: number }): number {
+  return phase.inboundPerSec >= 0.98 * phase.targetInboundPerSec ? phase.targetInboundPerSec : phase.inboundPerSec;
+}
