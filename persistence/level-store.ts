@@ -14,7 +14,7 @@
  * - Busy: at the end of the turn's I/O callbacks (`setImmediate`). A busy turn handles many
  *   socket reads; their appends, across all documents, take one journal write, and each
  *   document's updates go out in one socket write per connection (`Room.broadcastUpdates`).
- *   Measured at 8,000 and 10,000 updates/s over 100 documents: about 12% less server CPU. At
+ *   Measured at 8,000 and 10,000 updates/s over 100 documents: 11 to 17% less server CPU. At
  *   2,000/s, with a third of the loop busy, it made no difference beyond noise; and waiting for
  *   the end of the turn can only delay the first reads' updates, so it is done only when busy.
  *
