@@ -68,6 +68,6 @@ export const ceiling: Scenario = {
 };
 
 /** The rate a sustained phase counts at (see the top of this file). */
-export function sustainedRate(phase: { targetInboundPerSec: number; inboundPerSec: number }): number {
+function sustainedRate(phase: { targetInboundPerSec: number; inboundPerSec: number }): number {
   return phase.inboundPerSec >= 0.98 * phase.targetInboundPerSec ? phase.targetInboundPerSec : phase.inboundPerSec;
 }
