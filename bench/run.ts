@@ -5,7 +5,7 @@
  *
  *   --quick             small sizes, about a minute
  *   --only a,b          only these scenarios (fan-out, many-rooms, idle, cold-load, crash, ceiling)
- *   --servers a,b       only these servers (ours, ours-fsync, y-websocket, hocuspocus)
+ *   --servers a,b       only these servers (ours, ours-fsync, y-websocket, hocuspocus, floor)
  *   --seed N            replay a run's random choices (printed at the start of every run)
  *   --no-build          do not run `npm run build` first
  *   --keep              keep the data directories (under the OS temp dir)
@@ -78,7 +78,7 @@ log(`cores: server ${cores.server}, load generator ${cores.load}; open-file limi
 const loadBefore = loadavg()[0]!;
 if (loadBefore > 0.5) log(`! load average ${loadBefore.toFixed(2)}: other processes are busy, figures will be noisy`);
 
-if (serverNames.some((name) => serverSpecs[name].ours)) {
+if (serverNames.some((name) => serverSpecs[name].role !== 'peer')) {
   if (!values['no-build']) {
     log('building the server (npm run build)...');
     const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: repoRoot, stdio: 'inherit' });
@@ -86,7 +86,7 @@ if (serverNames.some((name) => serverSpecs[name].ours)) {
   }
   if (!existsSync(join(repoRoot, 'dist', 'server', 'main.js'))) {
     log('! dist/server/main.js is missing: running the peers only');
-    serverNames = serverNames.filter((name) => !serverSpecs[name].ours);
+    serverNames = serverNames.filter((name) => serverSpecs[name].role === 'peer');
   }
 }
 const specs = serverNames.map((name) => serverSpecs[name]);
@@ -110,9 +110,10 @@ const started = Date.now();
 const outcomes: ScenarioOutcome[] = [];
 for (const [i, scenario] of selected.entries()) {
   const rounds = config.rounds[scenario.name] ?? 1;
-  const byServer = new Map<string, ScenarioOutcome[]>(specs.map((spec) => [spec.name, []]));
+  const runners = specs.filter((spec) => spec.scenarios === undefined || spec.scenarios.includes(scenario.name));
+  const byServer = new Map<string, ScenarioOutcome[]>(runners.map((spec) => [spec.name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const spec of specs) {
+    for (const spec of runners) {
       const roundLabel = rounds > 1 ? `, round ${round + 1} of ${rounds}` : '';
       log(`\n[${scenario.name}] ${spec.label}${roundLabel} (${Math.round((Date.now() - started) / 1000)} s into the run)`);
       // The same seed for every server within a round: the same keystrokes, the same kill times.
@@ -131,7 +132,7 @@ for (const [i, scenario] of selected.entries()) {
       byServer.get(spec.name)!.push(result);
     }
   }
-  for (const spec of specs) {
+  for (const spec of runners) {
     const combined = combineRounds(byServer.get(spec.name)!);
     outcomes.push(combined);
     if (rounds > 1) log(`\n[${scenario.name}] ${spec.label}: ${combined.notes[0]}`);

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { freePort, pinnedCommand, sleep } from './proc.js';
 import type { Dialect } from './wire.js';
 
-export type ServerName = 'ours' | 'ours-fsync' | 'y-websocket' | 'hocuspocus';
+export type ServerName = 'ours' | 'ours-fsync' | 'y-websocket' | 'hocuspocus' | 'floor';
 
-export const allServers: ServerName[] = ['ours', 'ours-fsync', 'y-websocket', 'hocuspocus'];
+export const allServers: ServerName[] = ['ours', 'ours-fsync', 'y-websocket', 'hocuspocus', 'floor'];
 
 /** The repository root (this file runs as dist/bench/servers.js). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,8 +25,14 @@ export interface ServerSpec {
   label: string;
   version: string;
   dialect: Dialect;
-  /** This project's server (the ratio's numerator); peers are everything else. */
-  ours: boolean;
+  /**
+   * `ours`: this project's server (the ratio's numerator); `peer`: a server it is compared with;
+   * `floor`: a reference that is no document server at all (see `peers/relay-floor.ts`), shown
+   * beside the others and never counted as a peer.
+   */
+  role: 'ours' | 'peer' | 'floor';
+  /** The scenarios it runs; all when absent. */
+  scenarios?: readonly string[];
   /** Script, arguments and environment for a data directory and a port (0 where supported). */
   command: (dataDir: string, port: number) => { script: string; args: string[]; env: Record<string, string> };
   /** Whether the server can listen on port 0 and report the port it got. */
@@ -54,7 +60,7 @@ function oursSpec(fsync: boolean): ServerSpec {
     label: fsync ? 'ours --fsync' : 'ours',
     version,
     dialect: 'y-websocket',
-    ours: true,
+    role: 'ours',
     command: (dataDir, port) => ({
       script: join(repoRoot, 'dist', 'server', 'main.js'),
       // Defaults, except the two abuse limits a one-machine load test trips by construction: every
@@ -80,7 +86,7 @@ export const serverSpecs: Record<ServerName, ServerSpec> = {
     label: `y-websocket ${packageVersion('node_modules/y-websocket-server-v2')}`,
     version: packageVersion('node_modules/y-websocket-server-v2'),
     dialect: 'y-websocket',
-    ours: false,
+    role: 'peer',
     // The reference server with its LevelDB persistence (y-leveldb) turned on by YPERSISTENCE.
     command: (dataDir, port) => ({
       script: join(repoRoot, 'node_modules', 'y-websocket-server-v2', 'bin', 'server.cjs'),
@@ -96,7 +102,7 @@ export const serverSpecs: Record<ServerName, ServerSpec> = {
     label: `hocuspocus ${packageVersion('node_modules/@hocuspocus/server')}`,
     version: packageVersion('node_modules/@hocuspocus/server'),
     dialect: 'hocuspocus',
-    ours: false,
+    role: 'peer',
     command: (dataDir, port) => ({
       script: join(repoRoot, 'dist', 'bench', 'peers', 'hocuspocus-server.js'),
       args: ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
@@ -105,6 +111,23 @@ export const serverSpecs: Record<ServerName, ServerSpec> = {
     reportsPort: true,
     readyPort: jsonListening,
     urlTemplate: (port) => `ws://127.0.0.1:${port}/`,
+  },
+  floor: {
+    name: 'floor',
+    label: 'floor (relay)',
+    version: packageVersion('.'),
+    dialect: 'y-websocket',
+    role: 'floor',
+    // It stores nothing, so it has nothing to load or to lose; the ceiling's ladder would only add minutes.
+    scenarios: ['fan-out', 'many-rooms', 'idle'],
+    command: (_dataDir, port) => ({
+      script: join(repoRoot, 'dist', 'bench', 'peers', 'relay-floor.js'),
+      args: ['--host', '127.0.0.1', '--port', String(port)],
+      env: {},
+    }),
+    reportsPort: true,
+    readyPort: jsonListening,
+    urlTemplate: (port) => `ws://127.0.0.1:${port}/{doc}`,
   },
 };
 

@@ -15,6 +15,7 @@ const colors: Record<string, string> = {
   'ours-fsync': '#79a8f5',
   'y-websocket': '#8b949e',
   hocuspocus: '#b08800',
+  floor: '#c5ccd3',
 };
 
 const escape = (text: string): string =>

@@ -1,0 +1,72 @@
+/**
+ * The floor: not a document server, but the least any Node server speaking this protocol can do.
+ * It holds no Y.Doc and stores nothing. It answers each client's sync step 1 with an empty sync
+ * step 2, and forwards every update message as it came, framed once, to the other sockets on the
+ * same path. Its transport is ours (`ServerWebSocket`, frames built once per message), so what the
+ * benchmark measures for it is the cost of the sockets alone: what no server can spend less on,
+ * whatever it does with the documents.
+ *
+ * Its figures are a reference beside the peers', never a peer's (see `ServerSpec.reference`).
+ *
+ *   node dist/bench/peers/relay-floor.js --host 127.0.0.1 --port 0
+ */
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
+import { parseArgs } from 'node:util';
+import { binaryFrame } from '../../server/sync/frame.js';
+import { handshakeKey, handshakeResponse } from '../../server/http/handshake.js';
+import { ServerWebSocket } from '../../server/sync/websocket.js';
+
+const { values } = parseArgs({
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '0' },
+  },
+});
+
+// y-websocket messages: [0 = sync, submessage, ...]; submessage 0 is step 1, 2 an update.
+const SYNC_STEP_2_EMPTY = new Uint8Array([0, 1, 2, 0, 0]);
+
+const rooms = new Map<string, Set<ServerWebSocket>>();
+
+const server = createServer((_request, response) => {
+  response.writeHead(404).end();
+});
+
+server.on('upgrade', (request, tcp: Socket, head: Buffer) => {
+  let key: string;
+  try {
+    key = handshakeKey(request);
+  } catch {
+    tcp.destroy(); // only the benchmark's own clients connect; none sends a bad handshake
+    return;
+  }
+  const path = request.url ?? '/';
+  let room = rooms.get(path);
+  if (room === undefined) rooms.set(path, (room = new Set()));
+  const peers = room;
+  tcp.write(handshakeResponse(key));
+  const socket: ServerWebSocket = new ServerWebSocket(tcp, 1024 * 1024, {
+    onMessage: (data) => {
+      if (data[0] !== 0) return;
+      if (data[1] === 0) socket.send(SYNC_STEP_2_EMPTY);
+      else if (data[1] === 2) {
+        const frame = binaryFrame(data);
+        for (const other of peers) if (other !== socket) other.sendFrame(frame);
+      }
+    },
+    onPong: () => undefined,
+    onError: () => undefined, // a closing socket; onClose follows
+    onClose: () => {
+      peers.delete(socket);
+      if (peers.size === 0) rooms.delete(path);
+    },
+  });
+  peers.add(socket);
+  socket.start(head);
+});
+
+server.listen(Number(values.port), values.host, () => {
+  const address = server.address();
+  console.log(JSON.stringify({ msg: 'listening', port: typeof address === 'object' && address !== null ? address.port : 0 }));
+});
