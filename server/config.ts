@@ -24,7 +24,7 @@ export interface ServerConfig {
   /**
    * Least milliseconds between two LevelDB batches that index journaled appends: fewer, larger
    * batches, less work per update. Appends are durable once journaled, so it delays no delivery,
-   * only the reload of a document written within the interval. Default 10.
+   * only the reload of a document written within the interval. Default 100.
    */
   readonly batchIntervalMs: number;
   /**
@@ -67,7 +67,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   unloadGraceMs: 10_000,
   pingIntervalMs: 30_000,
   compactAfter: 1000,
-  batchIntervalMs: 10,
+  batchIntervalMs: 100,
   authSecret: null,
   allowedOrigins: [],
   maxDocumentSize: 32 * 1024 * 1024,

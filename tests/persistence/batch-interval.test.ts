@@ -54,4 +54,25 @@ describe('batchIntervalMs', () => {
     expect(eager.batches).toBe(updates.length);
     expect(eager.text).toBe('gathered into few batches');
   });
+
+  it('does not hold a closing store for the interval: the waiting batch is written at once', async () => {
+    const { dir, cleanup } = await makeTempDir();
+    cleanups.push(cleanup);
+    const updates = new Editor().type('closed');
+    // An hour: closing must not wait it out (the test would time out if it did).
+    const store = await LevelDocumentStore.open(dir, { batchIntervalMs: 3_600_000 });
+    // The first batch starts at once; the next may start only an hour after it.
+    await store.append('doc', updates[0]!);
+    await store.flush();
+    for (const update of updates.slice(1)) await store.append('doc', update);
+    await store.close();
+
+    const reopened = await LevelDocumentStore.open(dir);
+    cleanups.push(() => reopened.close());
+    // Indexed by LevelDB before the close ended, not left to the journal's replay.
+    expect(reopened.recovery.replayed).toBe(0);
+    const doc = new Y.Doc();
+    applyStoredDocument(doc, await reopened.load('doc'));
+    expect(doc.getText('text').toString()).toBe('closed');
+  });
 });
