@@ -92,9 +92,16 @@ type AppendGroup = { readonly appends: PendingAppend[]; readonly done: Deferred;
  * log entries go into `batch` as the group is journaled, so building a batch costs this thread a
  * little per group rather than all at once when it is written: at 2,000 updates/s, 200 entries
  * every 100 ms. `failure` is set if adding them failed; the batch is then not written. `done`
- * settles when it was written or failed.
+ * settles when it was written or failed, and with it the `done` of each group that joined later.
  */
-type IndexTask = { readonly kind: 'index'; readonly appends: PendingAppend[]; readonly done: Deferred; batch: ChainedBatch | null; failure: unknown };
+type IndexTask = {
+  readonly kind: 'index';
+  readonly appends: PendingAppend[];
+  readonly done: Deferred;
+  readonly joined: Deferred[];
+  batch: ChainedBatch | null;
+  failure: unknown;
+};
 
 type WriteTask =
   | IndexTask
@@ -434,12 +441,12 @@ export class LevelDocumentStore implements DocumentStore {
       if (this.lastWrite.get(append.name) === group) this.lastWrite.set(append.name, tail);
     }
     this.addToBatch(tail, group.appends);
-    tail.done.promise.then(group.done.resolve, group.done.reject);
+    tail.joined.push(group.done);
   }
 
   /** A task indexing `appends`, their log entries already in its batch. */
   private indexTask(appends: PendingAppend[], done: Deferred = handledDeferred()): IndexTask {
-    const task: IndexTask = { kind: 'index', appends, done, batch: null, failure: null };
+    const task: IndexTask = { kind: 'index', appends, done, joined: [], batch: null, failure: null };
     this.addToBatch(task, appends);
     return task;
   }
@@ -517,10 +524,14 @@ export class LevelDocumentStore implements DocumentStore {
         else await this.writeDeletion(task.name);
       }
       task.done.resolve();
+      if (task.kind === 'index') for (const done of task.joined) done.resolve();
     } catch (cause) {
       const error = cause instanceof StoreWriteError ? cause : new StoreWriteError(describeFailure(task), { cause });
       task.done.reject(error);
-      if (task.kind === 'index') this.failStore('The store failed: LevelDB could not index journaled updates; they are kept in the journal for the next start', error);
+      if (task.kind === 'index') {
+        for (const done of task.joined) done.reject(error);
+        this.failStore('The store failed: LevelDB could not index journaled updates; they are kept in the journal for the next start', error);
+      }
     } finally {
       this.forget(task);
     }

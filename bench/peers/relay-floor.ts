@@ -6,7 +6,7 @@
  * benchmark measures for it is the cost of the sockets alone: what no server can spend less on,
  * whatever it does with the documents.
  *
- * Its figures are a reference beside the peers', never a peer's (see `ServerSpec.reference`).
+ * Its figures are a reference beside the peers', never a peer's (see `ServerSpec.role`).
  *
  *   node dist/bench/peers/relay-floor.js --host 127.0.0.1 --port 0
  */
