@@ -13,6 +13,8 @@ export interface BenchConfig {
   rounds: Partial<Record<string, number>>;
   /** Typing before each steady measurement starts, at its first rate (not measured). */
   warmupMs: number;
+  /** The start of each measured phase whose latency is not recorded (see `SteadyPlan.leadInMs`). */
+  leadInMs: number;
   fanOut: { readers: number; ratePerWriter: number; durationMs: number };
   manyRooms: { docs: number; writersPerDoc: number; readersPerDoc: number; ratePerWriter: number; durationMs: number };
   idle: {
@@ -42,6 +44,7 @@ export const fullConfig: BenchConfig = {
   mode: 'full',
   rounds: { 'fan-out': 3, 'many-rooms': 3, ceiling: 3 },
   warmupMs: 2000,
+  leadInMs: 500,
   // Three rounds of 1,000 edits: 3,000 in all, as before rounds.
   fanOut: { readers: 500, ratePerWriter: 150, durationMs: 6_667 },
   manyRooms: { docs: 100, writersPerDoc: 2, readersPerDoc: 4, ratePerWriter: 10, durationMs: 6_667 },
@@ -62,6 +65,7 @@ export const quickConfig: BenchConfig = {
   mode: 'quick',
   rounds: {},
   warmupMs: 500,
+  leadInMs: 250,
   fanOut: { readers: 200, ratePerWriter: 150, durationMs: 2000 },
   manyRooms: { docs: 40, writersPerDoc: 2, readersPerDoc: 4, ratePerWriter: 10, durationMs: 2000 },
   idle: { docs: 150, connectionsPerDoc: 10, minMs: 3000, steadyMs: 2000, maxMs: 10_000, earlyMs: 1000 },

@@ -22,6 +22,16 @@ export interface SteadyPlan extends Target {
   phases: { ratePerWriter: number; durationMs: number }[];
   /** Type this long at the first phase's rate before measuring (JIT, caches, first loads). */
   warmupMs: number;
+  /**
+   * The first this many milliseconds of each phase are its lead-in: its keystrokes are delivered
+   * and accounted like any other, but their latency is not recorded. The load generator collects
+   * its garbage before each phase (see `steady.ts`) and runs slowly for 100 to 200 ms after;
+   * against the relay floor at 16,000 updates/s, that put 17 to 38 ms on the first deliveries of
+   * every phase and the phase's p99 at 7 to 15 ms (three runs); with a 500 ms lead-in, 4.8 and 5.2
+   * ms (two runs). A server that cannot sustain a rate falls further behind as the phase goes on,
+   * after the lead-in.
+   */
+  leadInMs: number;
   seed: number;
   connectConcurrency: number;
   /** A phase ends its drain when no delivery arrived for this long. */

@@ -107,18 +107,17 @@ export async function runSteady(
     const phaseTarget = writers.map((writer, i) =>
       writer.replay.generate(Math.min(writer.planned, startSent[i]! + Math.round((phase.ratePerWriter * phase.durationMs) / 1000))),
     );
-    // Generating keystrokes (a Y.Doc transaction each) and opening the sockets leave much garbage.
-    // Collected now, while nothing is in flight, it cannot pause this process mid-phase, which
-    // would delay the timestamps of whatever arrives meanwhile: a pause no server caused. Only
-    // before the first phase (the warm-up, where there is one), though: this process runs slowly
-    // for about 100 ms after a full collection, whatever the server. Against the relay floor at
-    // 16,000 updates/s, a collection before each phase put 17 to 38 ms on the deliveries of its
-    // first 100 ms, and the phase's p99 at 7 to 15 ms; without it, 3 to 4 ms (three runs each).
-    if (p === 0) collectGarbage();
+    // Generating a phase's keystrokes (a Y.Doc transaction each) leaves much garbage. Collected
+    // now, while nothing is in flight, it cannot pause this process mid-phase, which would delay
+    // the timestamps of whatever arrives meanwhile: a pause no server caused. The collection has
+    // an after-effect of its own, which the phase's lead-in (`plan.leadInMs`) keeps out of its
+    // latency: this process runs slowly for its first 100 to 200 ms.
+    collectGarbage();
     const cpuBefore = cpuSeconds(plan.serverPid);
     const coreBefore = coreTicks(plan.serverCore);
     const loadBefore = process.cpuUsage();
     const start = performance.now();
+    tally.measureFrom(p, start + plan.leadInMs);
     const killTimer =
       plan.killAtMs === undefined
         ? null

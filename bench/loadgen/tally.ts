@@ -44,6 +44,8 @@ export class Tally {
   private readonly histograms: LatencyHistogram[] = [];
   private readonly delivered: number[] = [];
   private readonly duplicated: number[] = [];
+  /** Per phase: latency is recorded for keystrokes sent from this time on (see `SteadyPlan.leadInMs`). */
+  private readonly measuredFrom: number[] = [];
   private misdelivered = 0;
   private deliveredTotal = 0;
   private lastDeliveryAt = 0;
@@ -61,6 +63,11 @@ export class Tally {
     const reader = { doc, seen };
     this.readers.push(reader);
     return reader;
+  }
+
+  /** Records the latency of phase `phase`'s keystrokes sent at `time` (performance.now()) or later only. */
+  measureFrom(phase: number, time: number): void {
+    this.measuredFrom[phase] = time;
   }
 
   histogram(phase: number): LatencyHistogram {
@@ -93,7 +100,8 @@ export class Tally {
       writer.observed[k] = 1;
       this.deliveredTotal++;
       this.delivered[phase] = (this.delivered[phase] ?? 0) + 1;
-      this.histogram(phase).record(receivedAt - writer.sentAt[k]!);
+      const sentAt = writer.sentAt[k]!;
+      if (sentAt >= (this.measuredFrom[phase] ?? 0)) this.histogram(phase).record(receivedAt - sentAt);
     }
   }
 

@@ -32,6 +32,7 @@ export const ceiling: Scenario = {
         readersPerDoc,
         phases: rates.map((ratePerWriter) => ({ ratePerWriter, durationMs: phaseMs })),
         warmupMs: ctx.config.warmupMs,
+        leadInMs: ctx.config.leadInMs,
         seed: ctx.seed,
         connectConcurrency: 50,
         drainTimeoutMs: 5000,

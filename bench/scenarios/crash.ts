@@ -30,6 +30,7 @@ export const crash: Scenario = {
           readersPerDoc: 1,
           phases: [{ ratePerWriter, durationMs: killAfterMs[1] + 5000 }],
           warmupMs: 0,
+          leadInMs: 0,
           seed: ctx.seed + t,
           connectConcurrency: 20,
           drainTimeoutMs: 2000,

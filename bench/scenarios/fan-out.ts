@@ -21,6 +21,7 @@ export const fanOut: Scenario = {
         readersPerDoc: readers,
         phases: [{ ratePerWriter, durationMs }],
         warmupMs: ctx.config.warmupMs,
+        leadInMs: ctx.config.leadInMs,
         seed: ctx.seed,
         connectConcurrency: 50,
         drainTimeoutMs: 5000,

@@ -21,6 +21,7 @@ export const manyRooms: Scenario = {
         readersPerDoc,
         phases: [{ ratePerWriter, durationMs }],
         warmupMs: ctx.config.warmupMs,
+        leadInMs: ctx.config.leadInMs,
         seed: ctx.seed,
         connectConcurrency: 50,
         drainTimeoutMs: 5000,
