@@ -55,6 +55,35 @@ describe('batchIntervalMs', () => {
     expect(eager.text).toBe('gathered into few batches');
   });
 
+  it('counts every group that joins a batch into the metadata of its documents', async () => {
+    const { dir, cleanup } = await makeTempDir();
+    cleanups.push(cleanup);
+    const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    let batches = 0;
+    db.on('write', () => batches++);
+    const store = await LevelDocumentStore.fromDatabase(db, { batchIntervalMs: 300 });
+    cleanups.push(() => store.close());
+    const first = new Editor().type('first document');
+    const second = new Editor().type('second');
+    // Interleaved, each append in a turn of its own: a group each, nearly all joining one batch.
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < Math.max(first.length, second.length); i++) {
+      if (i < first.length) writes.push(store.append('first', first[i]!));
+      if (i < second.length) writes.push(store.append('second', second[i]!));
+      await new Promise<void>((resolve) => setTimeout(resolve, 1));
+    }
+    await Promise.all(writes);
+    await store.flush();
+    expect(batches).toBeLessThanOrEqual(2);
+    expect(await store.logLength('first')).toBe(first.length);
+    expect(await store.logLength('second')).toBe(second.length);
+    const bytes = (updates: Uint8Array[]): number => updates.reduce((sum, update) => sum + update.length, 0);
+    expect((await store.list()).map(({ name, size }) => [name, size])).toEqual([
+      ['first', bytes(first)],
+      ['second', bytes(second)],
+    ]);
+  });
+
   it('does not hold a closing store for the interval: the waiting batch is written at once', async () => {
     const { dir, cleanup } = await makeTempDir();
     cleanups.push(cleanup);
