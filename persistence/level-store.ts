@@ -439,16 +439,17 @@ export class LevelDocumentStore implements DocumentStore {
 
   private queueForIndex(group: AppendGroup): void {
     const tail = this.queue[this.queue.length - 1];
-    if (tail?.kind !== 'index') {
-      const task = this.indexTask(group.appends, group.done);
-      for (const { name } of group.appends) if (this.lastWrite.get(name) === group) this.lastWrite.set(name, task);
+    let task: IndexTask;
+    if (tail?.kind === 'index') {
+      task = tail;
+      this.addToBatch(task, group.appends);
+      task.joined.push(group.done);
+    } else {
+      task = this.indexTask(group.appends, group.done);
       this.queue.push(task);
       this.scheduleDrain();
-      return;
     }
-    for (const { name } of group.appends) if (this.lastWrite.get(name) === group) this.lastWrite.set(name, tail);
-    this.addToBatch(tail, group.appends);
-    tail.joined.push(group.done);
+    for (const { name } of group.appends) if (this.lastWrite.get(name) === group) this.lastWrite.set(name, task);
   }
 
   /** A task indexing `appends`, their log entries already in its batch. */

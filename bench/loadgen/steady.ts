@@ -36,6 +36,9 @@ export async function runSteady(
   plan: SteadyPlan,
   progress: (line: string) => void,
 ): Promise<{ result: SteadyResult; session: SteadySession }> {
+  // A phase no longer than its lead-in would record no latency at all, and pass any limit on it.
+  const tooShort = plan.phases.find((phase) => phase.durationMs <= plan.leadInMs);
+  if (tooShort !== undefined) throw new RangeError(`a ${tooShort.durationMs} ms phase is no longer than its ${plan.leadInMs} ms lead-in`);
   const random = seededRandom(plan.seed);
   // The warm-up phase (if any) runs first at the first rate; it is reported apart, never measured.
   const warmup = plan.warmupMs > 0 ? [{ ratePerWriter: plan.phases[0]!.ratePerWriter, durationMs: plan.warmupMs }] : [];
