@@ -8,7 +8,12 @@
  *
  * Its figures are a reference beside the peers', never a peer's (see `ServerSpec.role`).
  *
- *   node dist/bench/peers/relay-floor.js --host 127.0.0.1 --port 0
+ *   node dist/bench/peers/relay-floor.js --host 127.0.0.1 --port 0 [--fault drop|duplicate|misdeliver]
+ *
+ * `--fault` is for the harness's own tests (`tests/bench/`), never for a measurement: every
+ * `FAULT_EVERY`th update is forwarded wrongly, so a test can see the delivery accounting catch it.
+ * `drop` leaves out one of its recipients, `duplicate` sends it to one of them twice, and
+ * `misdeliver` also sends it to every socket of another room.
  */
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
@@ -21,8 +26,19 @@ const { values } = parseArgs({
   options: {
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '0' },
+    fault: { type: 'string' },
   },
 });
+
+const FAULTS = ['drop', 'duplicate', 'misdeliver'] as const;
+type Fault = (typeof FAULTS)[number];
+const FAULT_EVERY = 25;
+const fault = values.fault as Fault | undefined;
+if (fault !== undefined && !FAULTS.includes(fault)) {
+  console.error(`--fault must be one of ${FAULTS.join(', ')}, not "${fault}"`);
+  process.exit(2);
+}
+let forwarded = 0;
 
 // y-websocket messages: [0 = sync, submessage, ...]; submessage 0 is step 1, 2 an update.
 const SYNC_STEP_2_EMPTY = new Uint8Array([0, 1, 2, 0, 0]);
@@ -52,7 +68,8 @@ server.on('upgrade', (request, tcp: Socket, head: Buffer) => {
       if (data[1] === 0) socket.send(SYNC_STEP_2_EMPTY);
       else if (data[1] === 2) {
         const frame = binaryFrame(data);
-        for (const other of peers) if (other !== socket) other.sendFrame(frame);
+        if (fault !== undefined && ++forwarded % FAULT_EVERY === 0) forwardWrongly(fault, frame, socket, peers);
+        else for (const other of peers) if (other !== socket) other.sendFrame(frame);
       }
     },
     onPong: () => undefined,
@@ -66,7 +83,19 @@ server.on('upgrade', (request, tcp: Socket, head: Buffer) => {
   socket.start(head);
 });
 
+/** Forwards one update the way `fault` says (see the top of this file). */
+function forwardWrongly(fault: Fault, frame: Buffer, sender: ServerWebSocket, peers: Set<ServerWebSocket>): void {
+  const recipients = [...peers].filter((peer) => peer !== sender);
+  for (const [i, recipient] of recipients.entries()) if (i > 0 || fault !== 'drop') recipient.sendFrame(frame);
+  if (fault === 'duplicate') recipients[0]?.sendFrame(frame);
+  if (fault === 'misdeliver') {
+    const elsewhere = [...rooms.values()].find((room) => room !== peers) ?? new Set<ServerWebSocket>();
+    for (const stranger of elsewhere) stranger.sendFrame(frame);
+  }
+}
+
 server.listen(Number(values.port), values.host, () => {
   const address = server.address();
-  console.log(JSON.stringify({ msg: 'listening', port: typeof address === 'object' && address !== null ? address.port : 0 }));
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  console.log(JSON.stringify({ msg: 'listening', port, ...(fault === undefined ? {} : { fault, faultEvery: FAULT_EVERY }) }));
 });

@@ -81,6 +81,9 @@ const PAPER_TRACE = process.env.TRACE_DATA_DIR
 /** Whether the automerge-paper trace is there. */
 export const hasPaperTrace = existsSync(PAPER_TRACE);
 
+/** The folder holding the traces (for processes that load them themselves, like the benchmark's). */
+export const TRACE_DIR = dirname(PAPER_TRACE);
+
 /**
  * `describe`, for tests that replay the real trace. Without the trace file they skip with a
  * message on a developer's machine, and fail under `CI=true`, where the trace must be present.

@@ -1,0 +1,134 @@
+/**
+ * The benchmark's promise that a server which drops, duplicates or misdelivers an update fails its
+ * scenario, whatever its speed. The real load generator (its own process, as in a benchmark run)
+ * types the real trace into the relay floor, once honest and once per kind of fault
+ * (`bench/peers/relay-floor.ts --fault`), and must count exactly the deliveries the relay got wrong.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+
+import type { LoadGenerator } from '../../bench/loadgen/client.js';
+import type { SteadyPlan, SteadyResult } from '../../bench/loadgen/plans.js';
+import { describeWithTrace, TRACE_DIR } from '../persistence/helpers.js';
+
+// The load generator and the relay run from the built benchmark (`npm test` builds it first), as
+// `npm run bench` runs them.
+const DIST = resolve(import.meta.dirname, '../../dist/bench');
+const RELAY = resolve(DIST, 'peers/relay-floor.js');
+type Client = typeof import('../../bench/loadgen/client.js');
+type Scenario = typeof import('../../bench/scenarios/scenario.js');
+type Proc = typeof import('../../bench/proc.js');
+
+interface Relay {
+  child: ChildProcess;
+  port: number;
+  /** Every how many updates the relay forwards one wrongly (0 when honest). */
+  faultEvery: number;
+}
+
+async function startRelay(fault?: string): Promise<Relay> {
+  const child = spawn(process.execPath, [RELAY, '--host', '127.0.0.1', '--port', '0', ...(fault ? ['--fault', fault] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`the relay exited with ${String(code)} before listening`);
+  });
+  const listening = (async () => {
+    for await (const line of createInterface({ input: child.stdout! })) {
+      const entry = JSON.parse(line) as { msg: string; port: number; faultEvery?: number };
+      if (entry.msg === 'listening') return { child, port: entry.port, faultEvery: entry.faultEvery ?? 0 };
+    }
+    throw new Error('the relay closed its output before listening');
+  })();
+  return await Promise.race([listening, exited]);
+}
+
+describeWithTrace('the benchmark counts every delivery a server gets wrong', () => {
+  let client: Client;
+  let scenario: Scenario;
+  let loadgen: LoadGenerator;
+  const progress: string[] = [];
+  let relay: Relay | null = null;
+
+  beforeAll(async () => {
+    process.env.BENCH_DATA_DIR ??= TRACE_DIR;
+    client = (await import(pathToFileURL(resolve(DIST, 'loadgen/client.js')).href)) as Client;
+    scenario = (await import(pathToFileURL(resolve(DIST, 'scenarios/scenario.js')).href)) as Scenario;
+    const { benchCores } = (await import(pathToFileURL(resolve(DIST, 'proc.js')).href)) as Proc;
+    loadgen = await client.LoadGenerator.start(benchCores().load, (line) => progress.push(line));
+  });
+
+  afterAll(() => loadgen?.stop());
+
+  afterEach(async () => {
+    if (relay === null) return;
+    const exited = once(relay.child, 'exit');
+    relay.child.kill();
+    await exited;
+    relay = null;
+  });
+
+  /** Two rooms, one writer and three readers each, one second at 50 keystrokes/s per writer. */
+  async function typeInto(target: Relay): Promise<SteadyResult> {
+    const plan: SteadyPlan = {
+      dialect: 'y-websocket',
+      urlTemplate: `ws://127.0.0.1:${target.port}/ws/{doc}`,
+      serverPid: target.child.pid!,
+      serverCore: 0,
+      docs: ['room-a', 'room-b'],
+      writersPerDoc: 1,
+      readersPerDoc: 3,
+      phases: [{ ratePerWriter: 50, durationMs: 1000 }],
+      warmupMs: 0,
+      leadInMs: 0,
+      seed: 5,
+      connectConcurrency: 8,
+      drainTimeoutMs: 500,
+    };
+    return await loadgen.steady(plan);
+  }
+
+  it('finds nothing wrong with an honest relay', async () => {
+    relay = await startRelay();
+    const result = await typeInto(relay);
+    const [phase] = result.phases;
+    expect(phase!.sent).toBeGreaterThanOrEqual(90);
+    expect(phase).toMatchObject({ expected: phase!.sent * 3, delivered: phase!.sent * 3, dropped: 0, duplicated: 0, misdelivered: 0 });
+    expect(scenario.steadyFailures(result)).toEqual([]);
+  });
+
+  it('counts each delivery a relay leaves out, and fails the run', async () => {
+    relay = await startRelay('drop');
+    const result = await typeInto(relay);
+    const [phase] = result.phases;
+    const wrong = Math.floor(phase!.sent / relay.faultEvery);
+    expect(wrong).toBeGreaterThan(0);
+    expect(phase).toMatchObject({ dropped: wrong, duplicated: 0, misdelivered: 0, delivered: phase!.sent * 3 - wrong });
+    expect(scenario.steadyFailures(result)).toEqual([`${wrong} of ${phase!.sent * 3} deliveries dropped`]);
+  });
+
+  it('counts each delivery a relay sends twice, and fails the run', async () => {
+    relay = await startRelay('duplicate');
+    const result = await typeInto(relay);
+    const [phase] = result.phases;
+    const wrong = Math.floor(phase!.sent / relay.faultEvery);
+    expect(wrong).toBeGreaterThan(0);
+    expect(phase).toMatchObject({ dropped: 0, duplicated: wrong, misdelivered: 0, delivered: phase!.sent * 3 });
+    expect(scenario.steadyFailures(result)).toEqual([`${wrong} deliveries duplicated`]);
+  });
+
+  it('counts each delivery a relay sends to another room, and fails the run', async () => {
+    relay = await startRelay('misdeliver');
+    const result = await typeInto(relay);
+    const [phase] = result.phases;
+    // Each wrong update reaches the other room's three readers (its writer ignores it).
+    const wrong = Math.floor(phase!.sent / relay.faultEvery) * 3;
+    expect(wrong).toBeGreaterThan(0);
+    expect(phase).toMatchObject({ dropped: 0, duplicated: 0, misdelivered: wrong, delivered: phase!.sent * 3 });
+    expect(scenario.steadyFailures(result)).toEqual([`${wrong} deliveries to the wrong room`]);
+  });
+});
