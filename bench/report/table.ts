@@ -43,9 +43,12 @@ export function compare(outcomes: ScenarioOutcome[], specs: ServerSpec[]): Compa
         const found = o.figures.find((f) => f.key === figure.key);
         values.set(server, { value: found?.value ?? Number.NaN, ok: o.ok });
       }
-      const peers = specs.filter((spec) => spec.role === 'peer').map((spec) => values.get(spec.name)).filter((v) => v !== undefined && Number.isFinite(v.value));
-      const okPeers = peers.filter((v) => v!.ok);
-      const pool = (okPeers.length > 0 ? okPeers : peers).map((v) => v!.value);
+      // Only peers that ran the scenario without failing: when every peer failed, there is no ratio.
+      const pool = specs
+        .filter((spec) => spec.role === 'peer')
+        .map((spec) => values.get(spec.name))
+        .filter((v) => v !== undefined && v.ok && Number.isFinite(v.value))
+        .map((v) => v!.value);
       const best = pool.length === 0 ? Number.NaN : figure.better === 'lower' ? Math.min(...pool) : Math.max(...pool);
       const mine = ours === undefined ? undefined : values.get(ours.name);
       const ratio = mine === undefined ? Number.NaN : mine.value / best;

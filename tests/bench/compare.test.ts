@@ -1,0 +1,76 @@
+/**
+ * The benchmark table's verdicts: our ratio is to the best peer that did not fail, never to the
+ * floor, and a target is met or missed by that ratio (or by its exact value). This is the line a
+ * reader of the README takes away, so a wrong pick of the best peer would misstate every result.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+import { compare } from '../../bench/report/table.js';
+import type { Figure, ScenarioOutcome } from '../../bench/scenarios/scenario.js';
+
+// The specs of the real servers, from the built harness (`npm test` builds it first): their roles
+// are what the table goes by.
+const { serverSpecs } = (await import(pathToFileURL(resolve(import.meta.dirname, '../../dist/bench/servers.js')).href)) as typeof import('../../bench/servers.js');
+const specs = Object.values(serverSpecs);
+
+function ran(server: string, figure: Figure, failures: string[] = []): ScenarioOutcome {
+  return { scenario: 'many-rooms', server, label: server, ok: failures.length === 0, failures, figures: [figure], notes: [], raw: null };
+}
+
+const cpu = (value: number): Figure => ({ key: 'cpu', label: 'CPU per update', value, unit: 'µs', better: 'lower', target: { ratio: 0.5 } });
+const ceiling = (value: number): Figure => ({ key: 'ceiling', label: 'sustained updates/s', value, unit: '/s', better: 'higher', target: { ratio: 2 } });
+const lost = (value: number): Figure => ({ key: 'lost', label: 'edits lost', value, unit: '', better: 'lower', target: { equals: 0 }, ratio: false });
+
+function row(outcomes: ScenarioOutcome[]) {
+  const rows = compare(outcomes, specs);
+  expect(rows).toHaveLength(1);
+  return rows[0]!;
+}
+
+describe('the benchmark table', () => {
+  it('compares ours with the best peer that did not fail, never with the floor', () => {
+    const result = row([
+      ran('ours', cpu(40)),
+      ran('y-websocket', cpu(100)),
+      ran('hocuspocus', cpu(60), ['3 of 800 deliveries dropped']),
+      ran('floor', cpu(20)),
+    ]);
+    expect(result.ratio).toBeCloseTo(0.4);
+    expect(result.verdict).toBe('met');
+  });
+
+  it('misses a target that the ratio to the best peer misses', () => {
+    const result = row([ran('ours', cpu(60)), ran('y-websocket', cpu(100)), ran('hocuspocus', cpu(110))]);
+    expect(result.ratio).toBeCloseTo(0.6);
+    expect(result.verdict).toBe('missed');
+  });
+
+  it('takes the highest peer where higher is better', () => {
+    const peers = [ran('y-websocket', ceiling(10_000)), ran('hocuspocus', ceiling(8_000))];
+    expect(row([ran('ours', ceiling(20_000)), ...peers])).toMatchObject({ ratio: 2, verdict: 'met' });
+    expect(row([ran('ours', ceiling(19_000)), ...peers])).toMatchObject({ ratio: 1.9, verdict: 'missed' });
+  });
+
+  it('fails ours, whatever its figure, when ours failed the scenario', () => {
+    const result = row([ran('ours', cpu(10), ['1 deliveries duplicated']), ran('y-websocket', cpu(100))]);
+    expect(result.verdict).toBe('FAIL');
+  });
+
+  it('gives no ratio and no verdict when every peer failed', () => {
+    const result = row([
+      ran('ours', cpu(40)),
+      ran('y-websocket', cpu(30), ['2 of 800 deliveries dropped']),
+      ran('hocuspocus', cpu(60), ['1 deliveries to the wrong room']),
+    ]);
+    expect(result.ratio).toBeNaN();
+    expect(result.verdict).toBe('');
+  });
+
+  it('judges an exact target by our own value', () => {
+    const peers = [ran('y-websocket', lost(0)), ran('hocuspocus', lost(7_000), ['7000 of 7000 observed edits lost after kill -9'])];
+    expect(row([ran('ours', lost(0)), ...peers]).verdict).toBe('met');
+    expect(row([ran('ours', lost(3)), ...peers]).verdict).toBe('missed');
+  });
+});
