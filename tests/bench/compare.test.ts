@@ -3,16 +3,15 @@
  * floor, and a target is met or missed by that ratio (or by its exact value). This is the line a
  * reader of the README takes away, so a wrong pick of the best peer would misstate every result.
  */
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import { compare } from '../../bench/report/table.js';
 import type { Figure, ScenarioOutcome } from '../../bench/scenarios/scenario.js';
+import { built } from './built.js';
 
 // The specs of the real servers, from the built harness (`npm test` builds it first): their roles
 // are what the table goes by.
-const { serverSpecs } = (await import(pathToFileURL(resolve(import.meta.dirname, '../../dist/bench/servers.js')).href)) as typeof import('../../bench/servers.js');
+const { serverSpecs } = await built<typeof import('../../bench/servers.js')>('servers.js');
 const specs = Object.values(serverSpecs);
 
 function ran(server: string, figure: Figure, failures: string[] = []): ScenarioOutcome {

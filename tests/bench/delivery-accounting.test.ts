@@ -8,17 +8,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
 import type { LoadGenerator } from '../../bench/loadgen/client.js';
 import type { SteadyPlan, SteadyResult } from '../../bench/loadgen/plans.js';
 import { describeWithTrace, TRACE_DIR } from '../persistence/helpers.js';
+import { built, DIST_BENCH } from './built.js';
 
-// The load generator and the relay run from the built benchmark (`npm test` builds it first), as
-// `npm run bench` runs them.
-const DIST = resolve(import.meta.dirname, '../../dist/bench');
-const RELAY = resolve(DIST, 'peers/relay-floor.js');
+const RELAY = resolve(DIST_BENCH, 'peers/relay-floor.js');
 type Client = typeof import('../../bench/loadgen/client.js');
 type Scenario = typeof import('../../bench/scenarios/scenario.js');
 type Proc = typeof import('../../bench/proc.js');
@@ -56,9 +53,9 @@ describeWithTrace('the benchmark counts every delivery a server gets wrong', () 
 
   beforeAll(async () => {
     process.env.BENCH_DATA_DIR ??= TRACE_DIR;
-    client = (await import(pathToFileURL(resolve(DIST, 'loadgen/client.js')).href)) as Client;
-    scenario = (await import(pathToFileURL(resolve(DIST, 'scenarios/scenario.js')).href)) as Scenario;
-    const { benchCores } = (await import(pathToFileURL(resolve(DIST, 'proc.js')).href)) as Proc;
+    client = await built<Client>('loadgen/client.js');
+    scenario = await built<Scenario>('scenarios/scenario.js');
+    const { benchCores } = await built<Proc>('proc.js');
     loadgen = await client.LoadGenerator.start(benchCores().load, (line) => progress.push(line));
   });
 
