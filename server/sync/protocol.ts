@@ -119,19 +119,56 @@ function read<T>(decoder: decoding.Decoder, reader: (d: decoding.Decoder) => T, 
   }
 }
 
+/** What decoding the last update in `validateUpdate` saw beyond its structs (see `ScanningDecoder`). */
+const scan = {
+  /** The byte reader: where Yjs's decoding stopped. */
+  reader: null as decoding.Decoder | null,
+  /** The client of each list of structs so far. */
+  clients: new Set<number>(),
+  /** A client whose structs are listed twice, or null. */
+  listedTwice: null as number | null,
+};
+
+/**
+ * Yjs's v1 update decoder, noting in `scan` its byte reader and the client of each list of structs
+ * (Yjs reads that client once per list, with `readClient`).
+ */
+class ScanningDecoder extends Y.UpdateDecoderV1 {
+  constructor(reader: decoding.Decoder) {
+    super(reader);
+    scan.reader = reader;
+  }
+
+  override readClient(): number {
+    const client = super.readClient();
+    if (scan.clients.has(client)) scan.listedTwice ??= client;
+    scan.clients.add(client);
+    return client;
+  }
+}
+
 /**
  * Decodes a Yjs update (v1) in full, structs and delete set, without applying it.
- * Throws `ProtocolError('invalid-update')` if it does not decode.
+ * Throws `ProtocolError('invalid-update')` if it does not decode, if bytes follow its end, or if it
+ * lists one client's structs in two places (Yjs writes each client once, and reads only the last).
+ * A room may store and broadcast the update's bytes as they are (see `Room.integrate`), so they
+ * must hold nothing that applying it would ignore.
  */
 export function validateUpdate(update: Uint8Array): void {
   let decoded: ReturnType<typeof Y.decodeUpdate>;
+  scan.clients.clear();
+  scan.listedTwice = null;
   try {
-    decoded = Y.decodeUpdate(update);
+    decoded = Y.decodeUpdateV2(update, ScanningDecoder);
   } catch (error) {
     throw new ProtocolError('invalid-update', `update does not decode: ${describe(error)}`);
   }
-  // lib0 reads single bytes without a bounds check, so a truncated update can decode into
-  // structs with undefined fields instead of throwing; those fail these checks.
+  // lib0 reads single bytes without a bounds check, so a truncated update can decode past its end
+  // instead of throwing, into structs with undefined fields; those fail the checks below too.
+  const trailing = update.length - scan.reader!.pos;
+  if (trailing < 0) throw new ProtocolError('invalid-update', 'update ends inside its own encoding');
+  if (trailing > 0) throw new ProtocolError('invalid-update', `${trailing} unexpected bytes after the update`);
+  if (scan.listedTwice !== null) throw new ProtocolError('invalid-update', `update lists the structs of client ${scan.listedTwice} twice`);
   for (const struct of decoded.structs) {
     if (!isClock(struct.id.client) || !isClock(struct.id.clock) || !(struct.length > 0)) {
       throw new ProtocolError('invalid-update', 'update holds a malformed struct');

@@ -150,6 +150,29 @@ describe('bad input', () => {
     }
   });
 
+  it('refuses an update with bytes after its end, or listing one client twice, applying nothing of them', async () => {
+    // Applying would ignore both the extra bytes and the first of the two lists; a room relays an
+    // update's own bytes, so it must hold nothing that applying it ignores.
+    const before = await snapshot();
+    const trailing = await sendBad(updateFrame(Uint8Array.of(...realUpdate(), 7, 7)));
+    expect(trailing).toEqual({ code: 1007, reason: 'invalid message: 2 unexpected bytes after the update' });
+    await expectUndisturbed(before);
+
+    // Two keystrokes of one client, each update [1 client][its structs][empty delete set], joined
+    // into one update that lists the client twice.
+    const doc = new Y.Doc();
+    const keystrokes: Uint8Array[] = [];
+    doc.on('update', (update: Uint8Array) => keystrokes.push(update));
+    doc.getText('t').insert(0, 'x');
+    doc.getText('t').insert(1, 'y');
+    const [x, y] = keystrokes.map((update) => update.subarray(1, update.length - 1));
+    const twice = Uint8Array.of(2, ...x!, ...y!, 0);
+    const beforeTwice = await snapshot();
+    const listedTwice = await sendBad(updateFrame(twice));
+    expect(listedTwice).toEqual({ code: 1007, reason: `invalid message: update lists the structs of client ${doc.clientID} twice` });
+    await expectUndisturbed(beforeTwice);
+  });
+
   it('refuses a sync message with bytes after it, or an unknown sync type', async () => {
     const before = await snapshot();
     const trailing = Uint8Array.of(...updateFrame(realUpdate()), 1, 2, 3);

@@ -1,0 +1,112 @@
+/**
+ * What a room stores and relays of a client's update: the update's own bytes when all of it is new,
+ * only what is new when it overlaps the document, nothing when it changes nothing, and an update
+ * waiting for a missing dependency as durably as any other. Real server process, raw clients that
+ * send exactly the bytes under test.
+ */
+import * as decoding from 'lib0/decoding';
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { encodeUpdate, MESSAGE_SYNC, SYNC_UPDATE } from '../../server/sync/protocol.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
+import { connectClient, connectRaw, waitForDoc, type RawClient } from '../helpers/clients.js';
+import { removeDir, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';
+
+const cleanup = cleanupAfterEach();
+
+async function server(dataDir: string, port?: number): Promise<ServerProcess> {
+  const started = await startServer({ dataDir, port });
+  cleanup.push(() => started.kill());
+  return started;
+}
+
+async function raw(target: ServerProcess, doc: string): Promise<RawClient> {
+  const client = connectRaw(`${target.wsUrl}/${doc}`);
+  cleanup.push(() => client.socket.close());
+  await client.opened;
+  return client;
+}
+
+/** The payload of the next update message `client` receives. */
+async function nextUpdate(client: RawClient): Promise<Uint8Array> {
+  for (;;) {
+    const decoder = decoding.createDecoder(await client.nextFrame(MESSAGE_SYNC));
+    decoding.readVarUint(decoder);
+    if (decoding.readVarUint(decoder) === SYNC_UPDATE) return decoding.readVarUint8Array(decoder);
+  }
+}
+
+/** One writer's keystrokes: each call types `text` at the end, as one update. */
+function typist(): (text: string) => Uint8Array {
+  const doc = new Y.Doc();
+  let last: Uint8Array = new Uint8Array(0);
+  doc.on('update', (update: Uint8Array) => (last = update));
+  return (text) => {
+    doc.getText('t').insert(doc.getText('t').length, text);
+    return last;
+  };
+}
+
+describe('updates a room stores and relays', () => {
+  it('relays a new update as it came, and a resent one not at all', async () => {
+    const dataDir = await tempDataDir();
+    cleanup.push(() => removeDir(dataDir));
+    const target = await server(dataDir);
+    const sender = await raw(target, 'resent');
+    const reader = await raw(target, 'resent');
+    const type = typist();
+    const first = type('a');
+    sender.socket.send(encodeUpdate(first));
+    expect(await nextUpdate(reader)).toEqual(first);
+    // Resent, it changes nothing: the next update the reader gets is the one after it.
+    sender.socket.send(encodeUpdate(first));
+    const second = type('b');
+    sender.socket.send(encodeUpdate(second));
+    expect(await nextUpdate(reader)).toEqual(second);
+  });
+
+  it('relays and stores only the new part of an update that overlaps the document', async () => {
+    const dataDir = await tempDataDir();
+    cleanup.push(() => removeDir(dataDir));
+    const target = await server(dataDir);
+    const sender = await raw(target, 'overlap');
+    const reader = await raw(target, 'overlap');
+    const doc = new Y.Doc();
+    doc.getText('t').insert(0, 'known ');
+    const known = Y.encodeStateAsUpdate(doc);
+    sender.socket.send(encodeUpdate(known));
+    await nextUpdate(reader);
+    doc.getText('t').insert(6, 'and new');
+    // The whole state again: what is known, and seven new characters.
+    sender.socket.send(encodeUpdate(Y.encodeStateAsUpdate(doc)));
+    const relayed = await nextUpdate(reader);
+    const { from } = Y.parseUpdateMeta(relayed);
+    expect(from.get(doc.clientID)).toBe(6);
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, known);
+    Y.applyUpdate(copy, relayed);
+    expect(copy.getText('t').toString()).toBe('known and new');
+  });
+
+  it('keeps an update that waits for a missing dependency through kill -9, and completes it when the dependency comes', async () => {
+    const dataDir = await tempDataDir();
+    cleanup.push(() => removeDir(dataDir));
+    const first = await server(dataDir);
+    const type = typist();
+    const dependency = type('a');
+    const dependent = type('b'); // its origin is the 'a' the server has not seen
+    const sender = await raw(first, 'pending');
+    const reader = await raw(first, 'pending');
+    sender.socket.send(encodeUpdate(dependent));
+    // Relayed, so stored: a room relays nothing before it is stored.
+    expect(await nextUpdate(reader)).toEqual(dependent);
+    await first.kill();
+
+    const second = await server(dataDir, first.port);
+    const late = await raw(second, 'pending');
+    late.socket.send(encodeUpdate(dependency));
+    const newcomer = connectClient(second.wsUrl, 'pending');
+    cleanup.push(() => newcomer.destroy());
+    await waitForDoc(newcomer.doc, () => newcomer.doc.getText('t').toString() === 'ab', 'both keystrokes');
+  });
+});
