@@ -274,8 +274,8 @@ export class Room {
    *   are held, so both are stored (its 'update' event would report only the first, and the rest
    *   once integrated, which a crash in between would lose). That is every keystroke of a live
    *   editor. Having Yjs encode the same content again from the transaction, as its 'update'
-   *   event does, cost 5 to 10% of the server's CPU per update (many-rooms benchmark: lower in 7
-   *   of 9 interleaved pairs of rounds; 132 against 145 µs, medians, on the quietest run).
+   *   event does, cost about 5% of the server's CPU per update (many-rooms benchmark on a noisy
+   *   host: more CPU in 13 of 18 interleaved pairs of rounds, 5 to 9% in the quieter runs).
    * - **Yjs's 'update' event** otherwise (an update resent or overlapping what the doc holds, or one
    *   arriving while others wait for their dependencies): it reports only what the transaction
    *   changed, so nothing is stored or broadcast twice. The listener is attached for that

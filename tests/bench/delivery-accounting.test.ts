@@ -48,6 +48,7 @@ describeWithTrace('the benchmark counts every delivery a server gets wrong', () 
   let client: Client;
   let scenario: Scenario;
   let loadgen: LoadGenerator;
+  let cores: ReturnType<Proc['benchCores']>;
   const progress: string[] = [];
   let relay: Relay | null = null;
 
@@ -55,8 +56,8 @@ describeWithTrace('the benchmark counts every delivery a server gets wrong', () 
     process.env.BENCH_DATA_DIR ??= TRACE_DIR;
     client = await built<Client>('loadgen/client.js');
     scenario = await built<Scenario>('scenarios/scenario.js');
-    const { benchCores } = await built<Proc>('proc.js');
-    loadgen = await client.LoadGenerator.start(benchCores().load, (line) => progress.push(line));
+    cores = (await built<Proc>('proc.js')).benchCores();
+    loadgen = await client.LoadGenerator.start(cores.load, (line) => progress.push(line));
   });
 
   afterAll(() => loadgen?.stop());
@@ -75,7 +76,7 @@ describeWithTrace('the benchmark counts every delivery a server gets wrong', () 
       dialect: 'y-websocket',
       urlTemplate: `ws://127.0.0.1:${target.port}/ws/{doc}`,
       serverPid: target.child.pid!,
-      serverCore: 0,
+      serverCore: cores.server,
       docs: ['room-a', 'room-b'],
       writersPerDoc: 1,
       readersPerDoc: 3,
