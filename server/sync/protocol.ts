@@ -32,10 +32,13 @@ const AUTH_PERMISSION_DENIED = 0;
 
 export type ClientMessage =
   | { readonly type: 'sync-step-1'; readonly stateVector: Uint8Array }
-  | { readonly type: 'sync-step-2'; readonly update: Uint8Array }
-  | { readonly type: 'update'; readonly update: Uint8Array }
+  | { readonly type: 'sync-step-2'; readonly update: Uint8Array; readonly starts: UpdateStarts }
+  | { readonly type: 'update'; readonly update: Uint8Array; readonly starts: UpdateStarts }
   | { readonly type: 'awareness'; readonly update: Uint8Array; readonly entries: readonly AwarenessEntry[] }
   | { readonly type: 'query-awareness' };
+
+/** Per client whose structs an update carries: the clock of its first struct (see `validateUpdate`). */
+export type UpdateStarts = ReadonlyMap<number, number>;
 
 export interface AwarenessEntry {
   readonly clientId: number;
@@ -100,11 +103,9 @@ function decodeSync(decoder: decoding.Decoder): ClientMessage {
       validateStateVector(payload);
       return { type: 'sync-step-1', stateVector: payload };
     case SYNC_STEP_2:
-      validateUpdate(payload);
-      return { type: 'sync-step-2', update: payload };
+      return { type: 'sync-step-2', update: payload, starts: validateUpdate(payload) };
     case SYNC_UPDATE:
-      validateUpdate(payload);
-      return { type: 'update', update: payload };
+      return { type: 'update', update: payload, starts: validateUpdate(payload) };
     default:
       throw new ProtocolError('unknown-sync-type', `unknown sync message type ${syncType}`);
   }
@@ -148,13 +149,14 @@ class ScanningDecoder extends Y.UpdateDecoderV1 {
 }
 
 /**
- * Decodes a Yjs update (v1) in full, structs and delete set, without applying it.
+ * Decodes a Yjs update (v1) in full, structs and delete set, without applying it, and returns where
+ * each client's structs start (what `Y.parseUpdateMeta` calls `from`, without decoding it again).
  * Throws `ProtocolError('invalid-update')` if it does not decode, if bytes follow its end, or if it
  * lists one client's structs in two places (Yjs writes each client once, and reads only the last).
  * A room may store and broadcast the update's bytes as they are (see `Room.integrate`), so they
  * must hold nothing that applying it would ignore.
  */
-export function validateUpdate(update: Uint8Array): void {
+export function validateUpdate(update: Uint8Array): UpdateStarts {
   let decoded: ReturnType<typeof Y.decodeUpdate>;
   scan.clients.clear();
   scan.listedTwice = null;
@@ -169,11 +171,15 @@ export function validateUpdate(update: Uint8Array): void {
   if (trailing < 0) throw new ProtocolError('invalid-update', 'update ends inside its own encoding');
   if (trailing > 0) throw new ProtocolError('invalid-update', `${trailing} unexpected bytes after the update`);
   if (scan.listedTwice !== null) throw new ProtocolError('invalid-update', `update lists the structs of client ${scan.listedTwice} twice`);
+  // Each client's structs are one run (none is listed twice), so its first struct is its start.
+  const starts = new Map<number, number>();
   for (const struct of decoded.structs) {
     if (!isClock(struct.id.client) || !isClock(struct.id.clock) || !(struct.length > 0)) {
       throw new ProtocolError('invalid-update', 'update holds a malformed struct');
     }
+    if (!starts.has(struct.id.client)) starts.set(struct.id.client, struct.id.clock);
   }
+  return starts;
 }
 
 function validateStateVector(stateVector: Uint8Array): void {

@@ -25,6 +25,7 @@ import {
   encodeSyncStep2,
   encodeUpdate,
   type ClientMessage,
+  type UpdateStarts,
 } from './protocol.js';
 import { changesNothing, findMisplacedItem } from './update-check.js';
 
@@ -182,7 +183,7 @@ export class Room {
         break;
       case 'sync-step-2':
       case 'update':
-        this.applyClientUpdate(connection, message.update);
+        this.applyClientUpdate(connection, message.update, message.starts);
         break;
       case 'awareness':
         for (const entry of message.entries) {
@@ -228,7 +229,7 @@ export class Room {
     this.doc.destroy();
   }
 
-  private applyClientUpdate(connection: Connection, update: Uint8Array): void {
+  private applyClientUpdate(connection: Connection, update: Uint8Array, starts: UpdateStarts): void {
     const acks = connection.acks;
     if (acks !== null) acks.received++;
     if (update.length === 2 && update[0] === 0 && update[1] === 0) {
@@ -248,7 +249,7 @@ export class Room {
         this.refuseTooLarge(connection, update);
         return;
       }
-      const failure = this.integrate(connection, update);
+      const failure = this.integrate(connection, update, starts);
       if (failure !== null) {
         // The doc may hold part of the update. Nothing of it was stored or broadcast; unloading
         // the room discards the partial state.
@@ -283,8 +284,8 @@ export class Room {
    *
    * An update that changes nothing (every struct and deletion already there) is neither.
    */
-  private integrate(connection: Connection, update: Uint8Array): unknown {
-    const newClients = clientsIfAllNew(this.doc, update);
+  private integrate(connection: Connection, update: Uint8Array, starts: UpdateStarts): unknown {
+    const newClients = clientsIfAllNew(this.doc, starts);
     const own = newClients >= 0;
     if (!own) this.doc.on('update', this.onDocUpdate);
     let failure: unknown = null;
@@ -518,16 +519,15 @@ export class Room {
 }
 
 /**
- * If every struct in `update` is new to `doc` (each client's structs start at or after the doc's
- * state for that client) and nothing waits in the doc's pending queues, how many clients' structs
- * it carries (0 for a delete set alone); otherwise -1. See `Room.integrate`.
+ * If every struct of an update is new to `doc` (each client's structs, starting at `starts`, start
+ * at or after the doc's state for that client) and nothing waits in the doc's pending queues, how
+ * many clients' structs it carries (0 for a delete set alone); otherwise -1. See `Room.integrate`.
  */
-function clientsIfAllNew(doc: Y.Doc, update: Uint8Array): number {
+function clientsIfAllNew(doc: Y.Doc, starts: UpdateStarts): number {
   const store = doc.store;
   if (store.pendingStructs !== null || store.pendingDs !== null) return -1;
-  const { from } = Y.parseUpdateMeta(update);
-  for (const [client, clock] of from) if (clock < Y.getState(store, client)) return -1;
-  return from.size;
+  for (const [client, clock] of starts) if (clock < Y.getState(store, client)) return -1;
+  return starts.size;
 }
 
 /**

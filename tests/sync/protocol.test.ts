@@ -40,8 +40,11 @@ describe('decodeClientMessage', () => {
     const update = sampleUpdate();
     const doc = new Y.Doc();
     expect(decodeClientMessage(encodeSyncStep1(Y.encodeStateVector(doc)))).toMatchObject({ type: 'sync-step-1' });
-    expect(decodeClientMessage(encodeSyncStep2(update))).toEqual({ type: 'sync-step-2', update });
-    expect(decodeClientMessage(encodeUpdate(update))).toEqual({ type: 'update', update });
+    // Where each client's structs start: what the room checks against the document (Y.parseUpdateMeta's `from`).
+    const starts = Y.parseUpdateMeta(update).from;
+    expect(starts.size).toBeGreaterThan(0);
+    expect(decodeClientMessage(encodeSyncStep2(update))).toEqual({ type: 'sync-step-2', update, starts });
+    expect(decodeClientMessage(encodeUpdate(update))).toEqual({ type: 'update', update, starts });
     const awareness = new awarenessProtocol.Awareness(doc);
     awareness.setLocalState({ user: { name: 'Ada' } });
     const encoder = encoding.createEncoder();
