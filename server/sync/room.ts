@@ -280,13 +280,16 @@ export class Room {
    * - **Yjs's 'update' event** otherwise (an update resent or overlapping what the doc holds, or one
    *   arriving while others wait for their dependencies): it reports only what the transaction
    *   changed, so nothing is stored or broadcast twice. The listener is attached for that
-   *   transaction only.
+   *   transaction only. It reports nothing of what joins the pending queues, so when they took in
+   *   something the update is also stored as it came, and not relayed (see `keep`).
    *
    * An update that changes nothing (every struct and deletion already there) is neither.
    */
   private integrate(connection: Connection, update: Uint8Array, starts: UpdateStarts): unknown {
     const newClients = clientsIfAllNew(this.doc, starts);
     const own = newClients >= 0;
+    const store = this.doc.store;
+    const pendingBefore: Pending | null = own ? null : [store.pendingStructs?.update ?? null, store.pendingDs];
     if (!own) this.doc.on('update', this.onDocUpdate);
     let failure: unknown = null;
     const effect = { deleted: false };
@@ -312,7 +315,8 @@ export class Room {
       this.size += update.length;
       this.sizeExact = false;
       // All new: its structs were integrated or wait in the pending queue; its deletions were made or wait.
-      if (own && (newClients > 0 || effect.deleted || this.doc.store.pendingDs !== null)) this.onDocUpdate(update, connection);
+      if (own && (newClients > 0 || effect.deleted || store.pendingDs !== null)) this.onDocUpdate(update, connection);
+      else if (pendingBefore !== null && pendingGrew(pendingBefore, store)) this.keep(update);
     }
     return failure;
   }
@@ -371,6 +375,27 @@ export class Room {
     this.logLength++;
     this.queueFoldIfDue();
   };
+
+  /**
+   * Stores an update without relaying it: the part of a client's update that waits in Yjs's
+   * pending queues behind others that wait too (see `integrate`). Storing the whole update stores
+   * again what of it was integrated, which the next fold drops; applying it twice changes nothing.
+   * Acknowledgements wait for it like for any other write.
+   */
+  private keep(update: Uint8Array): void {
+    const write = this.store.append(this.name, update);
+    this.unstored++;
+    this.lastWrite = write;
+    write.then(
+      () => this.unstored--,
+      (error: unknown) => {
+        this.unstored--;
+        this.fail(error instanceof Error ? error : new Error(String(error)), 'storage-failed');
+      },
+    );
+    this.logLength++;
+    this.queueFoldIfDue();
+  }
 
   /** Queues a fold once the log reaches `foldAt` (see `background.ts` for why it waits). */
   private queueFoldIfDue(): void {
@@ -528,6 +553,21 @@ function clientsIfAllNew(doc: Y.Doc, starts: UpdateStarts): number {
   if (store.pendingStructs !== null || store.pendingDs !== null) return -1;
   for (const [client, clock] of starts) if (clock < Y.getState(store, client)) return -1;
   return starts.size;
+}
+
+/** Yjs's pending queues of a doc: its pending structs (as an update) and its pending delete set. */
+type Pending = [structs: Uint8Array | null, deletions: Uint8Array | null];
+
+/**
+ * Whether a doc's pending queues changed since they were as given, and still hold something. Yjs
+ * encodes the pending deletions afresh with each update, so they are compared by content. A
+ * change that only took something out (part of a queue integrated) counts too; storing the update
+ * then is merely redundant.
+ */
+function pendingGrew([structsBefore, dsBefore]: Pending, store: Y.Doc['store']): boolean {
+  const changed = (now: Uint8Array | null, then: Uint8Array | null): boolean =>
+    now !== null && now !== then && (then === null || Buffer.compare(now, then) !== 0);
+  return changed(store.pendingStructs?.update ?? null, structsBefore) || changed(store.pendingDs, dsBefore);
 }
 
 /**

@@ -142,11 +142,9 @@ export class FuzzRun {
       if (this.mode === 'rw' && typeof frame !== 'string') this.applyAccepted(frame);
       return;
     }
-    if (/broke the document/.test(outcome.reason)) {
-      // The server discarded the room and reloads it from the store: what waited in its pending
-      // queue (never stored) is gone there, so it goes here too.
-      this.dropPending();
-    }
+    // When an update broke the document, the server discarded the room and reloads it from the
+    // store. That holds every update it accepted, including the parts that wait in Yjs's pending
+    // queues, so the reference stays as it is.
     await this.connect(this.mode);
   }
 
@@ -187,12 +185,6 @@ export class FuzzRun {
       }
     });
     if (failure !== null) throw new Error(`the server accepted an update the reference could not apply: ${String(failure)}\n  ${this.trail.join('\n  ')}`);
-  }
-
-  private dropPending(): void {
-    const store = this.reference.store;
-    store.pendingStructs = null;
-    store.pendingDs = null;
   }
 }
 

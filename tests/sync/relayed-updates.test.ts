@@ -7,7 +7,7 @@
 import * as decoding from 'lib0/decoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { encodeUpdate, MESSAGE_SYNC, SYNC_UPDATE } from '../../server/sync/protocol.js';
+import { decodeSaved, encodeUpdate, MESSAGE_SAVED, MESSAGE_SYNC, SYNC_UPDATE } from '../../server/sync/protocol.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, waitForDoc, type RawClient } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';
@@ -45,6 +45,19 @@ function typist(): (text: string) => Uint8Array {
     doc.getText('t').insert(doc.getText('t').length, text);
     return last;
   };
+}
+
+/** Sends `updates` from a raw client that asked for acknowledgements; resolves once the server says all are stored. */
+async function sendUntilSaved(target: ServerProcess, doc: string, updates: Uint8Array[]): Promise<void> {
+  const client = connectRaw(`${target.wsUrl}/${doc}?ack=1`);
+  cleanup.push(() => client.socket.close());
+  await client.opened;
+  for (const update of updates) client.socket.send(encodeUpdate(update));
+  for (;;) {
+    const saved = decoding.createDecoder(await client.nextFrame(MESSAGE_SAVED));
+    decoding.readVarUint(saved);
+    if (decodeSaved(saved).count === updates.length) return;
+  }
 }
 
 describe('updates a room stores and relays', () => {
@@ -108,5 +121,49 @@ describe('updates a room stores and relays', () => {
     const newcomer = connectClient(second.wsUrl, 'pending');
     cleanup.push(() => newcomer.destroy());
     await waitForDoc(newcomer.doc, () => newcomer.doc.getText('t').toString() === 'ab', 'both keystrokes');
+  });
+
+  it('keeps every update that waits behind another through kill -9, once it has acknowledged them', async () => {
+    const dataDir = await tempDataDir();
+    cleanup.push(() => removeDir(dataDir));
+    const first = await server(dataDir);
+    const type = typist();
+    const dependency = type('a');
+    const waiting = [type('b'), type('c'), type('d')]; // each waits for 'a', the later ones behind the first
+    await sendUntilSaved(first, 'queued', waiting);
+    await first.kill();
+
+    const second = await server(dataDir, first.port);
+    const late = await raw(second, 'queued');
+    late.socket.send(encodeUpdate(dependency));
+    const newcomer = connectClient(second.wsUrl, 'queued');
+    cleanup.push(() => newcomer.destroy());
+    await waitForDoc(newcomer.doc, () => newcomer.doc.getText('t').toString() === 'abcd', 'all four keystrokes');
+  });
+
+  it('keeps deletions that wait behind another through kill -9, once it has acknowledged them', async () => {
+    const dataDir = await tempDataDir();
+    cleanup.push(() => removeDir(dataDir));
+    const first = await server(dataDir);
+    const type = typist();
+    const typed = [type('a'), type('b')];
+    // Two deletions of characters the server has not seen: each waits in the pending delete set.
+    const author = new Y.Doc();
+    for (const update of typed) Y.applyUpdate(author, update);
+    const deletions: Uint8Array[] = [];
+    author.on('update', (update: Uint8Array) => deletions.push(update));
+    author.getText('t').delete(0, 1);
+    author.getText('t').delete(0, 1);
+    await sendUntilSaved(first, 'deletions', deletions);
+    await first.kill();
+
+    const second = await server(dataDir, first.port);
+    await sendUntilSaved(second, 'deletions', typed);
+    const newcomer = connectClient(second.wsUrl, 'deletions');
+    cleanup.push(() => newcomer.destroy());
+    await newcomer.synced;
+    // Both characters arrived, and both deletions still apply to them.
+    expect(Y.encodeStateVector(newcomer.doc)).toEqual(Y.encodeStateVector(author));
+    expect(newcomer.doc.getText('t').toString()).toBe('');
   });
 });

@@ -1,10 +1,12 @@
 /**
- * A failed write is never hidden, and loses nothing. Two real failures under a running server:
+ * A failed write is never hidden, and loses nothing. Real failures under a running server:
  * the store's journal hits a full disk (its descriptor is pointed at /dev/full), so the update is
  * not stored: it is not broadcast, not acknowledged, the client that sent it is told, and once
  * storage works again the client's own copy brings it back. Or LevelDB is closed out from under
  * the store after the update was journaled: it was durable, so it was delivered, and the store
- * fails as a whole, every client is told, and the next start recovers it from the journal.
+ * fails as a whole, every client is told, and the next start recovers it from the journal. Or the
+ * journal fails while storing an update that is kept but not relayed (its part waits for an edit
+ * the server lacks): the room fails all the same, and nothing calls it saved.
  */
 import { ClassicLevel } from 'classic-level';
 import * as decoding from 'lib0/decoding';
@@ -15,9 +17,9 @@ import * as Y from 'yjs';
 import { LevelDocumentStore } from '../../persistence/level-store.js';
 import { createCollabServer, type CollabServer } from '../../server/app.js';
 import { DEFAULT_CONFIG } from '../../server/config.js';
-import { decodeSaved, MESSAGE_ERROR, MESSAGE_SAVED } from '../../server/sync/protocol.js';
+import { decodeSaved, encodeUpdate, MESSAGE_ERROR, MESSAGE_SAVED } from '../../server/sync/protocol.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
+import { connectClient, connectRaw, waitForDoc, type YClient } from '../helpers/clients.js';
 import { removeDir, tempDataDir } from '../helpers/server-process.js';
 import { redirectJournal } from '../persistence/helpers.js';
 
@@ -152,5 +154,41 @@ describe('a failed write', () => {
     cleanup.push(() => newcomer.destroy());
     await newcomer.synced;
     expect(newcomer.doc.getText('t').toString()).toBe('stored and kept');
+  });
+
+  it('of an update kept only for its waiting part is reported like any other', async () => {
+    const { dataDir, url, lines, writer, observer, closes } = await setUp();
+    // Two keystrokes whose first character the server never gets: both wait for it, the second
+    // behind the first, so only its storing (not a broadcast) can fail.
+    const offline = new Y.Doc();
+    offline.getText('o').insert(0, 'a');
+    const updates: Uint8Array[] = [];
+    offline.on('update', (update: Uint8Array) => updates.push(update));
+    offline.getText('o').insert(1, 'b');
+    offline.getText('o').insert(2, 'c');
+    const raw = connectRaw(`${url}/fragile?ack=1`);
+    cleanup.push(() => raw.socket.close());
+    await raw.opened;
+    raw.socket.send(encodeUpdate(updates[0]!));
+    const saved = decoding.createDecoder(await raw.nextFrame(MESSAGE_SAVED));
+    decoding.readVarUint(saved);
+    expect(decodeSaved(saved).count).toBe(1);
+
+    const restore = redirectJournal(dataDir, '/dev/full');
+    raw.socket.send(encodeUpdate(updates[1]!));
+    expect((await raw.closed).code).toBe(1011);
+    restore();
+    const error = decoding.createDecoder(await raw.nextFrame(MESSAGE_ERROR));
+    decoding.readVarUint(error);
+    expect(decoding.readVarString(error)).toBe('storage-failed');
+    // Never said to be saved; the room failed, and its other clients were told too.
+    expect(raw.frames.some((frame) => frame[0] === MESSAGE_SAVED)).toBe(false);
+    await expect.poll(() => closes.writer, { timeout: 10_000 }).toContain(1011);
+    await expect.poll(() => closes.observer, { timeout: 10_000 }).toContain(1011);
+    const failures = lines.filter((line) => line.msg === 'room failed; unsaved changes are not acknowledged and clients will resync');
+    expect(failures).toHaveLength(1);
+    expect((failures[0]!.err as { message: string }).message).toMatch(/Could not write/);
+    writer.provider.disconnect();
+    observer.provider.disconnect();
   });
 });
