@@ -281,7 +281,8 @@ export class Room {
    *   arriving while others wait for their dependencies): it reports only what the transaction
    *   changed, so nothing is stored or broadcast twice. The listener is attached for that
    *   transaction only. It reports nothing of what joins the pending queues, so when they took in
-   *   something the update is also stored as it came, and not relayed (see `keep`).
+   *   something the update is also stored and broadcast as it came. (Its integrated part then
+   *   goes out twice, which changes nothing for a client, on a path no live editor takes.)
    *
    * An update that changes nothing (every struct and deletion already there) is neither.
    */
@@ -314,9 +315,11 @@ export class Room {
     if (failure === null) {
       this.size += update.length;
       this.sizeExact = false;
-      // All new: its structs were integrated or wait in the pending queue; its deletions were made or wait.
-      if (own && (newClients > 0 || effect.deleted || store.pendingDs !== null)) this.onDocUpdate(update, connection);
-      else if (pendingBefore !== null && pendingGrew(pendingBefore, store)) this.keep(update);
+      // All new: its structs were integrated or wait in the pending queue; its deletions were made or
+      // wait. Otherwise: whether a part of it joined the pending queues.
+      const asItCame =
+        pendingBefore === null ? newClients > 0 || effect.deleted || store.pendingDs !== null : pendingGrew(pendingBefore, store);
+      if (asItCame) this.onDocUpdate(update, connection);
     }
     return failure;
   }
@@ -375,27 +378,6 @@ export class Room {
     this.logLength++;
     this.queueFoldIfDue();
   };
-
-  /**
-   * Stores an update without relaying it: the part of a client's update that waits in Yjs's
-   * pending queues behind others that wait too (see `integrate`). Storing the whole update stores
-   * again what of it was integrated, which the next fold drops; applying it twice changes nothing.
-   * Acknowledgements wait for it like for any other write.
-   */
-  private keep(update: Uint8Array): void {
-    const write = this.store.append(this.name, update);
-    this.unstored++;
-    this.lastWrite = write;
-    write.then(
-      () => this.unstored--,
-      (error: unknown) => {
-        this.unstored--;
-        this.fail(error instanceof Error ? error : new Error(String(error)), 'storage-failed');
-      },
-    );
-    this.logLength++;
-    this.queueFoldIfDue();
-  }
 
   /** Queues a fold once the log reaches `foldAt` (see `background.ts` for why it waits). */
   private queueFoldIfDue(): void {
@@ -561,8 +543,8 @@ type Pending = [structs: Uint8Array | null, deletions: Uint8Array | null];
 /**
  * Whether a doc's pending queues changed since they were as given, and still hold something. Yjs
  * encodes the pending deletions afresh with each update, so they are compared by content. A
- * change that only took something out (part of a queue integrated) counts too; storing the update
- * then is merely redundant.
+ * change that only took something out (part of a queue integrated) counts too; storing and sending
+ * the update then is merely redundant.
  */
 function pendingGrew([structsBefore, dsBefore]: Pending, store: Y.Doc['store']): boolean {
   const changed = (now: Uint8Array | null, then: Uint8Array | null): boolean =>

@@ -60,6 +60,25 @@ async function sendUntilSaved(target: ServerProcess, doc: string, updates: Uint8
   }
 }
 
+/** A server on a fresh data directory, and `restart`: `kill -9` it, then start another on the same directory and port. */
+async function killable(): Promise<{ first: ServerProcess; restart: () => Promise<ServerProcess> }> {
+  const dataDir = await tempDataDir();
+  cleanup.push(() => removeDir(dataDir));
+  const first = await server(dataDir);
+  const restart = async () => {
+    await first.kill();
+    return server(dataDir, first.port);
+  };
+  return { first, restart };
+}
+
+/** Resolves once a newcomer (the official provider) sees `text` in `doc`. */
+async function newcomerSees(target: ServerProcess, doc: string, text: string, what: string): Promise<void> {
+  const newcomer = connectClient(target.wsUrl, doc);
+  cleanup.push(() => newcomer.destroy());
+  await waitForDoc(newcomer.doc, () => newcomer.doc.getText('t').toString() === text, what);
+}
+
 describe('updates a room stores and relays', () => {
   it('relays a new update as it came, and a resent one not at all', async () => {
     const dataDir = await tempDataDir();
@@ -102,9 +121,7 @@ describe('updates a room stores and relays', () => {
   });
 
   it('keeps an update that waits for a missing dependency through kill -9, and completes it when the dependency comes', async () => {
-    const dataDir = await tempDataDir();
-    cleanup.push(() => removeDir(dataDir));
-    const first = await server(dataDir);
+    const { first, restart } = await killable();
     const type = typist();
     const dependency = type('a');
     const dependent = type('b'); // its origin is the 'a' the server has not seen
@@ -113,38 +130,31 @@ describe('updates a room stores and relays', () => {
     sender.socket.send(encodeUpdate(dependent));
     // Relayed, so stored: a room relays nothing before it is stored.
     expect(await nextUpdate(reader)).toEqual(dependent);
-    await first.kill();
 
-    const second = await server(dataDir, first.port);
+    const second = await restart();
     const late = await raw(second, 'pending');
     late.socket.send(encodeUpdate(dependency));
-    const newcomer = connectClient(second.wsUrl, 'pending');
-    cleanup.push(() => newcomer.destroy());
-    await waitForDoc(newcomer.doc, () => newcomer.doc.getText('t').toString() === 'ab', 'both keystrokes');
+    await newcomerSees(second, 'pending', 'ab', 'both keystrokes');
   });
 
-  it('keeps every update that waits behind another through kill -9, once it has acknowledged them', async () => {
-    const dataDir = await tempDataDir();
-    cleanup.push(() => removeDir(dataDir));
-    const first = await server(dataDir);
+  it('relays every update that waits behind another, and keeps it through kill -9 once acknowledged', async () => {
+    const { first, restart } = await killable();
     const type = typist();
     const dependency = type('a');
     const waiting = [type('b'), type('c'), type('d')]; // each waits for 'a', the later ones behind the first
+    const reader = await raw(first, 'queued');
     await sendUntilSaved(first, 'queued', waiting);
-    await first.kill();
+    // Relayed as they came, in order: the reader's Yjs keeps them until 'a' comes.
+    for (const update of waiting) expect(await nextUpdate(reader)).toEqual(update);
 
-    const second = await server(dataDir, first.port);
+    const second = await restart();
     const late = await raw(second, 'queued');
     late.socket.send(encodeUpdate(dependency));
-    const newcomer = connectClient(second.wsUrl, 'queued');
-    cleanup.push(() => newcomer.destroy());
-    await waitForDoc(newcomer.doc, () => newcomer.doc.getText('t').toString() === 'abcd', 'all four keystrokes');
+    await newcomerSees(second, 'queued', 'abcd', 'all four keystrokes');
   });
 
   it('keeps deletions that wait behind another through kill -9, once it has acknowledged them', async () => {
-    const dataDir = await tempDataDir();
-    cleanup.push(() => removeDir(dataDir));
-    const first = await server(dataDir);
+    const { first, restart } = await killable();
     const type = typist();
     const typed = [type('a'), type('b')];
     // Two deletions of characters the server has not seen: each waits in the pending delete set.
@@ -155,9 +165,8 @@ describe('updates a room stores and relays', () => {
     author.getText('t').delete(0, 1);
     author.getText('t').delete(0, 1);
     await sendUntilSaved(first, 'deletions', deletions);
-    await first.kill();
 
-    const second = await server(dataDir, first.port);
+    const second = await restart();
     await sendUntilSaved(second, 'deletions', typed);
     const newcomer = connectClient(second.wsUrl, 'deletions');
     cleanup.push(() => newcomer.destroy());

@@ -5,8 +5,8 @@
  * storage works again the client's own copy brings it back. Or LevelDB is closed out from under
  * the store after the update was journaled: it was durable, so it was delivered, and the store
  * fails as a whole, every client is told, and the next start recovers it from the journal. Or the
- * journal fails while storing an update that is kept but not relayed (its part waits for an edit
- * the server lacks): the room fails all the same, and nothing calls it saved.
+ * journal fails while storing an update whose part waits, behind another, for an edit the server
+ * lacks (stored only because it waits): the room fails all the same, and nothing calls it saved.
  */
 import { ClassicLevel } from 'classic-level';
 import * as decoding from 'lib0/decoding';
@@ -156,10 +156,10 @@ describe('a failed write', () => {
     expect(newcomer.doc.getText('t').toString()).toBe('stored and kept');
   });
 
-  it('of an update kept only for its waiting part is reported like any other', async () => {
+  it('of an update stored only for its waiting part is reported like any other', async () => {
     const { dataDir, url, lines, writer, observer, closes } = await setUp();
     // Two keystrokes whose first character the server never gets: both wait for it, the second
-    // behind the first, so only its storing (not a broadcast) can fail.
+    // behind the first, which Yjs's own 'update' event does not report.
     const offline = new Y.Doc();
     offline.getText('o').insert(0, 'a');
     const updates: Uint8Array[] = [];
