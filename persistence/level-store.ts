@@ -144,6 +144,8 @@ export class LevelDocumentStore implements DocumentStore {
   private current: WriteTask | null = null;
   private writing = false;
   private drainScheduled = false;
+  /** The timer of a drain that waits out `batchIntervalMs`; null when none waits. */
+  private drainTimer: NodeJS.Timeout | null = null;
   /** When the last append batch began (performance.now()), for `batchIntervalMs`. */
   private lastGroupStart = Number.NEGATIVE_INFINITY;
   /** The last write touching each document (an open group, or a queued task), so `load` can wait for it. */
@@ -322,6 +324,11 @@ export class LevelDocumentStore implements DocumentStore {
     this.sealGroup();
     // Nothing more will join a batch waiting out its interval: the writer starts it now.
     this.stopping = true;
+    if (this.drainTimer !== null) {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+      this.drainScheduled = false;
+    }
     void this.drain();
     const writes = await Promise.allSettled(this.outstanding().map((task) => task.done.promise));
     await Promise.allSettled([...this.reads]);
@@ -484,19 +491,36 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   /**
-   * Starts the writer on the next turn of the event loop, or once `batchIntervalMs` has passed
-   * since the last append batch began.
+   * Starts the writer on the next turn of the event loop, or, when the only queued task is an
+   * index batch, once `batchIntervalMs` has passed since the last one began (so that more groups
+   * join it). A batch with anything queued behind it waits for nothing: no group can join it any
+   * more (groups join the queue's tail only), so a wait would only hold up the tasks behind it.
+   * With folds queued between appends, as when documents unload while others are edited, each
+   * batch waited out the interval in turn, and a load of a document written meanwhile waited for
+   * all of them: the fuzz suite saw 130 batches queued between 420 folds, 13 s at 100 ms each.
    */
   private scheduleDrain(): void {
-    if (this.writing || this.drainScheduled) return;
+    if (this.writing) return;
+    const wait = this.batchWait();
+    if (this.drainScheduled) {
+      if (this.drainTimer === null || wait > 0) return;
+      // Something was queued behind a batch waiting out the interval: it need not wait any more.
+      clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+    }
     this.drainScheduled = true;
     const start = (): void => {
       this.drainScheduled = false;
+      this.drainTimer = null;
       void this.drain();
     };
-    const wait = this.queue[0]?.kind === 'index' ? this.groupWait() : 0;
-    if (wait > 0) setTimeout(start, wait);
+    if (wait > 0) this.drainTimer = setTimeout(start, wait);
     else setImmediate(start);
+  }
+
+  /** Milliseconds the writer waits before its next task: only an index batch alone in the queue waits (see `scheduleDrain`). */
+  private batchWait(): number {
+    return this.queue.length === 1 && this.queue[0]!.kind === 'index' ? this.groupWait() : 0;
   }
 
   /** Milliseconds until the next append batch may begin (none once closing: nothing more will join it). */
@@ -510,9 +534,8 @@ export class LevelDocumentStore implements DocumentStore {
     if (this.writing) return;
     this.writing = true;
     for (;;) {
-      const head = this.queue[0];
-      if (head === undefined) break;
-      if (head.kind === 'index' && this.groupWait() > 0) {
+      if (this.queue.length === 0) break;
+      if (this.batchWait() > 0) {
         // Too soon after the last batch: let more groups join this one.
         this.writing = false;
         this.scheduleDrain();

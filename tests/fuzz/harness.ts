@@ -137,7 +137,13 @@ export class FuzzRun {
 
   private async send(operation: Operation, updates: readonly Uint8Array[], seedStateVector: Uint8Array = new Uint8Array([0])): Promise<void> {
     const frame = toFrame(operation, updates, seedStateVector);
-    const outcome = await this.probe(frame);
+    let outcome: Outcome;
+    try {
+      outcome = await this.probe(frame);
+    } catch (error) {
+      const sent = `${this.mode} ${operation.kind} (${frame.length} bytes)`;
+      throw new Error(`${(error as Error).message}\nafter:\n  ${[...this.trail, `${sent}: no answer`].join('\n  ')}`, { cause: error });
+    }
     this.trail.push(`${this.mode} ${operation.kind} (${frame.length} bytes): ${outcome.accepted ? 'accepted' : `closed ${outcome.code} ${outcome.reason}`}`);
     const key = `${this.mode} ${operation.kind}: ${outcome.accepted ? 'accepted' : `${outcome.code} ${outcome.reason.replace(/:.*/, '')}`}`;
     outcomes.set(key, (outcomes.get(key) ?? 0) + 1);

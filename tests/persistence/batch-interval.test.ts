@@ -84,6 +84,30 @@ describe('batchIntervalMs', () => {
     ]);
   });
 
+  it('does not make a batch wait out the interval once a fold is queued behind it', async () => {
+    const { dir, cleanup } = await makeTempDir();
+    cleanups.push(cleanup);
+    const [first, second] = new Editor().type('ab');
+    const other = new Editor().type('folded');
+    // An hour: a load that waited for the interval would time the test out.
+    const store = await LevelDocumentStore.open(dir, { batchIntervalMs: 3_600_000 });
+    cleanups.push(() => store.close());
+    for (const update of other) await store.append('other', update);
+    await store.append('doc', first!);
+    await store.flush();
+    // The next batch may start only an hour after that one, unless something queues behind it.
+    await store.append('doc', second!);
+    const folded = new Y.Doc();
+    for (const update of other) Y.applyUpdate(folded, update);
+    const compaction = store.compact('other', Y.encodeStateAsUpdate(folded));
+    // Nothing can join the batch now: it is written at once, and the document loads in full.
+    const doc = new Y.Doc();
+    applyStoredDocument(doc, await store.load('doc'));
+    expect(doc.getText('text').toString()).toBe('ab');
+    await compaction;
+    expect(await store.logLength('other')).toBe(0);
+  });
+
   it('does not hold a closing store for the interval: the waiting batch is written at once', async () => {
     const { dir, cleanup } = await makeTempDir();
     cleanups.push(cleanup);
