@@ -84,9 +84,27 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
+function destroySocketLater(socket: Duplex): void {
+  socket.destroy();
+}
+
+/**
+ * How long a refused request's socket stays open after the refusal is written, for the client to
+ * read it and close its side. Node's HTTP server keeps sockets half-open: without this, a client
+ * that never closes would hold the socket (and its address's place under
+ * `--max-connections-per-address`) forever.
+ */
+const REFUSAL_LINGER_MS = 2000;
+
 function refuse(socket: Duplex, error: HttpError): void {
   if (socket.destroyed) return;
   const body = JSON.stringify(error.toJSON());
+  const timer = setTimeout(destroySocketLater, REFUSAL_LINGER_MS, socket);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  // Whatever else the client sends is read past, so that the close is not a reset that might
+  // lose the refusal before the client reads it.
+  socket.resume();
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +

@@ -157,13 +157,20 @@ export class Connection implements WebSocketListener {
   /**
    * Sends the document state a client asked for (sync step 2). It may be as large as the document,
    * so it does not count against `maxSendBuffer` while it is queued: a slow link may still join a
-   * large document.
+   * large document. One state at a time: a client that asks again before the last one went out
+   * has the new one counted like any message, or else a client that asks over and over and never
+   * reads would have the server queue a copy of the document for each request, without bound.
    */
   sendState(message: Uint8Array): void {
     if (!this.keepingUp()) return;
-    this.stateInFlight += message.length;
+    if (this.stateInFlight > 0) {
+      if (this.socket.bufferedAmount - this.stateInFlight + message.length > this.limits.maxSendBuffer) this.tooSlow();
+      else this.socket.send(message);
+      return;
+    }
+    this.stateInFlight = message.length;
     this.socket.send(message, () => {
-      this.stateInFlight -= message.length;
+      this.stateInFlight = 0;
     });
   }
 
@@ -179,10 +186,15 @@ export class Connection implements WebSocketListener {
   private keepingUp(): boolean {
     if (!this.isOpen) return false;
     if (this.socket.bufferedAmount - this.stateInFlight <= this.limits.maxSendBuffer) return true;
+    this.tooSlow();
+    return false;
+  }
+
+  /** Cuts off a client that does not read what it is sent (see `keepingUp`). */
+  private tooSlow(): void {
     this.close(CLOSE.tryAgainLater, `too slow: more than ${this.limits.maxSendBuffer} bytes waiting to be sent; reconnect to resync`);
     // The peer is not reading, so the close frame may never get out: drop the socket soon.
     setTimeout(() => this.socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
-    return false;
   }
 
   /** Closes with a code and a reason (cut to the 123 bytes a close frame allows). Idempotent. */

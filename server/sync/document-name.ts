@@ -27,7 +27,7 @@ export function parseDocumentName(raw: string, maxLength: number): string {
 /** Validates an already decoded name. Throws `HttpError(400, 'invalid-document-name')`. */
 export function validateDocumentName(name: string, maxLength: number): string {
   if (name.length === 0) throw invalid('it is empty');
-  if (name.length > maxLength) throw invalid(`it is longer than ${maxLength} characters`);
+  if (longerThan(name, maxLength)) throw invalid(`it is longer than ${maxLength} characters`);
   if (!NAME_PATTERN.test(name)) {
     throw invalid('use letters, digits and - _ . ~ : @, with / only between non-empty parts');
   }
@@ -35,6 +35,17 @@ export function validateDocumentName(name: string, maxLength: number): string {
     throw invalid('a part may not be "." or ".."');
   }
   return name;
+}
+
+/**
+ * Whether `name` has more than `max` characters (code points): a letter outside the Basic
+ * Multilingual Plane (CJK Extension B, say) is one character, though two UTF-16 units.
+ */
+function longerThan(name: string, max: number): boolean {
+  if (name.length <= max) return false;
+  let count = 0;
+  for (const _ of name) if (++count > max) return true;
+  return false;
 }
 
 function invalid(reason: string): HttpError {

@@ -20,9 +20,9 @@ import { binaryFrame, binaryFrameHeader, closeFrame, PING_FRAME, pongFrame } fro
 /** What a `ServerWebSocket` reports, to the one object that owns it. */
 export interface WebSocketListener {
   /**
-   * A complete message. `data` is a view into the bytes read (valid for as long as it is kept, but
-   * it keeps the chunk it came from alive). Text messages are reported as they are, `binary`
-   * false, without validating their UTF-8: this server refuses them.
+   * A complete message. `data` is a view into the bytes read, valid for as long as it is kept; it
+   * keeps alive at most `RETAINED_SLACK` bytes besides its own (see `deliver`). Text messages are
+   * reported as they are, `binary` false, without validating their UTF-8: this server refuses them.
    */
   onMessage(data: Uint8Array, binary: boolean): void;
   /** A pong (the answer to `ping`). */
@@ -49,6 +49,11 @@ const MAX_FRAGMENTS = 16_384;
  * latest ping).
  */
 const MAX_PONG_BACKLOG = 64 * 1024;
+/**
+ * Bytes of the chunk it was read from that a delivered message may keep alive besides its own;
+ * past this it is copied (see `deliver`).
+ */
+const RETAINED_SLACK = 4096;
 /** Messages from this size on are sent without copying them into a frame. */
 const LARGE_MESSAGE = 64 * 1024;
 /** 2 bytes of header, 8 of extended length, 4 of mask. */
@@ -253,23 +258,29 @@ export class ServerWebSocket {
     const fragmented = this.fragmented;
     if (fragmented === null) {
       if (fin) this.deliver(payload, opcode === OPCODE_BINARY);
-      else this.fragmented = { frames: [payload], length: payload.length, binary: opcode === OPCODE_BINARY };
+      else this.fragmented = new FragmentedMessage(payload, opcode === OPCODE_BINARY, this.maxPayload);
       return;
     }
-    if (fragmented.frames.length >= MAX_FRAGMENTS) {
+    if (fragmented.fragments >= MAX_FRAGMENTS) {
       this.fail(POLICY_VIOLATION, `a message may come in at most ${MAX_FRAGMENTS} fragments`);
       return;
     }
-    fragmented.frames.push(payload);
-    fragmented.length += payload.length;
+    fragmented.add(payload);
     if (!fin) return;
     this.fragmented = null;
-    this.deliver(Buffer.concat(fragmented.frames, fragmented.length), fragmented.binary);
+    this.deliver(fragmented.bytes(), fragmented.binary);
   }
 
+  /**
+   * Reports a message, copied if the buffer it is a view of holds much more than it: many frames
+   * read in one chunk (pongs, say) must not all stay in memory for as long as one small message
+   * is kept (a document keeps views into the updates it applied).
+   */
   private deliver(message: Uint8Array, binary: boolean): void {
     // Once closing, the client's messages are read past, not reported: the owner is done with it.
-    if (this.state === State.Open) this.listener.onMessage(message, binary);
+    if (this.state !== State.Open) return;
+    const kept = message.buffer.byteLength - message.byteLength > RETAINED_SLACK ? new Uint8Array(message) : message;
+    this.listener.onMessage(kept, binary);
   }
 
   private onControl(opcode: number, payload: Uint8Array): void {
@@ -380,17 +391,17 @@ export class ServerWebSocket {
 const FAILED = 0;
 
 /**
- * The start of a frame that spans chunks, and how many bytes of it are needed to go on. Its buffer
- * grows by doubling, so a frame read in many small chunks costs linear time.
+ * Bytes gathered from several reads, copied into a buffer of their own that grows by doubling (up
+ * to `limit`), so gathering them in many small pieces costs linear time and keeps none of the
+ * chunks they came from alive.
  */
-class PendingFrame {
+class GatheredBytes {
   private buffer: Buffer;
   length = 0;
 
-  /** `first` is copied; `limit` is the most bytes a frame may take. */
+  /** `first` is copied; `limit` is the most bytes that will be gathered. */
   constructor(
     first: Uint8Array,
-    readonly needed: number,
     private readonly limit: number,
   ) {
     this.buffer = Buffer.allocUnsafe(Math.max(first.length, Math.min(MAX_HEADER, limit)));
@@ -414,11 +425,37 @@ class PendingFrame {
   }
 }
 
-/** The frames so far of a message sent in fragments, their total length and the message's type. */
-interface FragmentedMessage {
-  readonly frames: Uint8Array[];
-  length: number;
-  readonly binary: boolean;
+/** The start of a frame that spans chunks, and how many bytes of it are needed to go on. */
+class PendingFrame extends GatheredBytes {
+  constructor(
+    first: Uint8Array,
+    readonly needed: number,
+    limit: number,
+  ) {
+    super(first, limit);
+  }
+}
+
+/**
+ * A message sent in fragments, so far. Each fragment is copied: a view would keep the whole chunk
+ * it was read in alive, and a client sending one-byte fragments each in a chunk padded with other
+ * frames held about 62 KiB of the server's memory per byte counted against the size limit.
+ */
+class FragmentedMessage extends GatheredBytes {
+  fragments = 1;
+
+  constructor(
+    first: Uint8Array,
+    readonly binary: boolean,
+    limit: number,
+  ) {
+    super(first, limit);
+  }
+
+  add(payload: Uint8Array): void {
+    this.append(payload);
+    this.fragments++;
+  }
 }
 
 function ownerOf(socket: Socket): ServerWebSocket {

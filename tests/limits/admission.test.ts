@@ -3,6 +3,8 @@
  * once (503) and the origins of browser pages (403). Each refusal is a full HTTP response with a
  * JSON reason, and the server stays up for everyone else.
  */
+import { readdirSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, connectRaw, refusedUpgrade, type RawClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -51,6 +53,35 @@ describe('connections per client address', () => {
     await expect.poll(async () => (await health(server)).connections).toBe(2);
     const again = await open(`${server.wsUrl}/c`);
     expect(again.socket.readyState).toBe(again.socket.OPEN);
+  });
+});
+
+describe('refused upgrades', () => {
+  it('do not keep their sockets open when the client never closes its side', async () => {
+    const server = await serverWith([]);
+    const descriptors = () => readdirSync(`/proc/${server.child.pid}/fd`).length;
+    const before = descriptors();
+    const clients = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => {
+        const socket = connect(server.port, '127.0.0.1');
+        // Never end our side, even after the server ends its own.
+        socket.allowHalfOpen = true;
+        socket.on('error', () => undefined);
+        socket.write(
+          `GET /ws/bad%zz${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        );
+        return new Promise<Socket>((resolve) => socket.once('data', (response: Buffer) => {
+          expect(response.toString('latin1')).toMatch(/^HTTP\/1\.1 400 /);
+          resolve(socket);
+        }));
+      }),
+    );
+    // The refusal is read; a moment later the server lets go of the socket (before, it kept every
+    // one for as long as its client did, uncounted by --max-connections-per-address).
+    await expect.poll(descriptors, { timeout: 10_000 }).toBeLessThanOrEqual(before);
+    for (const socket of clients) socket.destroy();
+    expect((await health(server)).connections).toBe(0);
   });
 });
 

@@ -4,6 +4,7 @@
  */
 import * as encoding from 'lib0/encoding';
 import type { Socket } from 'node:net';
+import * as Y from 'yjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectRaw, type RawClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -82,4 +83,33 @@ it('cuts off a reader that stopped reading, and the readers that keep up get eve
   expect(health.connections).toBe(2);
   writer.socket.close();
   live.socket.close();
+});
+
+it('cuts off a reader that asks for the document again and again without reading it', async () => {
+  const url = `${server.wsUrl}/asks-again`;
+  // A document of about 200 KiB, most of the 256 KiB send buffer.
+  const writer = connectRaw(url);
+  await writer.opened;
+  await writer.nextFrame(0);
+  const doc = new Y.Doc();
+  doc.getText('t').insert(0, 'x'.repeat(200 * 1024));
+  const update = encoding.createEncoder();
+  encoding.writeVarUint(update, 0);
+  encoding.writeVarUint(update, 2);
+  encoding.writeVarUint8Array(update, Y.encodeStateAsUpdate(doc));
+  writer.socket.send(encoding.toUint8Array(update));
+
+  const stalled = connectRaw(url);
+  await stalled.opened;
+  await stalled.nextFrame(0);
+  (stalled.socket as unknown as { _socket: Socket })._socket.pause();
+  // Each sync step 1 with an empty state vector asks for the whole document: 200 of them are
+  // 40 MiB, far more than the kernel buffers. Only the state being sent is exempt from the limit,
+  // not a copy queued for every request.
+  for (let i = 0; i < 200; i++) stalled.socket.send(Uint8Array.of(0, 0, 1, 0));
+  await expect.poll(() => server.logs.some((line) => line.includes('"doc":"asks-again"') && line.includes('too slow')), { timeout: 10_000 }).toBe(true);
+  (stalled.socket as unknown as { _socket: Socket })._socket.resume();
+  expect((await stalled.closed).code).not.toBe(1000);
+  expect(writer.socket.readyState).toBe(writer.socket.OPEN);
+  writer.socket.close();
 });

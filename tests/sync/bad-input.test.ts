@@ -233,4 +233,15 @@ describe('bad input', () => {
     }).toContain(name);
     expect(listing.documents.length).toBeGreaterThan(0);
   });
+
+  it('counts a name\'s length in characters, a letter outside the Basic Multilingual Plane as one', async () => {
+    // U+20000, a CJK letter: one character, two UTF-16 units.
+    const longest = encodeURIComponent('\u{20000}'.repeat(256));
+    const client = connectClient(server.wsUrl, longest);
+    await client.synced;
+    client.destroy();
+    const [status, body] = await refusedUpgrade(`${server.wsUrl}/${longest}${encodeURIComponent('\u{20000}')}`);
+    expect(status).toBe(400);
+    expect(JSON.parse(body).message).toBe('invalid document name: it is longer than 256 characters');
+  });
 });
