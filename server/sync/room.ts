@@ -24,6 +24,7 @@ import {
   encodeSyncStep1,
   encodeSyncStep2,
   encodeUpdate,
+  type AwarenessEntry,
   type ClientMessage,
   type UpdateStarts,
 } from './protocol.js';
@@ -62,6 +63,8 @@ export class Room {
    * clients publish no presence spares its maps, listeners and interval timer (about 1.3 KiB).
    */
   private presence: awarenessProtocol.Awareness | null = null;
+  /** Which connection each published presence client id belongs to (see `claimPresence`). */
+  private presenceOwners: Map<number, Connection> | null = null;
   /** Updates applied to the doc whose write has not completed yet. */
   private unstored = 0;
   /** The most recent append; the store settles appends in order, so awaiting it awaits all. */
@@ -166,6 +169,7 @@ export class Room {
   leave(connection: Connection): void {
     if (!this.connections.delete(connection) || this.presence === null) return;
     const states = this.presence.getStates();
+    for (const id of connection.awarenessClients) if (this.presenceOwners?.get(id) === connection) this.presenceOwners.delete(id);
     const clients = [...connection.awarenessClients].filter((id) => states.has(id));
     if (clients.length > 0) {
       awarenessProtocol.removeAwarenessStates(this.awareness, clients, connection);
@@ -186,10 +190,7 @@ export class Room {
         this.applyClientUpdate(connection, message.update, message.starts);
         break;
       case 'awareness':
-        for (const entry of message.entries) {
-          if (entry.state === null) connection.awarenessClients.delete(entry.clientId);
-          else connection.awarenessClients.add(entry.clientId);
-        }
+        if (!this.claimPresence(connection, message.entries)) return;
         awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, connection);
         this.broadcast(encodeAwareness(message.update), connection);
         break;
@@ -199,6 +200,39 @@ export class Room {
         break;
       }
     }
+  }
+
+  /**
+   * Checks and records whose presence an awareness message publishes. A client id's presence
+   * belongs to the connection that published it, until that connection removes it or leaves.
+   * Another user's connection that publishes for it (to pose as someone, or to wipe their cursor)
+   * is closed with 1008, and nothing of its message is applied or relayed. The same user (the same
+   * token `sub`; on an open server, or with tokens without one, connections cannot be told apart)
+   * takes it over, as a client does that reconnects before the server noticed its old connection
+   * drop: the old connection's leaving then no longer removes it. Returns whether it may go on.
+   */
+  private claimPresence(connection: Connection, entries: readonly AwarenessEntry[]): boolean {
+    const owners = (this.presenceOwners ??= new Map());
+    for (const { clientId } of entries) {
+      const owner = owners.get(clientId);
+      if (owner === undefined || owner === connection || owner.ticket.identity === connection.ticket.identity) continue;
+      const reason = `the presence of client ${clientId} belongs to another user's connection`;
+      this.log.warn({ connection: connection.id, user: connection.ticket.identity, owner: owner.ticket.identity, clientId }, `refused presence: ${reason}`);
+      connection.close(CLOSE.policyViolation, reason);
+      return false;
+    }
+    for (const { clientId, state } of entries) {
+      const owner = owners.get(clientId);
+      if (owner !== undefined && owner !== connection) owner.awarenessClients.delete(clientId);
+      if (state === null) {
+        owners.delete(clientId);
+        connection.awarenessClients.delete(clientId);
+      } else {
+        owners.set(clientId, connection);
+        connection.awarenessClients.add(clientId);
+      }
+    }
+    return true;
   }
 
   /** The store failed: nothing more can be saved, so the room fails (see `fail`). */
