@@ -103,6 +103,9 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
     attributes: { 'aria-label': `Document ${options.document}`, spellcheck: 'true' },
     // Called with the view as `this`, also while the constructor runs (y-prosemirror's first render).
     dispatchTransaction(this: EditorView, transaction) {
+      // y-prosemirror's caret plugin dispatches from a timer (after an awareness change, such as
+      // the focus leaving an editor being removed from the page); by then the view may be gone.
+      if (this.isDestroyed) return;
       this.updateState(this.state.apply(transaction));
       toolbar?.update();
     },

@@ -8,6 +8,7 @@
  * Attributes: `url` (the server; defaults to where the script came from, for the script bundle),
  * `document` (required), `token`, `user-name`, `user-color`, `offline-cache="false"`,
  * `toolbar="false"`, `placeholder`. Changing `url`, `document` or `token` reopens the editor.
+ * A missing or invalid `document` or `url` is explained in the element's text instead of an editor.
  * Events: `statuschange` (a `CustomEvent` whose `detail` is the new `EditorStatus`).
  * Properties: `status` (or `null` before the element is connected), `editor` (the `CollabEditor`).
  */
@@ -73,15 +74,23 @@ export function collabEditorElement(defaultUrl: () => string | null): typeof HTM
         return;
       }
       const flag = (name: string): boolean | undefined => (this.hasAttribute(name) ? this.getAttribute(name) !== 'false' : undefined);
-      const editor = createEditor(this, {
-        url,
-        document,
-        token: this.getAttribute('token') ?? undefined,
-        user: { name: this.getAttribute('user-name') ?? undefined, color: this.getAttribute('user-color') ?? undefined },
-        offlineCache: flag('offline-cache'),
-        toolbar: flag('toolbar'),
-        placeholder: this.getAttribute('placeholder') ?? undefined,
-      });
+      let editor: CollabEditor;
+      try {
+        editor = createEditor(this, {
+          url,
+          document,
+          token: this.getAttribute('token') ?? undefined,
+          user: { name: this.getAttribute('user-name') ?? undefined, color: this.getAttribute('user-color') ?? undefined },
+          offlineCache: flag('offline-cache'),
+          toolbar: flag('toolbar'),
+          placeholder: this.getAttribute('placeholder') ?? undefined,
+        });
+      } catch (error) {
+        // A bad `document` or `url` attribute: say so where the editor would be, like a missing one.
+        if (!(error instanceof RangeError)) throw error;
+        this.textContent = `collab-editor: ${error.message}.`;
+        return;
+      }
       editor.onStatusChange((status) => this.dispatchEvent(new CustomEvent<EditorStatus>('statuschange', { detail: status })));
       this.current = editor;
     }

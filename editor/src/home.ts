@@ -34,14 +34,25 @@ function setUpForm(): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const name = input.value.trim();
-    if (!isDocumentName(name)) {
-      const text = 'Use letters, digits and - _ . ~ : @, with / between parts (like team/notes).';
+    const text = nameProblem(name, Number(input.dataset['maxLength']) || null);
+    if (text !== null) {
       input.setCustomValidity(text);
       message.textContent = text;
       return;
     }
     location.assign(editorHref(name));
   });
+}
+
+/**
+ * Why the server would refuse `name`, or null. `maxLength` is the server's limit, from the page
+ * (`data-max-length`); it counts characters (code points), as the server does, not UTF-16 units.
+ */
+function nameProblem(name: string, maxLength: number | null): string | null {
+  if (!isDocumentName(name)) return 'Use letters, digits and - _ . ~ : @, with / between parts (like team/notes).';
+  const length = [...name].length;
+  if (maxLength !== null && length > maxLength) return `A name has at most ${maxLength} characters; this one has ${length}.`;
+  return null;
 }
 
 async function loadList(): Promise<void> {

@@ -16,6 +16,16 @@ export const schema: Schema = new Schema({
   nodes: addListNodes(basic.spec.nodes, 'paragraph block*', 'block'),
   marks: basic.spec.marks.update('link', {
     ...basic.spec.marks.get('link'),
+    // Pasted HTML: a link whose target is unsafe is pasted as its text only.
+    parseDOM: [
+      {
+        tag: 'a[href]',
+        getAttrs(dom: HTMLElement) {
+          const href = safeHref(dom.getAttribute('href') ?? '');
+          return href === null ? false : { href, title: dom.getAttribute('title') };
+        },
+      },
+    ],
     // Any client can write any href into the shared document, so what is rendered is checked here.
     toDOM(mark) {
       const href = safeHref(String(mark.attrs['href'] ?? ''));
@@ -25,16 +35,30 @@ export const schema: Schema = new Schema({
   }),
 });
 
+/** The schemes a link may have; a relative link takes the page's (http or https). */
+const LINK_SCHEMES: ReadonlySet<string> = new Set(['http:', 'https:', 'mailto:']);
+/** Any base will do: it only gives relative hrefs a scheme, and an absolute href ignores it. */
+const RELATIVE_BASE = 'https://relative.invalid/';
+
 /**
  * Returns `href` if it is safe to put in a link (http, https, mailto, or relative), else `null`.
  * Scripts (`javascript:`, `data:`, ...) never become a link target.
+ *
+ * The scheme is decided by the URL parser, the one the browser uses when the link is followed,
+ * so what it ignores cannot hide a scheme: tabs and newlines anywhere (`java\tscript:`), control
+ * characters and spaces at either end. The result is `href` without those characters.
  */
 export function safeHref(href: string): string | null {
-  const trimmed = href.trim();
-  if (trimmed === '') return null;
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(trimmed)?.[1]?.toLowerCase();
-  if (scheme === undefined) return trimmed;
-  return scheme === 'http' || scheme === 'https' || scheme === 'mailto' ? trimmed : null;
+  // What the URL parser removes before it reads anything (WHATWG URL, "basic URL parser").
+  const cleaned = href.replace(/[\t\n\r]/g, '').replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, '');
+  if (cleaned === '') return null;
+  let url: URL;
+  try {
+    url = new URL(cleaned, RELATIVE_BASE);
+  } catch {
+    return null; // not a URL a browser could follow
+  }
+  return LINK_SCHEMES.has(url.protocol) ? cleaned : null;
 }
 
 /** The name of the XmlFragment, in the document's Y.Doc, that holds the editor's content. */

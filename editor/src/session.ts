@@ -222,9 +222,14 @@ export function tokenMode(token: string): 'rw' | 'ro' | null {
   }
 }
 
-/** `http(s)://host/prefix` to `ws(s)://host/prefix/ws`. */
+/** `http(s)://host/prefix` to `ws(s)://host/prefix/ws`. Throws `RangeError` for anything but an http(s) or ws(s) URL. */
 export function socketUrl(url: string): string {
-  const parsed = new URL(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RangeError(`server url ${JSON.stringify(url)} is not a URL`);
+  }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:' && parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
     throw new RangeError(`server url ${JSON.stringify(url)} is not http(s) or ws(s)`);
   }

@@ -30,15 +30,22 @@ function head(title: string, manifest: AssetManifest, root: string, script: stri
 </head>`;
 }
 
-/** The document list and the open-or-create box, at `/`. */
-export function homePage(manifest: AssetManifest, title: string): string {
+/**
+ * The document list and the open-or-create box, at `/`. The box checks a name against
+ * `maxNameLength`, the server's longest document name, before opening it.
+ */
+export function homePage(manifest: AssetManifest, title: string, maxNameLength: number): string {
+  if (!(Number.isSafeInteger(maxNameLength) && maxNameLength > 0)) throw new RangeError(`maxNameLength ${maxNameLength} is not a positive integer`);
+  // No `maxlength`: it would cut a pasted name short (and so open another document), and it counts
+  // UTF-16 units where the server counts characters. The page's script checks `data-max-length`.
+  const maxLength = ` data-max-length="${maxNameLength}"`;
   return `${head(title, manifest, './', 'home.js')}
 <body class="home-page">
 <main>
 <h1>${escapeHtml(title)}</h1>
 <p class="lede">Write together, live. Open a document by name, or start a new one.</p>
 <form id="open-form" class="open-form" autocomplete="off">
-<input id="open-name" name="name" placeholder="Name, like team/notes" aria-label="Document name" required maxlength="256" autocapitalize="off" spellcheck="false">
+<input id="open-name" name="name" placeholder="Name, like team/notes" aria-label="Document name" required${maxLength} autocapitalize="off" spellcheck="false">
 <button type="submit">Open</button>
 </form>
 <p id="open-message" class="open-message" role="alert"></p>

@@ -80,7 +80,7 @@ export function editorRoutes(options: EditorRoutesOptions): Hono {
   };
 
   return new Hono()
-    .get('/', (c) => page(c, (current) => homePage(current, title)))
+    .get('/', (c) => page(c, (current) => homePage(current, title, maxNameLength)))
     .get('/d/*', (c) => {
       const raw = new URL(c.req.url).pathname.slice('/d/'.length);
       let name: string;

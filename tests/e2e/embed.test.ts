@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { blockTexts, describeInBrowser, launchBrowser, newContext, typeAtEnd, waitForText } from '../helpers/browser.js';
-import { connectClient, waitForDoc } from '../helpers/clients.js';
+import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../examples/embed/serve.mjs');
@@ -44,6 +44,47 @@ async function startExample(serverUrl: string, port: number): Promise<{ url: str
 /** Waits until the host page's own status text (fed by the editor's status events) is one of `states`. */
 async function waitForHostStatus(page: Page, states: readonly string[]): Promise<void> {
   await page.waitForFunction((wanted) => wanted.includes(document.getElementById('host-status')?.dataset['state'] ?? ''), states);
+}
+
+/** The page's uncaught errors, from now on. */
+function pageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  return errors;
+}
+
+/**
+ * Resolves once the page has run the tasks queued so far: the editor's plugins defer some work
+ * to zero-delay timers, which run before these (timers of equal delay run in order).
+ */
+async function settle(page: Page): Promise<void> {
+  await page.evaluate(() => new Promise<void>((done) => setTimeout(() => setTimeout(done, 0), 0)));
+}
+
+/** Waits until `client` sees `count` people (itself included) in the document's awareness. */
+async function waitForPeople(client: YClient, count: number): Promise<void> {
+  const { awareness } = client.provider;
+  await new Promise<void>((done) => {
+    const check = () => {
+      if (awareness.getStates().size !== count) return;
+      awareness.off('change', check);
+      done();
+    };
+    awareness.on('change', check);
+    check();
+  });
+}
+
+/** Waits until the element `#id` has an editor other than `previous` (the page's `window[previous]`), live. */
+async function waitForElementLive(page: Page, id: string, previous?: string): Promise<void> {
+  await page.waitForFunction(
+    ([elementId, before]) => {
+      const element = document.getElementById(elementId) as (HTMLElement & { editor: unknown; status: { state: string } | null }) | null;
+      if (element === null || (before !== undefined && element.editor === (window as unknown as Record<string, unknown>)[before])) return false;
+      return ['live', 'saved'].includes(element.status?.state ?? '');
+    },
+    [id, previous] as const,
+  );
 }
 
 describeInBrowser('the editor embedded in another origin', () => {
@@ -115,6 +156,101 @@ describeInBrowser('the editor embedded in another origin', () => {
       await waitForText(modulePage, 'From the element');
       // The module page set its user's name through the API; the other page lists it.
       await elementPage.locator('.ce-person-name', { hasText: 'Module embed' }).waitFor({ state: 'attached' });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('moves a focused <collab-editor> to another parent, and removes one (or its parent), without an error', async () => {
+    const name = `e2e/embed-move-${Date.now().toString(36)}`;
+    const client = connectClient(server.wsUrl, name);
+    const context = await newContext(browser, { userName: 'Moving Ada' });
+    try {
+      await client.synced;
+      const fragment = client.doc.getXmlFragment('prosemirror');
+      const page = await context.newPage();
+      const errors = pageErrors(page);
+      await page.goto(`${example.url}/?document=${encodeURIComponent(name)}`);
+      await waitForElementLive(page, 'editor');
+      await typeAtEnd(page, 'Before the move');
+      await waitForDoc(client.doc, () => fragment.toString().includes('Before the move'), 'the text typed before the move');
+
+      // Moved while it has the focus: it reopens where it lands, and typing goes on there.
+      await page.locator('collab-editor .ProseMirror').focus();
+      await page.evaluate(() => {
+        const element = document.getElementById('editor') as HTMLElement & { editor: unknown };
+        (window as unknown as { before: unknown }).before = element.editor;
+        document.body.append(element);
+      });
+      await waitForElementLive(page, 'editor', 'before');
+      await waitForText(page, 'Before the move');
+      await typeAtEnd(page, 'After the move');
+      await waitForDoc(client.doc, () => fragment.toString().includes('After the move'), 'the text typed after the move');
+
+      // Removed right after typing, with the focus in it: the person leaves the document.
+      await waitForPeople(client, 2);
+      await page.evaluate(() => document.getElementById('editor')!.remove());
+      await waitForPeople(client, 1);
+      await settle(page);
+
+      // Its parent removed while it has the focus.
+      await page.evaluate(
+        ([serverUrl, documentName]) => {
+          const box = document.createElement('div');
+          box.id = 'box';
+          box.innerHTML = '<collab-editor id="boxed"></collab-editor>';
+          box.firstElementChild!.setAttribute('url', serverUrl);
+          box.firstElementChild!.setAttribute('document', documentName);
+          document.body.append(box);
+        },
+        [server.httpUrl, name] as const,
+      );
+      await waitForElementLive(page, 'boxed');
+      await waitForPeople(client, 2);
+      await page.locator('#boxed .ProseMirror').focus();
+      await page.evaluate(() => document.getElementById('box')!.remove());
+      await waitForPeople(client, 1);
+      await settle(page);
+
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+      client.destroy();
+    }
+  });
+
+  it('explains an invalid document name or server url in the element, like a missing one', async () => {
+    const name = `e2e/embed-invalid-${Date.now().toString(36)}`;
+    const context = await newContext(browser);
+    try {
+      const page = await context.newPage();
+      const errors = pageErrors(page);
+      await page.goto(`${example.url}/?document=${encodeURIComponent(name)}`);
+      await waitForElementLive(page, 'editor');
+      await page.evaluate(() => {
+        for (const [id, attributes] of [
+          ['bad-name', { document: 'has space' }],
+          ['bad-url', { document: 'fine', url: 'not a url' }],
+          ['no-name', {}],
+        ] as const) {
+          const element = document.createElement('collab-editor');
+          element.id = id;
+          for (const [attribute, value] of Object.entries(attributes)) element.setAttribute(attribute, value);
+          document.body.append(element);
+        }
+      });
+      await settle(page);
+      expect(errors).toEqual([]);
+      const text = (id: string) => page.locator(`#${id}`).textContent();
+      expect(await text('bad-name')).toMatch(/^collab-editor: invalid document name "has space"/);
+      expect(await text('bad-url')).toMatch(/^collab-editor: server url "not a url" is not a URL/);
+      expect(await text('no-name')).toBe('collab-editor: the "document" attribute is missing.');
+
+      // Corrected, it opens the editor in place of the explanation.
+      await page.evaluate((documentName) => document.getElementById('bad-name')!.setAttribute('document', documentName), name);
+      await waitForElementLive(page, 'bad-name');
+      expect(await page.locator('#bad-name .ProseMirror').count()).toBe(1);
+      expect(errors).toEqual([]);
     } finally {
       await context.close();
     }

@@ -50,6 +50,19 @@ describe('schema', () => {
     const spec = marks['link']!.spec.toDOM!(marks['link']!.create({ href: 'javascript:alert(1)' }), true) as [string, Record<string, string>];
     expect(spec[1]['href']).toBeUndefined();
   });
+
+  it('reads the scheme as the browser does, so nothing the URL parser drops can hide a script', () => {
+    // The URL parser removes tabs and newlines anywhere, and C0 controls and spaces at either end.
+    for (const href of ['java\tscript:alert(1)', 'java\nscript:alert(1)', 'java\rscript:alert(1)', '\x01javascript:alert(1)', ' \x00javascript:alert(1)', 'javascript:alert(1)\x1f', 'jav\tascr\nipt:alert(1)', '\tdata:text/html,x', 'vbscript:x']) {
+      expect(safeHref(href), JSON.stringify(href)).toBeNull();
+      expect(new URL(href, 'https://example.com/').protocol, JSON.stringify(href)).not.toMatch(/^https?:$/);
+    }
+    expect(safeHref('\x01https://exa\tmple.com/a ')).toBe('https://example.com/a');
+    expect(safeHref('notes/today#top')).toBe('notes/today#top');
+    expect(safeHref('//example.com/a')).toBe('//example.com/a');
+    expect(safeHref('\x01\t ')).toBeNull();
+    expect(safeHref('http://')).toBeNull();
+  });
 });
 
 describe('commands', () => {
@@ -86,6 +99,7 @@ describe('commands', () => {
     const inside = linked.apply(linked.tr.setSelection(TextSelection.create(linked.doc, 7)));
     expect(activeLink(inside)).toBe('https://example.com');
     expect(setLink('javascript:alert(1)')(stateWith('see docs', 4, 8))).toBe(false);
+    expect(setLink('java\tscript:alert(1)')(stateWith('see docs', 4, 8))).toBe(false);
     const unlinked = run(inside, setLink(null));
     expect(unlinked.doc.rangeHasMark(0, unlinked.doc.content.size, marks['link']!)).toBe(false);
   });

@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpError } from '../../server/errors.js';
+import { homePage } from '../../server/http/editor-pages.js';
 import { editorRoutes, packagedAssetsDir } from '../../server/http/editor.js';
 
 let dir: string;
@@ -68,6 +69,14 @@ describe('editor pages', () => {
       expect(response.status, path).toBe(400);
       expect(await response.text(), path).toContain('invalid document name');
     }
+  });
+
+  it("gives the open box the server's name limit, and no maxlength to cut a name short", async () => {
+    const limited = new Hono().route('/', editorRoutes({ assetsDir: dir, maxNameLength: 300 }));
+    const page = await (await limited.request('/')).text();
+    expect(page).toMatch(/<input id="open-name"[^>]* data-max-length="300"/);
+    expect(page).not.toContain('maxlength');
+    expect(() => homePage(MANIFEST, 'Documents', Number.NaN)).toThrow(RangeError);
   });
 
   it('finds the packaged build by default', () => {
