@@ -13,6 +13,7 @@ import { HttpError } from './errors.js';
 import { createUpgradeCheck, WS_PREFIX } from './http/admission.js';
 import { editorRoutes } from './http/editor.js';
 import { apiRoutes } from './http/routes.js';
+import { checkHost } from './http/host.js';
 import { installUpgradeGate } from './http/upgrade.js';
 import type { Logger } from './logger.js';
 import { parseDocumentName } from './sync/document-name.js';
@@ -42,6 +43,12 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     return c.json({ error: 'internal', message: 'internal server error' }, 500);
   });
   app.notFound((c) => c.json({ error: 'not-found', message: `nothing at ${c.req.path}` }, 404));
+  // Every page and the API answer only for the names this server is known by (see http/host.ts);
+  // the health check, which tells counts and no names, answers probes by any name.
+  app.use('*', async (c, next) => {
+    if (c.req.path !== '/healthz') checkHost(c.req.header('host'), config.allowedHosts);
+    await next();
+  });
   app.route('/', apiRoutes(store, engine, access));
   app.route('/', editorRoutes({ maxNameLength: config.maxNameLength }));
 

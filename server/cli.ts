@@ -4,24 +4,35 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MIN_SECRET_BYTES } from './auth/token.js';
-import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
+import { DEFAULT_CONFIG, MAX_TIMER_MS, type ServerConfig } from './config.js';
+import { hostname } from './http/host.js';
 
-function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+/**
+ * A whole number in plain decimal digits (blanks around it allowed, as for sizes): `1e3`, `0x10`,
+ * `5.0`, `-0`, `+5` and `Infinity` are refused rather than read the way `Number()` reads them.
+ */
+function integer(min: number, max = Number.MAX_SAFE_INTEGER, unit = '') {
   return (value: string): number => {
-    const parsed = Number(value);
+    const digits = value.trim();
+    const parsed = /^\d+$/.test(digits) ? Number(digits) : NaN;
     if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
-      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}, got "${value}"`);
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}${unit}, got "${value}"`);
     }
     return parsed;
   };
 }
 
+/** Milliseconds that end up in a timer: a delay past `MAX_TIMER_MS` would fire after 1 ms. */
+function milliseconds(min: number, max = MAX_TIMER_MS) {
+  return integer(min, max, max === MAX_TIMER_MS ? ' ms (about 24.8 days, the longest delay of a Node.js timer)' : ' ms');
+}
+
 function bytes(value: string): number {
   const match = /^(\d+)\s*(b|kib|kb|k|mib|mb|m|gib|gb|g)?$/i.exec(value.trim());
-  if (!match) throw new InvalidArgumentError(`expected a size such as 4194304, 512KiB or 4MiB, got "${value}"`);
-  const unit = (match[2] ?? 'b').toLowerCase()[0];
+  const unit = (match?.[2] ?? 'b').toLowerCase()[0];
   const scale = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
-  const size = Number(match[1]) * scale;
+  const size = match ? Number(match[1]) * scale : NaN;
+  if (!Number.isSafeInteger(size)) throw new InvalidArgumentError(`expected a size such as 4194304, 512KiB or 4MiB, got "${value}"`);
   if (size < 1024) throw new InvalidArgumentError(`a size of at least 1KiB is needed, got "${value}"`);
   return size;
 }
@@ -41,7 +52,7 @@ function secret(value: string): string {
 
 /** A comma-separated list of origins (`scheme://host[:port]`) or `*`, normalized as browsers send them. */
 function origins(value: string): string[] {
-  return value
+  const list = value
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry.length > 0)
@@ -53,12 +64,48 @@ function origins(value: string): string[] {
       }
       return url.origin;
     });
+  if (list.length === 0) throw new InvalidArgumentError(`expected origins such as https://app.example.com, or *, got "${value}"`);
+  return list;
+}
+
+/** A comma-separated list of host names (`docs.example.com`, no scheme or port) or `*`, in lower case. */
+function hosts(value: string): string[] {
+  const list = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)
+    .map((entry) => {
+      if (entry === '*') return entry;
+      const name = hostname(entry);
+      if (name === null || name !== entry.toLowerCase()) {
+        throw new InvalidArgumentError(`expected host names such as docs.example.com (no scheme, no port) or *, got "${entry}"`);
+      }
+      return name;
+    });
+  if (list.length === 0) throw new InvalidArgumentError(`expected host names such as docs.example.com, or *, got "${value}"`);
+  return list;
+}
+
+/**
+ * Makes `option` refuse an empty or blank value, from its flag or its environment variable alike:
+ * `MAX_ROOMS=` left in a deployment file is a slip, and read as a number it would be 0, which
+ * turns the limit off; `HOST=` would listen on every interface.
+ */
+function refuseBlank(option: Option): void {
+  const parse = option.parseArg;
+  const unset = option.envVar === undefined ? '' : ` and unset ${option.envVar}`;
+  option.argParser((value: string, previous: unknown) => {
+    if (value.trim() === '') {
+      throw new InvalidArgumentError(`an empty value is not allowed; for the default, leave out ${option.long}${unset}`);
+    }
+    return parse === undefined ? value : parse(value, previous);
+  });
 }
 
 /** Builds the program; `parseConfig` runs it. Exported so `--help` can be tested. */
 export function createProgram(version: string): Command {
   const d = DEFAULT_CONFIG;
-  return new Command('collab-server')
+  const program = new Command('collab-server')
     .description('A Yjs document server: y-websocket protocol over WebSocket, stored durably in LevelDB.')
     .version(version)
     .addOption(new Option('--host <address>', 'interface to listen on').env('HOST').default(d.host))
@@ -85,22 +132,22 @@ export function createProgram(version: string): Command {
         .argParser(integer(1, 4096)),
     )
     .addOption(
-      new Option('--unload-grace <ms>', 'how long a document with no connections stays in memory')
+      new Option('--unload-grace <ms>', 'how long a document with no connections stays in memory (at most 2147483647, about 24.8 days)')
         .env('UNLOAD_GRACE_MS')
         .default(d.unloadGraceMs)
-        .argParser(integer(0)),
+        .argParser(milliseconds(0)),
     )
     .addOption(
-      new Option('--ping-interval <ms>', 'WebSocket ping interval; a peer silent for a whole interval is dropped')
+      new Option('--ping-interval <ms>', 'WebSocket ping interval, from 100 to 2147483647 (about 24.8 days); a peer silent for a whole interval is dropped')
         .env('PING_INTERVAL_MS')
         .default(d.pingIntervalMs)
-        .argParser(integer(100)),
+        .argParser(milliseconds(100)),
     )
     .addOption(
       new Option('--batch-interval <ms>', 'least time between two LevelDB batches indexing journaled updates (fewer, larger batches; updates are stored and delivered once journaled)')
         .env('BATCH_INTERVAL_MS')
         .default(d.batchIntervalMs)
-        .argParser(integer(0, 1000)),
+        .argParser(milliseconds(0, 1000)),
     )
     .addOption(
       new Option('--compact-after <updates>', 'fold a document\'s update log into its snapshot once it holds at most this many updates (each fold at a random point from three quarters of it, so documents with the same traffic do not all fold at once)')
@@ -118,6 +165,15 @@ export function createProgram(version: string): Command {
         .env('ALLOWED_ORIGINS')
         .default(d.allowedOrigins, 'same origin only')
         .argParser(origins),
+    )
+    .addOption(
+      new Option(
+        '--allowed-hosts <names>',
+        'comma-separated host names this server is reached by (docs.example.com), besides localhost and IP addresses; requests for other names are refused (DNS rebinding), or * for any',
+      )
+        .env('ALLOWED_HOSTS')
+        .default(d.allowedHosts, 'localhost and IP addresses only')
+        .argParser(hosts),
     )
     .addOption(
       new Option('--max-document-size <bytes>', 'largest size a document may grow to; an update past it is refused')
@@ -161,6 +217,8 @@ export function createProgram(version: string): Command {
         .choices(['json', 'pretty']),
     )
     .showHelpAfterError();
+  for (const option of program.options) if (option.required || option.optional) refuseBlank(option);
+  return program;
 }
 
 /** Parses `argv` (as in `process.argv`) and the environment into a config. Exits on `--help` or a bad flag. */
@@ -183,7 +241,7 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     pingIntervalMs: pingInterval,
     batchIntervalMs: batchInterval,
     logFormat: logFormat ?? DEFAULT_CONFIG.logFormat,
-    // An empty AUTH_SECRET is a deployment mistake, not a wish to run open: the parser refuses it.
+    // An empty AUTH_SECRET is a deployment mistake, not a wish to run open: refuseBlank refuses it.
     authSecret: authSecret ?? null,
   };
 }

@@ -15,9 +15,12 @@ export interface ServerConfig {
   readonly maxMessageSize: number;
   /** Longest document name accepted, in characters. Default 256. */
   readonly maxNameLength: number;
-  /** How long a room with no connections stays loaded, in milliseconds. Default 10 s. */
+  /** How long a room with no connections stays loaded, in milliseconds; at most `MAX_TIMER_MS`. Default 10 s. */
   readonly unloadGraceMs: number;
-  /** Interval of WebSocket pings; a peer that misses one whole interval is dropped. Default 30 s. */
+  /**
+   * Interval of WebSocket pings, in milliseconds, from 100 to `MAX_TIMER_MS`; a peer that misses one
+   * whole interval is dropped. Default 30 s.
+   */
   readonly pingIntervalMs: number;
   /** Log length (updates) at which a document's log is folded into its snapshot. Default 1000. */
   readonly compactAfter: number;
@@ -38,6 +41,12 @@ export interface ServerConfig {
    * browser) are not affected. Default: the server's own origin only.
    */
   readonly allowedOrigins: readonly string[];
+  /**
+   * Host names (`docs.example.com`) that requests may address besides `localhost` and IP
+   * addresses, or `*` for any: a request for another name (a `Host` header a DNS rebinding attack
+   * would send) is refused with 403 (see `http/host.ts`). Default: none.
+   */
+  readonly allowedHosts: readonly string[];
   /** Largest encoded size a document may grow to, in bytes; an update past it is refused. Default 32 MiB. */
   readonly maxDocumentSize: number;
   /** Open WebSockets one client address may hold; 0 for no limit. Default 256. */
@@ -57,6 +66,12 @@ export interface ServerConfig {
   readonly logFormat: 'json' | 'pretty';
 }
 
+/**
+ * The longest delay a Node.js timer keeps, 2^31 - 1 ms (about 24.8 days): a longer one fires after
+ * 1 ms instead. Every option in milliseconds that ends up in a timer is at most this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const DEFAULT_CONFIG: ServerConfig = {
   host: '127.0.0.1',
   port: 1234,
@@ -70,6 +85,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   batchIntervalMs: 100,
   authSecret: null,
   allowedOrigins: [],
+  allowedHosts: [],
   maxDocumentSize: 32 * 1024 * 1024,
   maxConnectionsPerAddress: 256,
   maxMessageRate: 500,

@@ -59,6 +59,13 @@ async function main(): Promise<void> {
     { url, port: address.port, dataDir, version: VERSION, durability },
     `listening on ${url}, documents in ${dataDir} (collab-server ${VERSION}, durability: ${durability})`,
   );
+  const loopback = /^(127\.|::1$|::ffff:127\.)/.test(address.address);
+  if (!loopback && config.allowedHosts.length === 0) {
+    logger.warn(
+      { allowedHosts: 'localhost and IP addresses' },
+      'requests are served for localhost and IP addresses only: list the names this server is reached by in --allowed-hosts (ALLOWED_HOSTS)',
+    );
+  }
   if (config.authSecret === null) {
     logger.warn(
       { auth: 'open' },

@@ -2,58 +2,172 @@
  * The command line a user meets first: --help explains every option with its default and
  * environment variable, bad values are refused clearly, and the start line says where and how.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { removeDir, startServer } from './helpers/server-process.js';
+import { removeDir, startServer, tempDataDir } from './helpers/server-process.js';
 
 const run = promisify(execFile);
 const MAIN = resolve(import.meta.dirname, '../dist/server/main.js');
+
+/** Every option, with its environment variable. */
+const OPTIONS = [
+  ['--host', 'HOST'],
+  ['--port', 'PORT'],
+  ['--data-dir', 'DATA_DIR'],
+  ['--fsync', 'FSYNC'],
+  ['--max-message-size', 'MAX_MESSAGE_SIZE'],
+  ['--max-name-length', 'MAX_NAME_LENGTH'],
+  ['--unload-grace', 'UNLOAD_GRACE_MS'],
+  ['--ping-interval', 'PING_INTERVAL_MS'],
+  ['--batch-interval', 'BATCH_INTERVAL_MS'],
+  ['--compact-after', 'COMPACT_AFTER'],
+  ['--auth-secret', 'AUTH_SECRET'],
+  ['--allowed-origins', 'ALLOWED_ORIGINS'],
+  ['--allowed-hosts', 'ALLOWED_HOSTS'],
+  ['--max-document-size', 'MAX_DOCUMENT_SIZE'],
+  ['--max-connections-per-address', 'MAX_CONNECTIONS_PER_ADDRESS'],
+  ['--max-message-rate', 'MAX_MESSAGE_RATE'],
+  ['--max-rooms', 'MAX_ROOMS'],
+  ['--max-send-buffer', 'MAX_SEND_BUFFER'],
+  ['--log-level', 'LOG_LEVEL'],
+  ['--log-format', 'LOG_FORMAT'],
+] as const;
+
+interface Launch {
+  readonly code: number | null;
+  readonly stderr: string;
+  /** Whether it said it listens; it is then killed, so a value wrongly accepted fails the test instead of hanging it. */
+  readonly listened: boolean;
+}
+
+/**
+ * Runs the server with `args` and only `env` (besides PATH) until it exits or says it listens, on a
+ * free port of 127.0.0.1 and in a fresh data directory unless `args` or `env` say otherwise.
+ */
+async function launch(args: string[], env: Record<string, string> = {}): Promise<Launch> {
+  const dataDir = await tempDataDir();
+  const given = (flag: string, variable: string) => args.includes(flag) || variable in env;
+  const defaults = [
+    ...(given('--host', 'HOST') ? [] : ['--host', '127.0.0.1']),
+    ...(given('--port', 'PORT') ? [] : ['--port', '0']),
+    ...(given('--data-dir', 'DATA_DIR') ? [] : ['--data-dir', dataDir]),
+  ];
+  // Run in the data directory, so that even a DATA_DIR wrongly taken as '' stays in it.
+  const child = spawn(process.execPath, [MAIN, ...defaults, ...args], {
+    cwd: dataDir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let listened = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (!listened && stdout.includes('listening on')) {
+      listened = true;
+      child.kill('SIGKILL');
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((done) => child.once('close', done));
+  await removeDir(dataDir);
+  return { code, stderr, listened };
+}
 
 describe('command line', () => {
   it('--help lists every option with its environment variable and default', async () => {
     const { stdout: raw } = await run(process.execPath, [MAIN, '--help']);
     const stdout = raw.replace(/\s+/g, ' ');
-    for (const [flag, env] of [
-      ['--host', 'HOST'],
-      ['--port', 'PORT'],
-      ['--data-dir', 'DATA_DIR'],
-      ['--fsync', 'FSYNC'],
-      ['--max-message-size', 'MAX_MESSAGE_SIZE'],
-      ['--max-name-length', 'MAX_NAME_LENGTH'],
-      ['--unload-grace', 'UNLOAD_GRACE_MS'],
-      ['--ping-interval', 'PING_INTERVAL_MS'],
-      ['--compact-after', 'COMPACT_AFTER'],
-      ['--auth-secret', 'AUTH_SECRET'],
-      ['--allowed-origins', 'ALLOWED_ORIGINS'],
-      ['--max-document-size', 'MAX_DOCUMENT_SIZE'],
-      ['--max-connections-per-address', 'MAX_CONNECTIONS_PER_ADDRESS'],
-      ['--max-message-rate', 'MAX_MESSAGE_RATE'],
-      ['--max-rooms', 'MAX_ROOMS'],
-      ['--max-send-buffer', 'MAX_SEND_BUFFER'],
-      ['--log-level', 'LOG_LEVEL'],
-    ]) {
+    // As many environment variables as OPTIONS lists: an option added to the server is added there too.
+    expect(stdout.match(/\benv: [A-Z_]+\)/g)).toHaveLength(OPTIONS.length);
+    for (const [flag, env] of OPTIONS) {
       expect(stdout).toContain(flag);
       expect(stdout).toContain(`env: ${env}`);
     }
+    expect(stdout).toMatch(/--unload-grace <ms>.*at most 2147483647/);
+    expect(stdout).toMatch(/--ping-interval <ms>.*from 100 to 2147483647/);
     expect(stdout).toContain('default: "127.0.0.1"');
     expect(stdout).toContain('default: 1234');
     expect(stdout).toContain('default: "./data"');
     expect(stdout).toContain('default: same origin only');
   });
 
-  it('refuses an auth secret too short to be safe, and origins that are not origins', async () => {
+  it('refuses an auth secret too short to be safe, and origins and host names that are not ones', async () => {
     const short = await run(process.execPath, [MAIN], { env: { ...process.env, AUTH_SECRET: 'hunter2' } }).catch((error: { code: number; stderr: string }) => error);
     expect((short as { stderr: string }).stderr).toMatch(/--auth-secret.*at least 32 bytes/);
     const origin = await run(process.execPath, [MAIN, '--allowed-origins', 'https://ok.example,https://x.example/path']).catch((error: { code: number; stderr: string }) => error);
     expect((origin as { stderr: string }).stderr).toMatch(/expected origins such as https:\/\/app.example.com.*got "https:\/\/x.example\/path"/);
+    for (const name of ['https://docs.example.com', 'docs.example.com:443', 'a b']) {
+      const host = await run(process.execPath, [MAIN, '--allowed-hosts', `ok.example,${name}`]).catch((error: { code: number; stderr: string }) => error);
+      expect((host as { stderr: string }).stderr, name).toContain(`expected host names such as docs.example.com (no scheme, no port) or *, got "${name}"`);
+    }
   });
 
   it('refuses a bad value with a clear message and a non-zero exit', async () => {
     const failure = await run(process.execPath, [MAIN, '--port', 'eighty']).catch((error: { code: number; stderr: string }) => error);
     expect('code' in failure && failure.code).toBe(1);
     expect((failure as { stderr: string }).stderr).toMatch(/--port.*expected a whole number from 0 to 65535, got "eighty"/);
+  });
+
+  it('refuses an empty or blank value for every option, from the environment or a flag, before listening', async () => {
+    // Read as numbers, MAX_ROOMS= or --max-rooms '' were 0, which turns the limit off; HOST= listened on every interface.
+    for (const [flag, env] of OPTIONS) {
+      const launches = await Promise.all([launch([], { [env]: '' }), launch([], { [env]: '  ' }), launch([flag, ''])]);
+      for (const [i, { code, stderr, listened }] of launches.entries()) {
+        const what = `${flag} ${['empty env', 'blank env', 'empty flag'][i]}`;
+        expect(listened, what).toBe(false);
+        expect(code, what).toBe(1);
+        expect(stderr, what).toContain(`option '${flag} `);
+        expect(stderr, what).toContain(`an empty value is not allowed; for the default, leave out ${flag} and unset ${env}`);
+        if (i < 2) expect(stderr, what).toContain(`from env '${env}'`);
+      }
+    }
+  });
+
+  it('refuses numbers that are not plain whole numbers, and counts and sizes past the largest safe integer', async () => {
+    const values = ['1e3', '0x10', '5.0', '-0', '+5', '-1', 'Infinity', '1_000', '9007199254740992'];
+    const launches = await Promise.all(values.map((value) => launch(['--max-rooms', value])));
+    for (const [i, { code, stderr, listened }] of launches.entries()) {
+      expect(listened, values[i]).toBe(false);
+      expect(code, values[i]).toBe(1);
+      expect(stderr).toContain(`option '--max-rooms <count>' argument '${values[i]}' is invalid. expected a whole number from 0 to 9007199254740991, got "${values[i]}"`);
+    }
+    const env = await launch([], { MAX_CONNECTIONS_PER_ADDRESS: '1e3' });
+    expect([env.listened, env.code]).toEqual([false, 1]);
+    expect(env.stderr).toMatch(/--max-connections-per-address.*from env 'MAX_CONNECTIONS_PER_ADDRESS'.*expected a whole number/);
+    const size = await launch(['--max-message-size', '9999999999999999GiB']);
+    expect([size.listened, size.code]).toEqual([false, 1]);
+    expect(size.stderr).toMatch(/--max-message-size.*expected a size such as 4194304, 512KiB or 4MiB, got "9999999999999999GiB"/);
+  });
+
+  it('refuses a timer option past the longest delay a Node.js timer keeps, 2^31 - 1 ms, and takes that one', async () => {
+    // Past it, Node fires the timer after 1 ms: every client was dropped at once, or every room unloaded.
+    const launches = await Promise.all([
+      launch(['--ping-interval', '2147483648']),
+      launch([], { PING_INTERVAL_MS: '4000000000' }),
+      launch(['--unload-grace', '2147483648']),
+      launch([], { UNLOAD_GRACE_MS: '9007199254740991' }),
+    ]);
+    const expected = [
+      /option '--ping-interval <ms>' argument '2147483648' is invalid\. expected a whole number from 100 to 2147483647 ms/,
+      /option '--ping-interval <ms>' value '4000000000' from env 'PING_INTERVAL_MS' is invalid\. expected a whole number from 100 to 2147483647 ms/,
+      /option '--unload-grace <ms>' argument '2147483648' is invalid\. expected a whole number from 0 to 2147483647 ms/,
+      /option '--unload-grace <ms>' value '9007199254740991' from env 'UNLOAD_GRACE_MS' is invalid\. expected a whole number from 0 to 2147483647 ms/,
+    ];
+    for (const [i, { code, stderr, listened }] of launches.entries()) {
+      expect(listened, String(expected[i])).toBe(false);
+      expect(code, String(expected[i])).toBe(1);
+      expect(stderr).toMatch(expected[i]!);
+    }
+    const server = await startServer({ args: ['--ping-interval', '2147483647', '--unload-grace', '2147483647'] });
+    try {
+      expect(await server.stop('SIGINT')).toBe(0);
+      expect(server.logs.join('\n')).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      await removeDir(server.dataDir);
+    }
   });
 
   it('logs one start line with address, data directory, version and durability; environment variables work', async () => {

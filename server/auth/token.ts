@@ -27,6 +27,11 @@ export const TOKEN_ALGORITHM = 'HS256';
 /** HS256 secrets shorter than its 256-bit output make brute-forcing a captured token feasible. */
 export const MIN_SECRET_BYTES = 32;
 
+/** Longest `sub` claim accepted, in UTF-16 code units (`String.length`). */
+export const MAX_SUB_LENGTH = 256;
+/** Longest `doc` claim accepted, in UTF-16 code units: the longest name `--max-name-length` allows. */
+export const MAX_DOC_CLAIM_LENGTH = 4096;
+
 export interface TokenClaims {
   readonly doc: string;
   readonly mode: AccessMode;
@@ -103,15 +108,15 @@ function claimsFrom(payload: JWTPayload): TokenClaims {
   if (typeof doc !== 'string') throw invalid('its "doc" claim is missing or not a string');
   checkDocClaim(doc);
   if (mode !== 'rw' && mode !== 'ro') throw invalid('its "mode" claim must be "rw" or "ro"');
-  if (sub !== undefined && (typeof sub !== 'string' || sub.length > 256)) {
-    throw invalid('its "sub" claim must be a string of at most 256 characters');
+  if (sub !== undefined && (typeof sub !== 'string' || sub.length > MAX_SUB_LENGTH)) {
+    throw invalid(`its "sub" claim must be a string of at most ${MAX_SUB_LENGTH} characters`);
   }
   return sub === undefined ? { doc, mode, exp: exp! } : { doc, mode, exp: exp!, sub };
 }
 
 /** A name, or a prefix with a single `*` at its end; the server checks names, this only shapes. */
 function checkDocClaim(doc: string): void {
-  if (doc.length === 0 || doc.length > 4096 || doc.slice(0, -1).includes('*')) {
+  if (doc.length === 0 || doc.length > MAX_DOC_CLAIM_LENGTH || doc.slice(0, -1).includes('*')) {
     throw invalid('its "doc" claim must be a document name or a prefix ending in "*"');
   }
 }

@@ -2,7 +2,7 @@
  * Who may open a WebSocket: the checks the upgrade gate runs before the handshake, cheapest first.
  * Each refusal is an `HttpError` the gate answers with its status and reason:
  *
- *   404 not under /ws/        400 invalid document name    403 page origin not allowed
+ *   404 not under /ws/        400 invalid document name    403 host name or page origin not allowed
  *   401 token missing, invalid or expired                  403 token for another document, or
  *                                                              read-only while `?mode=rw` was asked
  *   429 too many connections from this address             503 too many documents loaded
@@ -17,13 +17,14 @@ import { HttpError } from '../errors.js';
 import { parseDocumentName } from '../sync/document-name.js';
 import type { RoomRegistry } from '../sync/registry.js';
 import { AddressLimit } from './address-limit.js';
+import { checkHost } from './host.js';
 import { checkOrigin } from './origin.js';
 import type { Admission, UpgradeCheck } from './upgrade.js';
 
 /** Where WebSockets connect: `/ws/<document name>`. */
 export const WS_PREFIX = '/ws/';
 
-export type AdmissionConfig = Pick<ServerConfig, 'maxNameLength' | 'allowedOrigins' | 'maxConnectionsPerAddress'>;
+export type AdmissionConfig = Pick<ServerConfig, 'maxNameLength' | 'allowedOrigins' | 'allowedHosts' | 'maxConnectionsPerAddress'>;
 
 export function createUpgradeCheck(config: AdmissionConfig, access: Access, rooms: RoomRegistry): UpgradeCheck {
   const addresses = new AddressLimit(config.maxConnectionsPerAddress);
@@ -38,6 +39,7 @@ export function createUpgradeCheck(config: AdmissionConfig, access: Access, room
       throw new HttpError(404, 'not-found', `WebSocket connections go to ${WS_PREFIX}<document name>`);
     }
     const documentName = parseDocumentName(path.slice(WS_PREFIX.length), config.maxNameLength);
+    checkHost(request.headers.host, config.allowedHosts);
     checkOrigin(request.headers.origin, request.headers.host, config.allowedOrigins);
 
     const grant = await access.authenticate(query.get('token'));

@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { DocumentStore } from '../../persistence/document-store.js';
+import { MAX_TIMER_MS } from '../config.js';
 import type { Logger } from '../logger.js';
 import { CLOSE, Connection, type ConnectionEvents, type ConnectionLimits, type ConnectionTicket } from './connection.js';
 import { decodeClientMessage, encodeSyncStep2, encodeUpdate, ProtocolError } from './protocol.js';
@@ -22,8 +23,6 @@ export interface EngineOptions extends ConnectionLimits {
 
 /** Frames a connection may send while its room loads; a client that floods a loading room is cut off. */
 const MAX_BACKLOG = 1024;
-/** setTimeout's longest delay; a token valid for longer is re-armed in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class SyncEngine {
   readonly rooms: RoomRegistry;
@@ -169,7 +168,7 @@ export class SyncEngine {
     });
   }
 
-  /** Closes the connection when its token expires (`closed` cancels that). */
+  /** Closes the connection when its token expires (`closed` cancels that); a token valid past `MAX_TIMER_MS` re-arms in steps. */
   private closeAtExpiry(connection: Connection, expiresAt: number): void {
     const arm = () => {
       const left = expiresAt - Date.now();

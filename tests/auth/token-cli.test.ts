@@ -9,7 +9,7 @@ import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/clients.js';
 import { removeDir, startServer } from '../helpers/server-process.js';
-import { authArgs, TEST_SECRET } from '../helpers/tokens.js';
+import { authArgs, TEST_SECRET, withQuery } from '../helpers/tokens.js';
 
 const run = promisify(execFile);
 const TOKEN_MAIN = resolve(import.meta.dirname, '../../dist/server/token-main.js');
@@ -55,12 +55,38 @@ describe('the token command', () => {
     }
   });
 
-  it('mints tokens the server accepts', async () => {
+  it('refuses claims the server would refuse, as a usage error rather than a crash', async () => {
+    // A 257-character --sub used to mint a token every server refuses; a 4097-character --doc crashed with a stack trace.
+    const failures: Array<[string[], RegExp]> = [
+      [['--doc', 'x', '--sub', 'u'.repeat(257)], /option '--sub <id>' argument 'u+' is invalid\. expected a user id of 1 to 256 characters, got 257/],
+      [['--doc', 'x', '--sub', ''], /option '--sub <id>' argument '' is invalid\. expected a user id of 1 to 256 characters, got 0/],
+      [['--doc', 'a'.repeat(4097)], /option '--doc <name>' argument 'a+' is invalid\. expected a document name or prefix of at most 4096 characters, got 4097/],
+      [['--doc', 'x', '--secret', ' '.repeat(48)], /option '--secret <secret>' argument ' +' is invalid\. an empty secret is not allowed/],
+    ];
+    for (const [args, message] of failures) {
+      const failure = await mint(args).then(
+        () => null,
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+      const what = args.map((arg) => arg.slice(0, 20)).join(' ');
+      expect(failure?.code, what).toBe(1);
+      expect(failure?.stdout, what).toBe('');
+      expect(failure?.stderr, what).toMatch(message);
+      expect(failure?.stderr, what).toContain('Usage: collab-server-token');
+      expect(failure?.stderr, what).not.toMatch(/TokenError|invalid token|\n\s+at /);
+    }
+  });
+
+  it('mints tokens the server accepts, up to the longest claims it verifies', async () => {
     const server = await startServer({ args: authArgs });
     try {
       const client = connectClient(server.wsUrl, 'minted', { params: { token: await mint(['--doc', 'minted', '--mode', 'rw']) } });
       await client.synced;
       client.destroy();
+      const longest = await mint(['--doc', `${'a'.repeat(4095)}*`, '--sub', 'u'.repeat(256)]);
+      const response = await fetch(withQuery(`${server.httpUrl}/api/documents`, { token: longest }));
+      expect(response.status, await response.clone().text()).toBe(200);
+      expect(await response.json()).toEqual({ documents: [] });
     } finally {
       await server.stop();
       await removeDir(server.dataDir);

@@ -4,6 +4,7 @@
  * JSON reason, and the server stays up for everyone else.
  */
 import { readdirSync } from 'node:fs';
+import http from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, connectRaw, refusedUpgrade, type RawClient } from '../helpers/clients.js';
@@ -130,5 +131,47 @@ describe('origins of browser pages', () => {
     expect((await refusedUpgrade(`${listed.wsUrl}/doc`, { Origin: 'https://app.example.com.evil.example' }))[0]).toBe(403);
     const any = await serverWith(['--allowed-origins', '*']);
     await open(`${any.wsUrl}/doc`, { Origin: 'https://anywhere.example' });
+  });
+});
+
+/** A plain GET of `path` with the `Host` header set to `host`: its status. */
+function getAs(server: ServerProcess, host: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: '127.0.0.1', port: server.port, path, headers: { Host: host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.once('error', reject);
+  });
+}
+
+describe('host names (DNS rebinding)', () => {
+  it('serves pages, the API and WebSockets for localhost and IP addresses only, by default', async () => {
+    const server = await serverWith([]);
+    const port = server.port;
+    // A page at http://evil.example:<port>, its name made to resolve to this server: same origin.
+    const rebound = `evil.example:${port}`;
+    const [status, body] = await refusedUpgrade(`${server.wsUrl}/doc`, { Host: rebound, Origin: `http://${rebound}` });
+    expect(status).toBe(403);
+    expect(JSON.parse(body)).toEqual({
+      error: 'host-not-allowed',
+      message: `requests for "${rebound}" are refused: if this server is reached by that name, list it in --allowed-hosts (ALLOWED_HOSTS)`,
+    });
+    for (const path of ['/api/documents', '/', '/d/doc']) expect(await getAs(server, rebound, path), path).toBe(403);
+    // The health check tells no names: probes may use any.
+    expect(await getAs(server, rebound, '/healthz')).toBe(200);
+    for (const host of [`localhost:${port}`, `app.localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `10.1.2.3:${port}`]) {
+      expect(await getAs(server, host, '/api/documents'), host).toBe(200);
+    }
+    await open(`${server.wsUrl}/doc`, { Host: `localhost:${port}`, Origin: `http://localhost:${port}` });
+  });
+
+  it('serves the names listed in --allowed-hosts too, and any with *', async () => {
+    const listed = await serverWith(['--allowed-hosts', 'docs.example.com, Other.Example']);
+    await open(`${listed.wsUrl}/doc`, { Host: 'docs.example.com', Origin: 'https://docs.example.com' });
+    expect(await getAs(listed, 'other.example:8080', '/api/documents')).toBe(200);
+    expect(await getAs(listed, 'docs.example.com.evil.example', '/api/documents')).toBe(403);
+    const any = await serverWith(['--allowed-hosts', '*']);
+    expect(await getAs(any, 'anything.example', '/api/documents')).toBe(200);
   });
 });
