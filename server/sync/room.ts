@@ -206,16 +206,16 @@ export class Room {
    * Checks and records whose presence an awareness message publishes. A client id's presence
    * belongs to the connection that published it, until that connection removes it or leaves.
    * Another user's connection that publishes for it (to pose as someone, or to wipe their cursor)
-   * is closed with 1008, and nothing of its message is applied or relayed. The same user (the same
-   * token `sub`; on an open server, or with tokens without one, connections cannot be told apart)
-   * takes it over, as a client does that reconnects before the server noticed its old connection
-   * drop: the old connection's leaving then no longer removes it. Returns whether it may go on.
+   * is closed with 1008, and nothing of its message is applied or relayed. The same user (see
+   * `sameUser`) takes it over, as a client does that reconnects before the server noticed its old
+   * connection drop: the old connection's leaving then no longer removes it. Returns whether it may
+   * go on.
    */
   private claimPresence(connection: Connection, entries: readonly AwarenessEntry[]): boolean {
     const owners = (this.presenceOwners ??= new Map());
     for (const { clientId } of entries) {
       const owner = owners.get(clientId);
-      if (owner === undefined || owner === connection || owner.ticket.identity === connection.ticket.identity) continue;
+      if (owner === undefined || owner === connection || sameUser(owner, connection)) continue;
       const reason = `the presence of client ${clientId} belongs to another user's connection`;
       this.log.warn({ connection: connection.id, user: connection.ticket.identity, owner: owner.ticket.identity, clientId }, `refused presence: ${reason}`);
       connection.close(CLOSE.policyViolation, reason);
@@ -569,6 +569,15 @@ function clientsIfAllNew(doc: Y.Doc, starts: UpdateStarts): number {
   if (store.pendingStructs !== null || store.pendingDs !== null) return -1;
   for (const [client, clock] of starts) if (clock < Y.getState(store, client)) return -1;
   return starts.size;
+}
+
+/**
+ * Whether `taker` may be the same user as `owner`, for presence: the same token `sub`, and not a
+ * read-only connection taking over a read-write one's (without a `sub`, on an open server or with
+ * tokens that carry none, that is all that tells connections apart).
+ */
+function sameUser(owner: Connection, taker: Connection): boolean {
+  return owner.ticket.identity === taker.ticket.identity && !(taker.ticket.mode === 'ro' && owner.ticket.mode === 'rw');
 }
 
 /** Yjs's pending queues of a doc: its pending structs (as an update) and its pending delete set. */

@@ -84,6 +84,21 @@ it('closes a connection that publishes or removes another user\'s presence, and 
   ada.socket.close();
 });
 
+it('without identities, still closes a read-only connection that publishes a writer\'s presence', async () => {
+  const writer = connectRaw(withQuery(`${server.wsUrl}/presence/anonymous`, { token: await token('presence/anonymous', 'rw') }));
+  await writer.opened;
+  await writer.nextFrame(0);
+  writer.socket.send(presence(300, 1, { user: { name: 'Ada' } }));
+  await expect.poll(async () => (await presentNow('presence/anonymous')).get(300)).toEqual({ user: { name: 'Ada' } });
+  const reader = connectRaw(withQuery(`${server.wsUrl}/presence/anonymous`, { token: await token('presence/anonymous', 'ro') }));
+  await reader.opened;
+  await reader.nextFrame(0);
+  reader.socket.send(presence(300, 9, { user: { name: 'Mallory posing as Ada' } }));
+  expect((await reader.closed).code).toBe(1008);
+  expect((await presentNow('presence/anonymous')).get(300)).toEqual({ user: { name: 'Ada' } });
+  writer.socket.close();
+});
+
 it('lets the same user take their presence over from an older connection, which no longer removes it when it goes', async () => {
   const before = await join('presence/reconnect', 'ada');
   before.socket.send(presence(200, 1, { user: { name: 'Ada' } }));
