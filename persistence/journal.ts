@@ -65,10 +65,12 @@ export class Journal {
     private readonly fsync: boolean,
     generation: number,
     retired: Retired[],
+    private readonly onRotationFailure: (error: unknown) => void,
   ) {
     this.generation = generation;
     this.retired = retired;
-    this.startFile();
+    this.path = this.pathOf(generation);
+    this.fd = this.createFile(this.path);
   }
 
   /**
@@ -77,9 +79,14 @@ export class Journal {
    * last intact record of each (a write cut short by a crash). Those files are deleted by
    * `release` once their records are indexed; new records go to a new file. With `fsync`,
    * creating a file also syncs the directory, so the file survives power loss, and a file is
-   * synced before it is retired.
+   * synced before it is retired. `onRotationFailure` hears of each new file that could not be
+   * created (see `rotate`).
    */
-  static open(dir: string, fsync = false): { journal: Journal; records: JournalRecord[]; ignoredBytes: number } {
+  static open(
+    dir: string,
+    fsync = false,
+    onRotationFailure: (error: unknown) => void = () => undefined,
+  ): { journal: Journal; records: JournalRecord[]; ignoredBytes: number } {
     const generations = readdirSync(dir)
       .filter((entry) => entry.startsWith(JOURNAL_PREFIX) && /^\d+$/.test(entry.slice(JOURNAL_PREFIX.length)))
       .map((entry) => Number(entry.slice(JOURNAL_PREFIX.length)))
@@ -95,7 +102,7 @@ export class Journal {
       ignoredBytes += bytes.length - read.length;
       retired.push({ path, lastSeq: read.records.length > 0 ? read.records[read.records.length - 1]!.seq : 0 });
     }
-    const journal = new Journal(dir, fsync, (generations[generations.length - 1] ?? 0) + 1, retired);
+    const journal = new Journal(dir, fsync, (generations[generations.length - 1] ?? 0) + 1, retired, onRotationFailure);
     return { journal, records, ignoredBytes };
   }
 
@@ -198,11 +205,28 @@ export class Journal {
     if (this.lastSeq <= indexedSeq) unlinkSync(this.path);
   }
 
+  /**
+   * Moves writing to a new file. The new file is created before the current one is retired: if it
+   * cannot be (no file descriptors or inodes left, say), writes go on into the current one, and
+   * the next write tries again, with the next generation's name. Retiring first left the journal
+   * without a file when the creation failed, and every later write, to every document, failed
+   * until a restart.
+   */
   private rotate(): void {
+    const path = this.pathOf(++this.generation);
+    let fd: number;
+    try {
+      fd = this.createFile(path);
+    } catch (error) {
+      this.onRotationFailure(error);
+      return;
+    }
     this.retire();
     this.retired.push({ path: this.path, lastSeq: this.lastSeq });
-    this.generation++;
-    this.startFile();
+    this.path = path;
+    this.fd = fd;
+    this.size = 0;
+    this.lastSeq = 0;
   }
 
   /**
@@ -225,19 +249,32 @@ export class Journal {
     else closeSync(fd);
   }
 
-  private startFile(): void {
-    this.path = join(this.dir, `${JOURNAL_PREFIX}${this.generation}`);
-    this.fd = openSync(this.path, 'wx');
-    this.size = 0;
-    this.lastSeq = 0;
-    if (this.fsync) {
+  private pathOf(generation: number): string {
+    return join(this.dir, `${JOURNAL_PREFIX}${generation}`);
+  }
+
+  /** Creates the file at `path` and returns its descriptor; with `fsync`, syncs the directory too, so the file survives power loss. */
+  private createFile(path: string): number {
+    const fd = openSync(path, 'wx');
+    if (!this.fsync) return fd;
+    try {
       const dirFd = openSync(this.dir, 'r');
       try {
         fsyncSync(dirFd);
       } finally {
         closeSync(dirFd);
       }
+    } catch (error) {
+      // Not known to be on disk: not used. Left behind if it cannot be deleted, it is read (empty) at the next open.
+      closeSync(fd);
+      try {
+        unlinkSync(path);
+      } catch {
+        // the error that matters is the sync's
+      }
+      throw error;
     }
+    return fd;
   }
 
   private descriptor(): number {

@@ -17,7 +17,11 @@ const dataDir = resolve(config.dataDir);
 
 async function main(): Promise<void> {
   capYoungGeneration();
-  const store = await LevelDocumentStore.open(dataDir, { fsync: config.fsync, batchIntervalMs: config.batchIntervalMs });
+  const store = await LevelDocumentStore.open(dataDir, {
+    fsync: config.fsync,
+    batchIntervalMs: config.batchIntervalMs,
+    onWarning: (message, error) => logger.warn({ err: error }, message),
+  });
   const { replayed, ignoredBytes } = store.recovery;
   if (replayed > 0) logger.info({ replayed }, `recovered ${replayed} update(s) from the journal that were not yet indexed when the server stopped`);
   if (ignoredBytes > 0) {

@@ -369,7 +369,12 @@ export class Room {
       if (this.size + update.length <= max) return true;
     }
     // Near the limit, count only what is new: a reconnecting client resends much that we have.
-    return this.size + Y.diffUpdate(update, Y.encodeStateVector(this.doc)).length <= max || changesNothing(this.doc, update);
+    const diff = Y.diffUpdate(update, Y.encodeStateVector(this.doc));
+    if (this.size + diff.length <= max || changesNothing(this.doc, update)) return true;
+    // Deletions alone fit: they turn content into tombstones of its length, so a document at its
+    // limit can still be made smaller (before, a client deleting half of it was refused, and again
+    // on every reconnect). At most they split an item in two per deletion.
+    return Y.parseUpdateMeta(diff).to.size === 0;
   }
 
   private refuseReadOnly(connection: Connection): void {

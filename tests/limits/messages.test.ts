@@ -5,7 +5,7 @@
 import * as decoding from 'lib0/decoding';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { encodeSyncStep2, encodeUpdate, MESSAGE_ERROR } from '../../server/sync/protocol.js';
+import { encodeSyncStep2, encodeUpdate, MESSAGE_ERROR, MESSAGE_SAVED } from '../../server/sync/protocol.js';
 import { connectClient, connectRaw, type RawClient, type YClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
@@ -92,6 +92,34 @@ describe('document size', () => {
     writer.doc.getText('t').insert(0, 'fits');
     await expect.poll(() => contentOf(server, 'size')).toBe(`fits${fitting}`);
     expect(writer.provider.wsconnected).toBe(true);
+  });
+
+  it('takes deletions from a document at its limit, so it can be made smaller', async () => {
+    const server = await serverWith(['--max-document-size', '4KiB']);
+    const writer = client(server, 'full');
+    await writer.synced;
+    for (let i = 0; i < 200; i++) writer.doc.getText('t').insert(writer.doc.getText('t').length, 'x'.repeat(20));
+    await expect.poll(() => contentOf(server, 'full')).toHaveLength(4000);
+    expect(Y.encodeStateAsUpdate(writer.doc).length).toBeGreaterThan(4000);
+    const raw = connectRaw(`${server.wsUrl}/full?ack=1`);
+    await raw.opened;
+    // Another client, at the limit, deletes every other run of 20: an update of deletions only
+    // (100 ranges, hundreds of bytes), which would not fit if its bytes were counted as growth.
+    const editor = new Y.Doc();
+    Y.applyUpdate(editor, Y.encodeStateAsUpdate(writer.doc));
+    const before = Y.encodeStateVector(editor);
+    editor.transact(() => {
+      for (let run = 198; run >= 0; run -= 2) editor.getText('t').delete(run * 20, 20);
+    });
+    const deletions = Y.encodeStateAsUpdate(editor, before);
+    expect(deletions.length).toBeGreaterThan(4096 - Y.encodeStateAsUpdate(writer.doc).length);
+    raw.socket.send(encodeUpdate(deletions));
+    const saved = decoding.createDecoder(await raw.nextFrame(MESSAGE_SAVED));
+    decoding.readVarUint(saved);
+    expect(decoding.readVarUint(saved)).toBe(1);
+    expect(await contentOf(server, 'full')).toHaveLength(2000);
+    expect(raw.socket.readyState).toBe(raw.socket.OPEN);
+    raw.socket.close();
   });
 
   it('refuses a client whose first sync would push the document past the limit', async () => {

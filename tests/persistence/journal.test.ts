@@ -2,7 +2,8 @@
  * The store's journal on real files: what a crash leaves in it is replayed into LevelDB when the
  * store opens, what LevelDB already had is not applied twice, and a write cut short is ignored.
  */
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { encodeRecords, Journal } from '../../persistence/journal.js';
@@ -114,6 +115,33 @@ describe('the journal', () => {
     const reopened = await open();
     expect(reopened.recovery.replayed).toBe(0);
     expect((await reopened.load('doc')).updates).toHaveLength(300);
+  });
+
+  it('goes on writing into the current file while a new one cannot be created, and says so', async () => {
+    const warnings: unknown[] = [];
+    const store = await LevelDocumentStore.open(dir, { onWarning: (_message, error) => warnings.push(error) });
+    stores.push(store);
+    // The names of the next files are taken (by directories, which are removed before reopening),
+    // as a full descriptor or inode table would refuse them: creating each fails.
+    const taken = [2, 3, 4, 5, 6].map((generation) => join(dir, `collab-journal.${generation}`));
+    for (const path of taken) mkdirSync(path);
+    const editor = new Editor();
+    const chunk = 'x'.repeat(64 * 1024);
+    // 24 updates of 64 KiB: 1.5 MiB, past the 1 MiB at which a file is retired.
+    for (let i = 0; i < 24; i++) {
+      editor.doc.getText('text').insert(0, chunk);
+      await store.append('doc', editor.updates[editor.updates.length - 1]!);
+    }
+    // Each write past 1 MiB tried the next name until one was free (7): five warnings, no failure.
+    expect(warnings).toHaveLength(5);
+    expect((warnings[0] as NodeJS.ErrnoException).code).toBe('EEXIST');
+    expect(existsSync(join(dir, 'collab-journal.7'))).toBe(true);
+    await store.close();
+    stores.splice(0);
+    for (const path of taken) rmdirSync(path);
+    const reopened = await open();
+    const { state, updates } = await reopened.load('doc');
+    expect(textOf(state, updates)).toBe(editor.doc.getText('text').toString());
   });
 
   it('settles syncs in the order they were asked for, sharing one while another runs, across files', async () => {
