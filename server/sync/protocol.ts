@@ -196,6 +196,18 @@ function validateStateVector(stateVector: Uint8Array): void {
   }
 }
 
+/** Encodes awareness entries as an awareness update (the inverse of `decodeAwarenessUpdate`). */
+export function encodeAwarenessUpdate(entries: readonly AwarenessEntry[]): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, entries.length);
+  for (const { clientId, clock, state } of entries) {
+    encoding.writeVarUint(encoder, clientId);
+    encoding.writeVarUint(encoder, clock);
+    encoding.writeVarString(encoder, JSON.stringify(state));
+  }
+  return encoding.toUint8Array(encoder);
+}
+
 /**
  * Decodes an awareness update: a count, then per client its id, clock and state as JSON.
  * Each state must parse to an object or `null`.

@@ -18,6 +18,7 @@ import { CLOSE, Connection, type AckState } from './connection.js';
 import { binaryFrame } from './frame.js';
 import {
   encodeAwareness,
+  encodeAwarenessUpdate,
   encodeError,
   encodePermissionDenied,
   encodeSaved,
@@ -189,11 +190,13 @@ export class Room {
       case 'update':
         this.applyClientUpdate(connection, message.update, message.starts);
         break;
-      case 'awareness':
-        if (!this.claimPresence(connection, message.entries)) return;
-        awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, connection);
-        this.broadcast(encodeAwareness(message.update), connection);
+      case 'awareness': {
+        const update = this.claimPresence(connection, message.entries, message.update);
+        if (update === null) return;
+        awarenessProtocol.applyAwarenessUpdate(this.awareness, update, connection);
+        this.broadcast(encodeAwareness(update), connection);
         break;
+      }
       case 'query-awareness': {
         const present = this.presentClients();
         connection.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, present)));
@@ -203,36 +206,49 @@ export class Room {
   }
 
   /**
-   * Checks and records whose presence an awareness message publishes. A client id's presence
-   * belongs to the connection that published it, until that connection removes it or leaves.
-   * Another user's connection that publishes for it (to pose as someone, or to wipe their cursor)
-   * is closed with 1008, and nothing of its message is applied or relayed. The same user (see
-   * `sameUser`) takes it over, as a client does that reconnects before the server noticed its old
-   * connection drop: the old connection's leaving then no longer removes it. Returns whether it may
-   * go on.
+   * Records whose presence an awareness message publishes, and leaves out what is not the
+   * sender's. A client id's presence belongs to the connection that published it, until that
+   * connection removes it or leaves. A change to it from another user's connection (to pose as
+   * someone, or to wipe their cursor) is dropped. The same user (see `sameUser`) takes it over, as
+   * a client does that reconnects before the server noticed its old connection drop: the old
+   * connection's leaving then no longer removes it. An echo (the official client sends every
+   * presence it hears of back, with the clock it had) changes nothing and claims nothing: before,
+   * it made the echoing connection's leaving remove everyone's presence it had echoed. Returns the
+   * update to apply and relay (`update` itself unless something was dropped), or null if nothing is left.
    */
-  private claimPresence(connection: Connection, entries: readonly AwarenessEntry[]): boolean {
+  private claimPresence(connection: Connection, entries: readonly AwarenessEntry[], update: Uint8Array): Uint8Array | null {
     const owners = (this.presenceOwners ??= new Map());
-    for (const { clientId } of entries) {
-      const owner = owners.get(clientId);
-      if (owner === undefined || owner === connection || sameUser(owner, connection)) continue;
-      const reason = `the presence of client ${clientId} belongs to another user's connection`;
-      this.log.warn({ connection: connection.id, user: connection.ticket.identity, owner: owner.ticket.identity, clientId }, `refused presence: ${reason}`);
-      connection.close(CLOSE.policyViolation, reason);
-      return false;
-    }
-    for (const { clientId, state } of entries) {
-      const owner = owners.get(clientId);
-      if (owner !== undefined && owner !== connection) owner.awarenessClients.delete(clientId);
-      if (state === null) {
-        owners.delete(clientId);
-        connection.awarenessClients.delete(clientId);
+    let kept: AwarenessEntry[] | null = null;
+    for (const [i, entry] of entries.entries()) {
+      // An echo changes nothing and claims nothing: it goes on as it came.
+      if (!this.changesPresence(entry)) {
+        kept?.push(entry);
+        continue;
+      }
+      const owner = owners.get(entry.clientId);
+      if (owner !== undefined && owner !== connection && !sameUser(owner, connection)) {
+        kept ??= entries.slice(0, i);
+        this.log.debug({ connection: connection.id, user: connection.ticket.identity, owner: owner.ticket.identity, clientId: entry.clientId }, "dropped presence for another user's client id");
+        continue;
+      }
+      kept?.push(entry);
+      if (owner !== undefined && owner !== connection) owner.awarenessClients.delete(entry.clientId);
+      if (entry.state === null) {
+        owners.delete(entry.clientId);
+        connection.awarenessClients.delete(entry.clientId);
       } else {
-        owners.set(clientId, connection);
-        connection.awarenessClients.add(clientId);
+        owners.set(entry.clientId, connection);
+        connection.awarenessClients.add(entry.clientId);
       }
     }
-    return true;
+    if (kept === null) return update;
+    return kept.length === 0 ? null : encodeAwarenessUpdate(kept);
+  }
+
+  /** Whether y-protocols would apply `entry` (a newer clock, or a removal at the same one), rather than ignore it as an echo. */
+  private changesPresence({ clientId, clock, state }: AwarenessEntry): boolean {
+    const current = this.presence?.meta.get(clientId)?.clock ?? -1;
+    return clock > current || (clock === current && state === null && this.presence!.getStates().has(clientId));
   }
 
   /** The store failed: nothing more can be saved, so the room fails (see `fail`). */

@@ -145,6 +145,37 @@ describe('sync between clients', () => {
     expect(b.provider.awareness.getStates().has(aId)).toBe(false);
   });
 
+  it('keeps a client\'s presence when another client, who echoed it, leaves', async () => {
+    const [a, b, c] = [client('echoed-presence'), client('echoed-presence'), client('echoed-presence')];
+    await Promise.all([a.synced, b.synced, c.synced]);
+    const aId = a.doc.clientID;
+    const named = (observer: YClient, name: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if ((observer.provider.awareness.getStates().get(aId) as { user?: { name: string } } | undefined)?.user?.name !== name) return;
+          observer.provider.awareness.off('change', check);
+          resolve();
+        };
+        observer.provider.awareness.on('change', check);
+        check();
+      });
+    a.provider.awareness.setLocalStateField('user', { name: 'Ada' });
+    // b and c have it, and the official client sends what it hears back: b echoes it.
+    await Promise.all([named(b, 'Ada'), named(c, 'Ada')]);
+    const removals: number[] = [];
+    c.provider.awareness.on('change', ({ removed }: { removed: number[] }) => removals.push(...removed));
+    const connections = async () => ((await (await fetch(`${server.httpUrl}/healthz`)).json()) as { connections: number }).connections;
+    const before = await connections();
+    b.destroy();
+    await expect.poll(connections).toBe(before - 1);
+    // Whatever the server sent c when b left came before this.
+    a.provider.awareness.setLocalStateField('user', { name: 'Ada, still here' });
+    await named(c, 'Ada, still here');
+    expect(removals).not.toContain(aId);
+    a.destroy();
+    c.destroy();
+  });
+
   it('answers /healthz with status, uptime, rooms and connections', async () => {
     const response = await fetch(`${server.httpUrl}/healthz`);
     expect(response.status).toBe(200);
