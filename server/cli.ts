@@ -77,7 +77,7 @@ function hosts(value: string): string[] {
     .map((entry) => {
       if (entry === '*') return entry;
       const name = hostname(entry);
-      if (name === null || name !== entry.toLowerCase()) {
+      if (name === null || name !== entry.toLowerCase().replace(/\.$/, '')) {
         throw new InvalidArgumentError(`expected host names such as docs.example.com (no scheme, no port) or *, got "${entry}"`);
       }
       return name;

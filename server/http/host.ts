@@ -24,8 +24,8 @@ export function checkHost(host: string | undefined, allowed: readonly string[]):
   );
 }
 
-/** The host name of a `Host` header (no port, lower case), or null if it is not one. */
+/** The host name of a `Host` header (no port, lower case, no trailing dot), or null if it is not one. */
 export function hostname(host: string): string | null {
   if (host.includes('/') || host.includes('@') || !URL.canParse(`http://${host}`)) return null;
-  return new URL(`http://${host}`).hostname;
+  return new URL(`http://${host}`).hostname.replace(/\.$/, '');
 }

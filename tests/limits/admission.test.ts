@@ -160,10 +160,21 @@ describe('host names (DNS rebinding)', () => {
     for (const path of ['/api/documents', '/', '/d/doc']) expect(await getAs(server, rebound, path), path).toBe(403);
     // The health check tells no names: probes may use any.
     expect(await getAs(server, rebound, '/healthz')).toBe(200);
-    for (const host of [`localhost:${port}`, `app.localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `10.1.2.3:${port}`]) {
+    for (const host of [`localhost:${port}`, `localhost.:${port}`, `app.localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `10.1.2.3:${port}`]) {
       expect(await getAs(server, host, '/api/documents'), host).toBe(200);
     }
     await open(`${server.wsUrl}/doc`, { Host: `localhost:${port}`, Origin: `http://localhost:${port}` });
+  });
+
+  it('says at start when it listens beyond loopback with no names listed, and not on loopback', async () => {
+    const wide = await serverWith(['--host', '0.0.0.0']);
+    const local = await serverWith([]);
+    // The open-server warning is the last line of the start.
+    const started = (server: ServerProcess) => expect.poll(() => server.logs.some((line) => line.includes('no --auth-secret'))).toBe(true);
+    await Promise.all([started(wide), started(local)]);
+    const hint = (server: ServerProcess) => server.logs.filter((line) => line.includes('list the names this server is reached by in --allowed-hosts'));
+    expect(hint(wide)).toHaveLength(1);
+    expect(hint(local)).toHaveLength(0);
   });
 
   it('serves the names listed in --allowed-hosts too, and any with *', async () => {
