@@ -50,40 +50,39 @@ function secret(value: string): string {
   return value;
 }
 
-/** A comma-separated list of origins (`scheme://host[:port]`) or `*`, normalized as browsers send them. */
-function origins(value: string): string[] {
+/**
+ * A comma-separated list, each entry (blanks around it dropped) `*` or what `parse` makes of it;
+ * `parse` returns null to refuse an entry, and `example` says what is expected.
+ */
+function commaList(value: string, example: string, parse: (entry: string) => string | null): string[] {
   const list = value
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry.length > 0)
     .map((entry) => {
-      if (entry === '*') return entry;
-      const url = URL.canParse(entry) ? new URL(entry) : null;
-      if (url === null || !/^https?:$/.test(url.protocol) || url.pathname !== '/' || url.search || url.hash || url.username) {
-        throw new InvalidArgumentError(`expected origins such as https://app.example.com (scheme, host, optional port) or *, got "${entry}"`);
-      }
-      return url.origin;
+      const parsed = entry === '*' ? entry : parse(entry);
+      if (parsed === null) throw new InvalidArgumentError(`expected ${example} or *, got "${entry}"`);
+      return parsed;
     });
-  if (list.length === 0) throw new InvalidArgumentError(`expected origins such as https://app.example.com, or *, got "${value}"`);
+  if (list.length === 0) throw new InvalidArgumentError(`expected ${example} or *, got "${value}"`);
   return list;
+}
+
+/** A comma-separated list of origins (`scheme://host[:port]`) or `*`, normalized as browsers send them. */
+function origins(value: string): string[] {
+  return commaList(value, 'origins such as https://app.example.com (scheme, host, optional port)', (entry) => {
+    const url = URL.canParse(entry) ? new URL(entry) : null;
+    if (url === null || !/^https?:$/.test(url.protocol) || url.pathname !== '/' || url.search || url.hash || url.username) return null;
+    return url.origin;
+  });
 }
 
 /** A comma-separated list of host names (`docs.example.com`, no scheme or port) or `*`, in lower case. */
 function hosts(value: string): string[] {
-  const list = value
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry.length > 0)
-    .map((entry) => {
-      if (entry === '*') return entry;
-      const name = hostname(entry);
-      if (name === null || name !== entry.toLowerCase().replace(/\.$/, '')) {
-        throw new InvalidArgumentError(`expected host names such as docs.example.com (no scheme, no port) or *, got "${entry}"`);
-      }
-      return name;
-    });
-  if (list.length === 0) throw new InvalidArgumentError(`expected host names such as docs.example.com, or *, got "${value}"`);
-  return list;
+  return commaList(value, 'host names such as docs.example.com (no scheme, no port)', (entry) => {
+    const name = hostname(entry);
+    return name !== null && name === entry.toLowerCase().replace(/\.$/, '') ? name : null;
+  });
 }
 
 /**
