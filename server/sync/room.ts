@@ -29,7 +29,7 @@ import {
   type ClientMessage,
   type UpdateStarts,
 } from './protocol.js';
-import { changesNothing, findMisplacedItem } from './update-check.js';
+import { changesNothing, encodeIntegrated, findMisplacedItem } from './update-check.js';
 
 export interface RoomOptions {
   /**
@@ -91,6 +91,13 @@ export class Room {
   private sizeExact = true;
   /** Set while an update that failed to integrate is being cleaned up: its partial effect is never stored. */
   private integrationFailed = false;
+  /**
+   * Set while a transaction that integrated something that waited in the pending queues ends: its
+   * sender lacks that part too, so the broadcast goes to the sender as well (see `integrate`).
+   */
+  private pendingIntegrated = false;
+  /** Connections whose acknowledgements wait for a part that waits in the pending queues (see `AckState.held`). */
+  private holding: Set<Connection> | null = null;
   private failure: Error | null = null;
   /** Made at the room's first log line: most rooms never log one. */
   private logger: Logger | null = null;
@@ -168,7 +175,9 @@ export class Room {
 
   /** Removes a connection; the presence it published is removed for everyone else. */
   leave(connection: Connection): void {
-    if (!this.connections.delete(connection) || this.presence === null) return;
+    if (!this.connections.delete(connection)) return;
+    this.holding?.delete(connection);
+    if (this.presence === null) return;
     const states = this.presence.getStates();
     for (const id of connection.awarenessClients) if (this.presenceOwners?.get(id) === connection) this.presenceOwners.delete(id);
     const clients = [...connection.awarenessClients].filter((id) => states.has(id));
@@ -316,23 +325,30 @@ export class Room {
    * origins (see `findMisplacedItem`). It is applied inside our own transaction, so that either
    * is caught before the transaction ends and anything of it is stored.
    *
-   * What is stored and broadcast is what changed, in one of two ways:
+   * What is stored and broadcast is what the document took in, in one of two ways:
    *
-   * - **The client's own bytes**, when all of the update is new: each of its clients' structs
-   *   start at or after the doc's state for that client, and nothing waits in Yjs's pending queues.
-   *   Then the doc takes in exactly the update: what can be integrated is, and what misses a
-   *   dependency waits in the pending queue, where Yjs keeps it until the dependency comes. Both
-   *   are held, so both are stored (its 'update' event would report only the first, and the rest
-   *   once integrated, which a crash in between would lose). That is every keystroke of a live
-   *   editor. Having Yjs encode the same content again from the transaction, as its 'update'
-   *   event does, cost about 5% of the server's CPU per update (many-rooms benchmark on a noisy
-   *   host: more CPU in 13 of 18 interleaved pairs of rounds, 5 to 9% in the quieter runs).
-   * - **Yjs's 'update' event** otherwise (an update resent or overlapping what the doc holds, or one
-   *   arriving while others wait for their dependencies): it reports only what the transaction
-   *   changed, so nothing is stored or broadcast twice. The listener is attached for that
-   *   transaction only. It reports nothing of what joins the pending queues, so when they took in
-   *   something the update is also stored and broadcast as it came. (Its integrated part then
-   *   goes out twice, which changes nothing for a client, on a path no live editor takes.)
+   * - **The client's own bytes**, when all of the update is new (each of its clients' structs
+   *   start at or after the doc's state for that client) and all of it was integrated: nothing
+   *   waits in Yjs's pending queues, before or after. That is every keystroke of a live editor.
+   *   Having Yjs encode the same content again from the transaction, as its 'update' event does,
+   *   cost about 5% of the server's CPU per update (many-rooms benchmark on a noisy host: more CPU
+   *   in 13 of 18 interleaved pairs of rounds, 5 to 9% in the quieter runs).
+   * - **Yjs's 'update' event** otherwise (an update resent or overlapping what the doc holds, one
+   *   arriving while others wait for their dependencies, or one whose part must wait): it reports
+   *   only what the transaction integrated, so nothing is stored or broadcast twice. The listener
+   *   is attached for that transaction only.
+   *
+   * A part that waits for a dependency (a struct whose origin the server has not received, a
+   * deletion of an item it has not) stays in Yjs's pending queues only: it is neither stored nor
+   * relayed, nor sent to a joining client, and the sender's acknowledgements stop short of it
+   * (see `holdAck`). It is stored and relayed once it is integrated, by the transaction that
+   * brings its dependency, and only if that transaction passes the placement check: a forged
+   * struct that waits can then fail only that transaction, and the reloaded room no longer holds
+   * it. (Before, it was stored and relayed as it came; when the honest author's next keystroke
+   * integrated it out of place, that keystroke was refused and the room failed, and again on every
+   * reconnect, for good.) Nothing a client has seen is lost this way: no other client saw the
+   * part, and its sender was not told it is saved; the official client sends it again with its
+   * dependency when it reconnects.
    *
    * An update that changes nothing (every struct and deletion already there) is neither.
    */
@@ -340,8 +356,10 @@ export class Room {
     const newClients = clientsIfAllNew(this.doc, starts);
     const own = newClients >= 0;
     const store = this.doc.store;
-    const pendingBefore: Pending | null = own ? null : [store.pendingStructs?.update ?? null, store.pendingDs];
-    if (!own) this.doc.on('update', this.onDocUpdate);
+    const structsBefore = store.pendingStructs;
+    const deletionsBefore = store.pendingDs;
+    let listening = !own;
+    if (listening) this.doc.on('update', this.onDocUpdate);
     let failure: unknown = null;
     const effect = { deleted: false };
     try {
@@ -349,6 +367,15 @@ export class Room {
         try {
           Y.applyUpdate(this.doc, update, connection);
           effect.deleted = transaction.deleteSet.clients.size > 0;
+          if (!listening && (store.pendingStructs !== null || store.pendingDs !== null)) {
+            // Part of it waits: what was integrated is what Yjs's update event reports as the transaction ends.
+            this.doc.on('update', this.onDocUpdate);
+            listening = true;
+          }
+          // Yjs retries its pending structs (a new queue object) when a dependency arrives.
+          this.pendingIntegrated =
+            (structsBefore !== null && store.pendingStructs !== structsBefore) ||
+            (deletionsBefore !== null && deletionsApplied(deletionsBefore, store));
           const misplaced = findMisplacedItem(this.doc, transaction.beforeState);
           if (misplaced) throw new Error(`item ${misplaced.id.client}:${misplaced.id.clock} does not lie between its origins`);
         } catch (error) {
@@ -360,18 +387,45 @@ export class Room {
       failure ??= error;
     } finally {
       this.integrationFailed = false;
-      if (!own) this.doc.off('update', this.onDocUpdate);
+      this.pendingIntegrated = false;
+      if (listening) this.doc.off('update', this.onDocUpdate);
     }
     if (failure === null) {
       this.size += update.length;
       this.sizeExact = false;
-      // All new: its structs were integrated or wait in the pending queue; its deletions were made or
-      // wait. Otherwise: whether a part of it joined the pending queues.
-      const asItCame =
-        pendingBefore === null ? newClients > 0 || effect.deleted || store.pendingDs !== null : pendingGrew(pendingBefore, store);
-      if (asItCame) this.onDocUpdate(update, connection);
+      if (!listening && (newClients > 0 || effect.deleted)) this.onDocUpdate(update, connection);
+      const acks = connection.acks;
+      if (acks !== null && (store.pendingStructs !== null || store.pendingDs !== null)) this.holdAck(connection, acks, update);
+      if (this.holding !== null) this.releaseHeld();
     }
     return failure;
+  }
+
+  /**
+   * Holds back the acknowledgement of the message just received from `connection` while part of
+   * `update` waits in the pending queues: it is not stored until it is integrated, so it is not
+   * saved. Later messages wait behind it, as "saved" counts messages in order.
+   */
+  private holdAck(connection: Connection, acks: AckState, update: Uint8Array): void {
+    const complete = clocksToComplete(update);
+    if (isComplete(this.doc, complete)) return;
+    (acks.held ??= []).push({ count: acks.received, complete });
+    (this.holding ??= new Set()).add(connection);
+  }
+
+  /** Lets acknowledgements go on for every held message that is integrated now (its write is the latest). */
+  private releaseHeld(): void {
+    const holding = this.holding!;
+    for (const connection of holding) {
+      const acks = connection.acks!;
+      const held = acks.held!;
+      const waiting = held.filter((message) => !isComplete(this.doc, message.complete));
+      if (waiting.length === held.length) continue;
+      acks.held = waiting.length > 0 ? waiting : null;
+      if (acks.held === null) holding.delete(connection);
+      this.acknowledgeWhenStored(connection, acks);
+    }
+    if (holding.size === 0) this.holding = null;
   }
 
   /** Whether the document stays within `maxDocumentSize` with `update` applied. */
@@ -415,7 +469,7 @@ export class Room {
    */
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (this.integrationFailed) return;
-    const sender = origin instanceof Connection ? origin : null;
+    const sender = origin instanceof Connection && !this.pendingIntegrated ? origin : null;
     const write = this.store.append(this.name, update);
     this.unstored++;
     this.lastWrite = write;
@@ -505,7 +559,7 @@ export class Room {
    * vector is taken now, when the doc holds exactly what has been appended so far.
    */
   private acknowledgeWhenStored(connection: Connection, acks: AckState): void {
-    const count = acks.received;
+    const count = acks.held === null ? acks.received : acks.held[0]!.count - 1;
     const stateVector = Y.encodeStateVector(this.doc);
     const stored = this.unstored === 0 ? Promise.resolve() : this.lastWrite;
     stored.then(
@@ -529,7 +583,7 @@ export class Room {
   private async replyWithMissing(connection: Connection, stateVector: Uint8Array): Promise<void> {
     await this.drain();
     if (this.failure || !connection.isOpen) return;
-    connection.sendState(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)));
+    connection.sendState(encodeSyncStep2(encodeIntegrated(this.doc, stateVector)));
   }
 
   /** Sends one message to every connection but `except`, framed once for all of them. */
@@ -553,7 +607,7 @@ export class Room {
   private compact(): Promise<void> {
     const folded = this.logLength;
     const started = performance.now();
-    const state = Y.encodeStateAsUpdate(this.doc);
+    const state = encodeIntegrated(this.doc);
     const encodeMs = performance.now() - started;
     this.size = state.length;
     this.sizeExact = true;
@@ -601,19 +655,35 @@ function sameUser(owner: Connection, taker: Connection): boolean {
   return owner.ticket.identity === taker.ticket.identity && !(taker.ticket.mode === 'ro' && owner.ticket.mode === 'rw');
 }
 
-/** Yjs's pending queues of a doc: its pending structs (as an update) and its pending delete set. */
-type Pending = [structs: Uint8Array | null, deletions: Uint8Array | null];
-
 /**
- * Whether a doc's pending queues changed since they were as given, and still hold something. Yjs
- * encodes the pending deletions afresh with each update, so they are compared by content. A
- * change that only took something out (part of a queue integrated) counts too; storing and sending
- * the update then is merely redundant.
+ * Whether a deletion that waited in `pending` (Yjs's pending delete set, a v2 update) was applied,
+ * at least in part. Yjs keeps a range waiting from the first clock its client's state lacks, so a
+ * range was applied once the state passed its start.
  */
-function pendingGrew([structsBefore, dsBefore]: Pending, store: Y.Doc['store']): boolean {
-  const changed = (now: Uint8Array | null, then: Uint8Array | null): boolean =>
-    now !== null && now !== then && (then === null || Buffer.compare(now, then) !== 0);
-  return changed(store.pendingStructs?.update ?? null, structsBefore) || changed(store.pendingDs, dsBefore);
+function deletionsApplied(pending: Uint8Array, store: Y.Doc['store']): boolean {
+  for (const [client, ranges] of Y.decodeUpdateV2(pending).ds.clients) {
+    const state = Y.getState(store, client);
+    if (ranges.some(({ clock }) => clock < state)) return true;
+  }
+  return false;
+}
+
+/** The state each client of `update` must reach for all of it, structs and deletions, to be integrated. */
+function clocksToComplete(update: Uint8Array): Map<number, number> {
+  const { structs, ds } = Y.decodeUpdate(update);
+  const complete = new Map<number, number>();
+  const need = (client: number, clock: number): void => {
+    if (clock > (complete.get(client) ?? 0)) complete.set(client, clock);
+  };
+  for (const struct of structs) if (!(struct instanceof Y.Skip)) need(struct.id.client, struct.id.clock + struct.length);
+  for (const [client, ranges] of ds.clients) for (const { clock, len } of ranges) need(client, clock + len);
+  return complete;
+}
+
+/** Whether `doc` has integrated everything `complete` (see `clocksToComplete`) asks for. */
+function isComplete(doc: Y.Doc, complete: ReadonlyMap<number, number>): boolean {
+  for (const [client, clock] of complete) if (Y.getState(doc.store, client) < clock) return false;
+  return true;
 }
 
 /**

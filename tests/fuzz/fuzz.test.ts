@@ -18,7 +18,7 @@ import { testSeed } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { authArgs, token } from '../helpers/tokens.js';
 import { recordEdits, scenario, seedDocument } from './frames.js';
-import { FuzzRun, outcomes, sameDocument, settled, type FuzzTarget } from './harness.js';
+import { FuzzRun, integrated, outcomes, sameDocument, type FuzzTarget } from './harness.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 const MAX_OPERATIONS = 40;
@@ -69,7 +69,7 @@ it(
         await run.start(seedUpdate, startMode);
         for (const operation of operations) await run.step(operation, updates, seedStateVector);
         await run.check();
-        finished.set(run.name, { expected: settled(run.reference), trail: run.trail });
+        finished.set(run.name, { expected: integrated(run.reference), trail: run.trail });
       } finally {
         await run.close();
       }

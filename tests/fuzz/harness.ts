@@ -11,17 +11,16 @@
  * newcomer and two official clients must all hold what the reference holds.
  *
  * One subtlety: Yjs parks an update whose dependencies are missing in a pending queue, and retries
- * it only when a dependency it recorded arrives. Out-of-order and mutated updates can leave structs
- * parked whose dependencies did arrive; a client loading the whole state at once integrates them.
- * The server relays what waits in its queues too, and a client's Yjs may integrate it at another
- * moment than the server's (a mutated struct that can never be integrated holds back every later
- * struct of its client in one queue, and not in the other). So the observer, a newcomer, and the
- * server after a restart hold what the reference holds loaded at once (`settled`).
+ * it only when a dependency it recorded arrives. The server neither stores nor sends what waits
+ * there, so the observer, a newcomer, and the server after a restart hold what the reference has
+ * integrated (`integrated`); when the room fails and reloads, what waited is gone from the server,
+ * and from the reference too.
  */
 import * as decoding from 'lib0/decoding';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { decodeClientMessage, encodeSyncStep1 } from '../../server/sync/protocol.js';
+import { encodeIntegrated } from '../../server/sync/update-check.js';
 import { connectClient, waitForDoc } from '../helpers/clients.js';
 import { withQuery } from '../helpers/tokens.js';
 import { awareness, toFrame, type Operation } from './frames.js';
@@ -44,7 +43,7 @@ export const outcomes = new Map<string, number>();
 type Outcome = { readonly accepted: true } | { readonly accepted: false; readonly code: number; readonly reason: string };
 
 export class FuzzRun {
-  readonly reference = new Y.Doc();
+  reference = new Y.Doc();
   /** What happened, one line per operation, for the failure report. */
   readonly trail: string[] = [];
   private socket: WebSocket | null = null;
@@ -80,10 +79,10 @@ export class FuzzRun {
     try {
       const health = await fetch(`${this.target.httpUrl}/healthz`);
       if (health.status !== 200) throw new Error(`healthz answered ${health.status}`);
-      const expected = settled(this.reference);
+      const expected = integrated(this.reference);
       const observer = this.observer!;
       await observer.ready;
-      const converged = () => sameDocument(settled(observer.doc), expected);
+      const converged = () => sameDocument(observer.doc, expected);
       await waitForDoc(observer.doc, converged, 'the observer to converge on the reference', 10_000);
 
       const newcomer = connectClient(this.target.wsUrl, this.name, { params: { token: this.target.tokens.rw } });
@@ -152,8 +151,8 @@ export class FuzzRun {
       return;
     }
     // When an update broke the document, the server discarded the room and reloads it from the
-    // store. That holds every update it accepted, including the parts that wait in Yjs's pending
-    // queues, so the reference stays as it is.
+    // store, which holds what it integrated of every update it accepted, and not what waited.
+    if (outcome.reason.startsWith('an update broke the document')) this.reference = integrated(this.reference);
     await this.connect(this.mode);
   }
 
@@ -254,10 +253,10 @@ function answersProbe(frame: Uint8Array, clock: number): boolean {
   return false;
 }
 
-/** `doc` as a client that loads all of it at once holds it. */
-export function settled(doc: Y.Doc): Y.Doc {
+/** What `doc` has integrated, without what waits in its pending queues: what the server stores and sends. */
+export function integrated(doc: Y.Doc): Y.Doc {
   const loaded = new Y.Doc();
-  Y.applyUpdate(loaded, Y.encodeStateAsUpdate(doc));
+  Y.applyUpdate(loaded, encodeIntegrated(doc));
   return loaded;
 }
 

@@ -1,8 +1,8 @@
 /**
  * What a room stores and relays of a client's update: the update's own bytes when all of it is new,
- * only what is new when it overlaps the document, nothing when it changes nothing, and an update
- * waiting for a missing dependency as durably as any other. Real server process, raw clients that
- * send exactly the bytes under test.
+ * only what is new when it overlaps the document, nothing when it changes nothing; a part that waits
+ * for a missing dependency only once the dependency comes, and acknowledged only then. Real server
+ * process, raw clients that send exactly the bytes under test.
  */
 import * as decoding from 'lib0/decoding';
 import { describe, expect, it } from 'vitest';
@@ -120,7 +120,7 @@ describe('updates a room stores and relays', () => {
     expect(copy.getText('t').toString()).toBe('known and new');
   });
 
-  it('keeps an update that waits for a missing dependency through kill -9, and completes it when the dependency comes', async () => {
+  it('keeps an update that waits for a missing dependency from other clients until the dependency comes, then relays it to all', async () => {
     const { first, restart } = await killable();
     const type = typist();
     const dependency = type('a');
@@ -128,32 +128,64 @@ describe('updates a room stores and relays', () => {
     const sender = await raw(first, 'pending');
     const reader = await raw(first, 'pending');
     sender.socket.send(encodeUpdate(dependent));
-    // Relayed, so stored: a room relays nothing before it is stored.
-    expect(await nextUpdate(reader)).toEqual(dependent);
+    // Not relayed: the next update the reader gets is one sent after it.
+    const other = new Y.Doc();
+    other.getText('x').insert(0, 'independent');
+    const independent = Y.encodeStateAsUpdate(other);
+    sender.socket.send(encodeUpdate(independent));
+    expect(await nextUpdate(reader)).toEqual(independent);
+    // Nor given to a client that joins meanwhile.
+    const newcomer = connectClient(first.wsUrl, 'pending');
+    cleanup.push(() => newcomer.destroy());
+    await newcomer.synced;
+    expect(newcomer.doc.getText('x').toString()).toBe('independent');
+    expect(newcomer.doc.store.pendingStructs).toBeNull();
+
+    // The dependency comes from another client: both keystrokes reach everyone, that client too.
+    const late = await raw(first, 'pending');
+    late.socket.send(encodeUpdate(dependency));
+    const lateCopy = new Y.Doc();
+    lateCopy.on('update', () => undefined);
+    Y.applyUpdate(lateCopy, dependency);
+    Y.applyUpdate(lateCopy, await nextUpdate(late));
+    expect(lateCopy.getText('t').toString()).toBe('ab');
+    await waitForDoc(newcomer.doc, () => newcomer.doc.getText('t').toString() === 'ab', 'both keystrokes relayed');
 
     const second = await restart();
-    const late = await raw(second, 'pending');
-    late.socket.send(encodeUpdate(dependency));
-    await newcomerSees(second, 'pending', 'ab', 'both keystrokes');
+    await newcomerSees(second, 'pending', 'ab', 'both keystrokes after kill -9');
   });
 
-  it('relays every update that waits behind another, and keeps it through kill -9 once acknowledged', async () => {
+  it('acknowledges an update that waits, and every message after it, only once the dependency comes and all is stored', async () => {
     const { first, restart } = await killable();
     const type = typist();
     const dependency = type('a');
     const waiting = [type('b'), type('c'), type('d')]; // each waits for 'a', the later ones behind the first
+    const sender = connectRaw(`${first.wsUrl}/queued?ack=1`);
+    cleanup.push(() => sender.socket.close());
+    await sender.opened;
     const reader = await raw(first, 'queued');
-    await sendUntilSaved(first, 'queued', waiting);
-    // Relayed as they came, in order: the reader's Yjs keeps them until 'a' comes.
-    for (const update of waiting) expect(await nextUpdate(reader)).toEqual(update);
+    for (const update of waiting) sender.socket.send(encodeUpdate(update));
+    // A fourth message that needs nothing: stored and relayed at once, but "saved" counts in order.
+    const other = new Y.Doc();
+    other.getText('x').insert(0, 'independent');
+    const independent = Y.encodeStateAsUpdate(other);
+    sender.socket.send(encodeUpdate(independent));
+    expect(await nextUpdate(reader)).toEqual(independent);
+
+    const late = await raw(first, 'queued');
+    late.socket.send(encodeUpdate(dependency));
+    // The first "saved" the sender gets covers all four: none of the waiting ones was called saved before.
+    const saved = decoding.createDecoder(await sender.nextFrame(MESSAGE_SAVED));
+    decoding.readVarUint(saved);
+    const { count, stateVector } = decodeSaved(saved);
+    expect(count).toBe(4);
+    expect(stateVector.get(Y.decodeUpdate(dependency).structs[0]!.id.client)).toBe(4);
 
     const second = await restart();
-    const late = await raw(second, 'queued');
-    late.socket.send(encodeUpdate(dependency));
-    await newcomerSees(second, 'queued', 'abcd', 'all four keystrokes');
+    await newcomerSees(second, 'queued', 'abcd', 'all four keystrokes after kill -9');
   });
 
-  it('keeps deletions that wait behind another through kill -9, once it has acknowledged them', async () => {
+  it('acknowledges deletions that wait for their items once the items come, and keeps them through kill -9', async () => {
     const { first, restart } = await killable();
     const type = typist();
     const typed = [type('a'), type('b')];
@@ -164,15 +196,65 @@ describe('updates a room stores and relays', () => {
     author.on('update', (update: Uint8Array) => deletions.push(update));
     author.getText('t').delete(0, 1);
     author.getText('t').delete(0, 1);
-    await sendUntilSaved(first, 'deletions', deletions);
+    const deleter = connectRaw(`${first.wsUrl}/deletions?ack=1`);
+    cleanup.push(() => deleter.socket.close());
+    await deleter.opened;
+    for (const update of deletions) deleter.socket.send(encodeUpdate(update));
+    await sendUntilSaved(first, 'deletions', typed);
+    // Each "saved" covers the characters its deletions need: the n-th deletion, the n-th character.
+    const typistClient = Y.decodeUpdate(typed[0]!).structs[0]!.id.client;
+    for (let count = 0; count < 2; ) {
+      const saved = decoding.createDecoder(await deleter.nextFrame(MESSAGE_SAVED));
+      decoding.readVarUint(saved);
+      const acknowledged = decodeSaved(saved);
+      count = acknowledged.count;
+      expect(acknowledged.stateVector.get(typistClient) ?? 0).toBeGreaterThanOrEqual(count);
+    }
 
     const second = await restart();
-    await sendUntilSaved(second, 'deletions', typed);
     const newcomer = connectClient(second.wsUrl, 'deletions');
     cleanup.push(() => newcomer.destroy());
     await newcomer.synced;
-    // Both characters arrived, and both deletions still apply to them.
+    // Both characters arrived, and both deletions apply to them.
     expect(Y.encodeStateVector(newcomer.doc)).toEqual(Y.encodeStateVector(author));
     expect(newcomer.doc.getText('t').toString()).toBe('');
+  });
+
+  it("does not let an item forged to wait for an author's next keystroke block that keystroke", async () => {
+    const { first, restart } = await killable();
+    const author = connectClient(first.wsUrl, 'forged');
+    cleanup.push(() => author.destroy());
+    await author.synced;
+    author.doc.getText('t').insert(0, 'hello');
+    // The forger writes the author's next item (the author's client id, its next clock) at the
+    // start of the text, and its own item right after it: origin that next item, right origin 'h'.
+    const forger = new Y.Doc();
+    Y.applyUpdate(forger, Y.encodeStateAsUpdate(author.doc));
+    forger.clientID = author.doc.clientID;
+    forger.getText('t').insert(0, 'Z');
+    forger.clientID = 666;
+    let forged: Uint8Array | null = null;
+    forger.on('update', (update: Uint8Array) => (forged = update));
+    forger.getText('t').insert(1, 'X');
+    const attacker = await raw(first, 'forged');
+    // It waits for the author's next item, which the server has not seen.
+    attacker.socket.send(encodeUpdate(forged!));
+    const reader = await raw(first, 'forged');
+    const observer = connectClient(first.wsUrl, 'forged');
+    cleanup.push(() => observer.destroy());
+    await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'hello', 'the author\'s text');
+
+    // The author's next keystroke lands at the end: the forged item, between 'Z' and 'h', is now
+    // between the end of the text and its start. That keystroke fails the room once; the author's
+    // client resends it on reconnecting, and the room, reloaded, no longer holds the forged item.
+    author.doc.getText('t').insert(5, '!');
+    await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'hello!', 'the keystroke after the forged item');
+    author.doc.getText('t').insert(6, ' world');
+    await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'hello! world', 'the author typing on');
+    expect((await reader.closed).code).toBe(1007);
+    expect(author.doc.getText('t').toString()).toBe('hello! world');
+
+    const second = await restart();
+    await newcomerSees(second, 'forged', 'hello! world', "the author's text after kill -9");
   });
 });
