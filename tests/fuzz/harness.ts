@@ -10,6 +10,10 @@
  * An observer (a raw client that only listens) stays in the room throughout; at the end it, a
  * newcomer and two official clients must all hold what the reference holds.
  *
+ * The fuzzer's connection asks for acknowledgements: each "saved" must cover every struct and
+ * deletion of the update messages it counts (see `Acknowledgements`), and once nothing waits for a
+ * dependency, the count must come to every message the connection sent.
+ *
  * One subtlety: Yjs parks an update whose dependencies are missing in a pending queue, and retries
  * it only when a dependency it recorded arrives. The server neither stores nor sends what waits
  * there, so the observer, a newcomer, and the server after a restart hold what the reference has
@@ -19,7 +23,7 @@
 import * as decoding from 'lib0/decoding';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { decodeClientMessage, encodeSyncStep1 } from '../../server/sync/protocol.js';
+import { decodeClientMessage, decodeSaved, encodeSyncStep1, MESSAGE_SAVED } from '../../server/sync/protocol.js';
 import { encodeIntegrated } from '../../server/sync/update-check.js';
 import { connectClient, waitForDoc } from '../helpers/clients.js';
 import { withQuery } from '../helpers/tokens.js';
@@ -49,6 +53,7 @@ export class FuzzRun {
   private socket: WebSocket | null = null;
   private mode: 'rw' | 'ro' = 'rw';
   private observer: Observer | null = null;
+  private acknowledgements = new Acknowledgements();
 
   constructor(
     private readonly target: FuzzTarget,
@@ -79,6 +84,11 @@ export class FuzzRun {
     try {
       const health = await fetch(`${this.target.httpUrl}/healthz`);
       if (health.status !== 200) throw new Error(`healthz answered ${health.status}`);
+      this.acknowledgements.check();
+      const store = this.reference.store;
+      if (store.pendingStructs === null && store.pendingDs === null && this.socket?.readyState === WebSocket.OPEN) {
+        await this.acknowledgements.allSaved(10_000);
+      }
       const expected = integrated(this.reference);
       const observer = this.observer!;
       await observer.ready;
@@ -110,14 +120,16 @@ export class FuzzRun {
     await this.disconnect();
   }
 
-  private url(mode: 'rw' | 'ro'): string {
-    return withQuery(`${this.target.wsUrl}/${this.name}`, { token: this.target.tokens[mode] });
+  private url(mode: 'rw' | 'ro', params: Record<string, string> = {}): string {
+    return withQuery(`${this.target.wsUrl}/${this.name}`, { token: this.target.tokens[mode], ...params });
   }
 
   private async connect(mode: 'rw' | 'ro'): Promise<void> {
     await this.disconnect();
     this.mode = mode;
-    const socket = new WebSocket(this.url(mode));
+    const socket = new WebSocket(this.url(mode, { ack: '1' }));
+    const acknowledgements = (this.acknowledgements = new Acknowledgements());
+    socket.on('message', (data: Buffer) => acknowledgements.received(new Uint8Array(data)));
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);
@@ -147,7 +159,7 @@ export class FuzzRun {
     const key = `${this.mode} ${operation.kind}: ${outcome.accepted ? 'accepted' : `${outcome.code} ${outcome.reason.replace(/:.*/, '')}`}`;
     outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
     if (outcome.accepted) {
-      if (this.mode === 'rw' && typeof frame !== 'string') this.applyAccepted(frame);
+      if (typeof frame !== 'string') this.applyAccepted(frame);
       return;
     }
     // When an update broke the document, the server discarded the room and reloads it from the
@@ -184,6 +196,9 @@ export class FuzzRun {
   private applyAccepted(frame: Uint8Array): void {
     const message = decodeClientMessage(frame);
     if (message.type !== 'sync-step-2' && message.type !== 'update') return;
+    // Counted by the server either way; a read-only connection's is refused or changes nothing.
+    this.acknowledgements.sent(this.mode === 'rw' ? message.update : null);
+    if (this.mode === 'ro') return;
     let failure: unknown = null;
     this.reference.transact(() => {
       try {
@@ -194,6 +209,86 @@ export class FuzzRun {
     });
     if (failure !== null) throw new Error(`the server accepted an update the reference could not apply: ${String(failure)}\n  ${this.trail.join('\n  ')}`);
   }
+}
+
+/**
+ * The update messages one connection sent, as the server counts them, and the "saved" messages it
+ * got back. A "saved" (count, state vector) says the first `count` messages are stored: the state
+ * vector must then cover every struct and deletion of each, which fails if the server
+ * acknowledged a part that still waited for a dependency, and so was not stored.
+ */
+class Acknowledgements {
+  /** Per counted message: its update, or null when there is nothing to cover (read-only). */
+  private readonly counted: (Uint8Array | null)[] = [];
+  private readonly unchecked: Array<{ count: number; stateVector: Map<number, number> }> = [];
+  private latest = 0;
+  private violation: string | null = null;
+  private onSaved: (() => void) | null = null;
+
+  sent(update: Uint8Array | null): void {
+    this.counted.push(update);
+    this.verify();
+  }
+
+  received(frame: Uint8Array): void {
+    const decoder = decoding.createDecoder(frame);
+    if (decoding.readVarUint(decoder) !== MESSAGE_SAVED) return;
+    const saved = decodeSaved(decoder);
+    this.latest = saved.count;
+    this.unchecked.push(saved);
+    this.verify();
+    this.onSaved?.();
+  }
+
+  /** Throws if a "saved" counted a message whose content it does not cover. */
+  check(): void {
+    if (this.violation !== null) throw new Error(this.violation);
+  }
+
+  /**
+   * Resolves once every read-write message sent is counted as saved. (A refused read-only one is
+   * answered with an error, and counted only by the next "saved".)
+   */
+  allSaved(timeoutMs: number): Promise<void> {
+    const target = this.counted.findLastIndex((update) => update !== null) + 1;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.onSaved = null;
+        reject(new Error(`${target} update messages sent, ${this.latest} acknowledged as saved after ${timeoutMs} ms, with nothing waiting`));
+      }, timeoutMs);
+      this.onSaved = () => {
+        if (this.latest < target) return;
+        clearTimeout(timer);
+        this.onSaved = null;
+        resolve();
+      };
+      this.onSaved();
+    });
+  }
+
+  /** Checks each "saved" once the messages it counts are known (the answer to a probe may come after it). */
+  private verify(): void {
+    while (this.unchecked.length > 0 && this.unchecked[0]!.count <= this.counted.length) {
+      const { count, stateVector } = this.unchecked.shift()!;
+      for (const [index, update] of this.counted.slice(0, count).entries()) {
+        if (update === null) continue;
+        for (const [client, clock] of needs(update)) {
+          if ((stateVector.get(client) ?? 0) >= clock) continue;
+          this.violation ??= `"saved" ${count} covers client ${client} to ${stateVector.get(client) ?? 0}, but message ${index + 1} needs it to ${clock}`;
+        }
+      }
+    }
+  }
+}
+
+/** The clock each client must reach for all of `update`, structs and deletions, to be in a document. */
+function needs(update: Uint8Array): Map<number, number> {
+  const { to } = Y.parseUpdateMeta(update);
+  const clocks = new Map(to);
+  for (const [client, ranges] of Y.decodeUpdate(update).ds.clients) {
+    for (const { clock, len } of ranges) clocks.set(client, Math.max(clocks.get(client) ?? 0, clock + len));
+  }
+  return clocks;
 }
 
 /** A client that only listens: it applies every sync step 2 and update the server sends it. */
