@@ -78,19 +78,6 @@ export class AckState {
   stateVector: Uint8Array | null = null;
   /** A "saved" message is queued for this tick. */
   queued = false;
-  /**
-   * Messages whose part waits in Yjs's pending queues (see `Room.integrate`), oldest first: the
-   * count stops short of the first until all of it is integrated and stored. Null when none wait.
-   */
-  held: HeldMessage[] | null = null;
-}
-
-/** An update message a connection sent whose part waits for an edit the server has not received. */
-export interface HeldMessage {
-  /** Its position among the connection's update messages (1 for the first). */
-  readonly count: number;
-  /** The clock each client's state must reach for all of it (structs and deletions) to be integrated. */
-  readonly complete: ReadonlyMap<number, number>;
 }
 
 export class Connection implements WebSocketListener {

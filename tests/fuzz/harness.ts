@@ -163,8 +163,9 @@ export class FuzzRun {
       return;
     }
     // When an update broke the document, the server discarded the room and reloads it from the
-    // store, which holds what it integrated of every update it accepted, and not what waited.
-    if (outcome.reason.startsWith('an update broke the document')) this.reference = integrated(this.reference);
+    // store, which holds what it integrated of every update it accepted, and not what waited; when
+    // too much waited, the server dropped it.
+    if (/^(an update broke the document|too much waits)/.test(outcome.reason)) this.reference = integrated(this.reference);
     await this.connect(this.mode);
   }
 
