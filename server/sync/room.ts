@@ -71,6 +71,14 @@ interface WaitingMessage {
  */
 export const MAX_WAITING_STRUCT_BYTES = 64 * 1024;
 export const MAX_WAITING_DELETION_BYTES = 4 * 1024;
+/**
+ * The most messages with a waiting part a room keeps track of: each is merged into the waiting
+ * queue at a cost that grows with it, and a part sent again does not grow the queue.
+ */
+export const MAX_WAITING_MESSAGES = 256;
+
+/** The most presence client ids one connection may publish (see `claimPresence`). */
+export const MAX_PRESENCE_CLIENTS = 8;
 
 /** Settled: what `lastWrite` is before the first append (one promise for every room). */
 const NOTHING_WRITTEN: Promise<void> = Promise.resolve();
@@ -83,6 +91,8 @@ export class Room {
    * clients publish no presence spares its maps, listeners and interval timer (about 1.3 KiB).
    */
   private presence: awarenessProtocol.Awareness | null = null;
+  /** The frame of everyone's presence, until presence changes (see `everyonePresent`). */
+  private presenceFrame: Buffer | null = null;
   /** Which connection each published presence client id belongs to (see `claimPresence`). */
   private presenceOwners: Map<number, Connection> | null = null;
   /** Updates applied to the doc whose write has not completed yet. */
@@ -120,6 +130,8 @@ export class Room {
    * acknowledgements stop short of the first (see `noteWaiting`). Null when nothing waits.
    */
   private waitingParts: Map<Connection, WaitingMessage[]> | null = null;
+  /** How many messages `waitingParts` holds in all. */
+  private waitingMessages = 0;
   private failure: Error | null = null;
   /** Made at the room's first log line: most rooms never log one. */
   private logger: Logger | null = null;
@@ -170,7 +182,7 @@ export class Room {
       this.presence = new awarenessProtocol.Awareness(this.doc);
       // The server publishes no presence of its own.
       this.presence.setLocalState(null);
-      this.presence.on('update', this.onAwarenessTimeout);
+      this.presence.on('update', this.onPresenceUpdate);
     }
     return this.presence;
   }
@@ -178,6 +190,15 @@ export class Room {
   /** The client ids with a presence now. */
   private presentClients(): number[] {
     return this.presence === null ? [] : [...this.presence.getStates().keys()];
+  }
+
+  /**
+   * The frame with everyone's presence, sent to each joining connection and each query: built once
+   * per change of presence (see `onPresenceUpdate`). Built per query, a query one byte long cost
+   * the encoding of every state, over and over.
+   */
+  private everyonePresent(): Buffer {
+    return (this.presenceFrame ??= binaryFrame(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, this.presentClients()))));
   }
 
   /** True once the room has failed; it takes no more messages and is being unloaded. */
@@ -189,16 +210,17 @@ export class Room {
   join(connection: Connection): void {
     this.connections.add(connection);
     connection.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
-    const present = this.presentClients();
-    if (present.length > 0) {
-      connection.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, present)));
-    }
+    if (this.presentClients().length > 0) connection.sendFramed(this.everyonePresent());
   }
 
   /** Removes a connection; the presence it published is removed for everyone else. */
   leave(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
-    this.waitingParts?.delete(connection);
+    const waiting = this.waitingParts?.get(connection);
+    if (waiting !== undefined) {
+      this.waitingMessages -= waiting.length;
+      this.waitingParts!.delete(connection);
+    }
     if (this.presence === null) return;
     const states = this.presence.getStates();
     for (const id of connection.awarenessClients) if (this.presenceOwners?.get(id) === connection) this.presenceOwners.delete(id);
@@ -228,11 +250,9 @@ export class Room {
         this.broadcast(encodeAwareness(update), connection);
         break;
       }
-      case 'query-awareness': {
-        const present = this.presentClients();
-        connection.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, present)));
+      case 'query-awareness':
+        connection.sendFramed(this.everyonePresent());
         break;
-      }
     }
   }
 
@@ -261,6 +281,13 @@ export class Room {
         kept ??= entries.slice(0, i);
         this.log.debug({ connection: connection.id, user: connection.ticket.identity, owner: owner.ticket.identity, clientId: entry.clientId }, "dropped presence for another user's client id");
         continue;
+      }
+      if (entry.state !== null && !connection.awarenessClients.has(entry.clientId) && connection.awarenessClients.size >= MAX_PRESENCE_CLIENTS) {
+        // An official client publishes one; thousands made every joining client receive them all.
+        const reason = `more than ${MAX_PRESENCE_CLIENTS} presence client ids on one connection`;
+        this.log.debug({ connection: connection.id, user: connection.ticket.identity }, `closed a connection: ${reason}`);
+        connection.close(CLOSE.policyViolation, reason);
+        return null;
       }
       kept?.push(entry);
       if (owner !== undefined && owner !== connection) owner.awarenessClients.delete(entry.clientId);
@@ -305,7 +332,7 @@ export class Room {
 
   destroy(): void {
     this.destroyed = true;
-    this.presence?.off('update', this.onAwarenessTimeout);
+    this.presence?.off('update', this.onPresenceUpdate);
     this.presence?.destroy();
     this.doc.destroy();
   }
@@ -423,7 +450,7 @@ export class Room {
       if (this.waitingParts !== null && retried) this.releaseWaiting();
       const waitingStructs = store.pendingStructs?.update.length ?? 0;
       const waitingDeletions = store.pendingDs?.length ?? 0;
-      if (waitingStructs > MAX_WAITING_STRUCT_BYTES || waitingDeletions > MAX_WAITING_DELETION_BYTES) {
+      if (waitingStructs > MAX_WAITING_STRUCT_BYTES || waitingDeletions > MAX_WAITING_DELETION_BYTES || this.waitingMessages > MAX_WAITING_MESSAGES) {
         this.dropWaiting(connection, waitingStructs, waitingDeletions);
       }
     }
@@ -443,6 +470,7 @@ export class Room {
     const message = { count: connection.acks?.received ?? 0, complete };
     if (messages === undefined) waiting.set(connection, [message]);
     else messages.push(message);
+    this.waitingMessages++;
   }
 
   /** Lets acknowledgements go on for every waiting message that is integrated now (its write is the latest). */
@@ -451,6 +479,7 @@ export class Room {
     for (const [connection, messages] of waiting) {
       const still = messages.filter((message) => !isComplete(this.doc, message.complete));
       if (still.length === messages.length) continue;
+      this.waitingMessages -= messages.length - still.length;
       if (still.length > 0) waiting.set(connection, still);
       else waiting.delete(connection);
       if (connection.acks !== null) this.acknowledgeWhenStored(connection, connection.acks);
@@ -459,18 +488,20 @@ export class Room {
   }
 
   /**
-   * Empties the pending queues, grown past their limit (see `MAX_WAITING_STRUCT_BYTES`): what
+   * Empties the pending queues, grown past their limits (see `MAX_WAITING_STRUCT_BYTES`): what
    * waited was never stored nor sent, so only its senders are concerned. They are told and closed
    * with 1013, and their clients send it again, with what it needs, when they reconnect.
    */
   private dropWaiting(sender: Connection, structs: number, deletions: number): void {
+    const messages = this.waitingMessages;
     const store = this.doc.store;
     store.pendingStructs = null;
     store.pendingDs = null;
     const senders = [...(this.waitingParts?.keys() ?? [])];
     this.waitingParts = null;
+    this.waitingMessages = 0;
     const reason = 'too much waits for edits the server has not received; reconnect to resync';
-    this.log.warn({ connection: sender.id, user: sender.ticket.identity, structs, deletions, senders: senders.length }, `dropped what waited in the document: ${reason}`);
+    this.log.warn({ connection: sender.id, user: sender.ticket.identity, structs, deletions, messages, senders: senders.length }, `dropped what waited in the document: ${reason}`);
     for (const connection of senders) {
       if (connection.ticket.acks) connection.send(encodeError('waiting-dropped', reason));
       connection.close(CLOSE.tryAgainLater, reason);
@@ -645,11 +676,15 @@ export class Room {
     }
   }
 
-  /** Presence that timed out (a client silent for 30 s) is removed for everyone. */
-  private readonly onAwarenessTimeout = (
+  /**
+   * Any change of presence drops the frame of everyone's presence; presence that timed out (a
+   * client silent for 30 s) is removed for everyone.
+   */
+  private readonly onPresenceUpdate = (
     changes: { added: number[]; updated: number[]; removed: number[] },
     origin: unknown,
   ): void => {
+    this.presenceFrame = null;
     if (origin !== 'timeout' || changes.removed.length === 0) return;
     this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changes.removed)), null);
   };

@@ -1,11 +1,14 @@
 /**
  * Presence belongs to whoever published it: another user's connection cannot pose as someone or
  * wipe their cursor (what it sends for them is dropped, and reaches no one), while the same user
- * reconnecting takes their presence over.
+ * reconnecting takes their presence over. A connection publishes a few client ids, each a state of
+ * bounded length.
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { MAX_PRESENCE_STATE_LENGTH } from '../../server/sync/protocol.js';
+import { MAX_PRESENCE_CLIENTS } from '../../server/sync/room.js';
 import { connectRaw, type RawClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { authArgs, token, withQuery } from '../helpers/tokens.js';
@@ -131,4 +134,21 @@ it('lets the same user take their presence over from an older connection, which 
   await expect.poll(async () => (await fetch(`${server.httpUrl}/healthz`).then((r) => r.json()) as { connections: number }).connections).toBe(1);
   expect((await presentNow('presence/reconnect')).get(200)).toEqual({ user: { name: 'Ada, back' } });
   after.socket.close();
+});
+
+it(`closes a connection that publishes more than ${MAX_PRESENCE_CLIENTS} presence client ids or a state over ${MAX_PRESENCE_STATE_LENGTH} characters; its presence goes with it`, async () => {
+  const crowd = await join('presence/crowd', 'crowd');
+  for (let id = 1; id <= MAX_PRESENCE_CLIENTS; id++) crowd.socket.send(presence(400 + id, 1, { user: { name: `one of ${id}` } }));
+  crowd.socket.send(presence(400 + MAX_PRESENCE_CLIENTS + 1, 1, { user: { name: 'one too many' } }));
+  expect(await crowd.closed).toEqual({ code: 1008, reason: `more than ${MAX_PRESENCE_CLIENTS} presence client ids on one connection` });
+
+  const writer = await join('presence/crowd', 'writer');
+  writer.socket.send(presence(500, 1, { user: { name: 'Ada' } }));
+  writer.socket.send(presence(500, 2, { user: { name: 'Ada' }, avatar: 'x'.repeat(MAX_PRESENCE_STATE_LENGTH) }));
+  const closed = await writer.closed;
+  expect(closed.code).toBe(1007);
+  expect(closed.reason).toBe(`invalid message: awareness update does not decode: state of client 500 is longer than ${MAX_PRESENCE_STATE_LENGTH} characters`);
+  // A newcomer sees neither the one too many nor the long state: the crowd's ids went with it, and
+  // Ada's first state is gone with her connection.
+  await expect.poll(async () => [...(await presentNow('presence/crowd')).keys()]).toEqual([]);
 });

@@ -6,6 +6,7 @@ import * as encoding from 'lib0/encoding';
 import type { Socket } from 'node:net';
 import * as Y from 'yjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { MAX_PRESENCE_STATE_LENGTH } from '../../server/sync/protocol.js';
 import { connectRaw, type RawClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
@@ -53,14 +54,14 @@ it('cuts off a reader that stopped reading, and the readers that keep up get eve
   // Stop reading at the TCP level: the kernel buffers fill, then the server's own queue grows.
   (stalled.socket as unknown as { _socket: Socket })._socket.pause();
 
-  // 48 MiB in 64 KiB messages: far more than the kernel buffers between two local sockets. The
-  // writer keeps only a few messages ahead of the live reader, which shares this process with it,
-  // so that one is never the slow one.
-  const messages = 768;
+  // 48 MiB in 16 KiB messages (the longest presence state a client may publish): far more than the
+  // kernel buffers between two local sockets. The writer keeps only a few messages ahead of the
+  // live reader, which shares this process with it, so that one is never the slow one.
+  const messages = 3072;
   const window = 3;
   let sent = 0;
   const sendUpTo = (count: number) => {
-    while (sent < Math.min(count, messages)) writer.socket.send(presence(++sent, 64 * 1024));
+    while (sent < Math.min(count, messages)) writer.socket.send(presence(++sent, MAX_PRESENCE_STATE_LENGTH - 32));
   };
   const liveGotAll = new Promise<void>((resolve, reject) => {
     countPresence(live, (count) => {

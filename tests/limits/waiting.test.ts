@@ -8,7 +8,7 @@ import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { encodeUpdate, MESSAGE_ERROR } from '../../server/sync/protocol.js';
-import { MAX_WAITING_DELETION_BYTES, MAX_WAITING_STRUCT_BYTES } from '../../server/sync/room.js';
+import { MAX_WAITING_DELETION_BYTES, MAX_WAITING_MESSAGES, MAX_WAITING_STRUCT_BYTES } from '../../server/sync/room.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, waitForDoc, type RawClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -113,5 +113,17 @@ describe('what waits for missing edits', () => {
     // The reader saw none of it, and is still connected.
     expect(reader.doc.getText('t').toString()).toBe('');
     expect(reader.provider.wsconnected).toBe(true);
+  });
+
+  it(`counts messages too: a writer sending one waiting keystroke over and over is closed after ${MAX_WAITING_MESSAGES}`, async () => {
+    const target = await server();
+    const type = typist();
+    type('a');
+    const waiting = type('b');
+    const writer = await raw(target, 'again');
+    const closed = writer.closed;
+    // Each is merged into the waiting queue again, which does not grow.
+    for (let sent = 0; sent <= MAX_WAITING_MESSAGES; sent++) writer.socket.send(encodeUpdate(waiting));
+    expect(await closed).toEqual({ code: 1013, reason: 'too much waits for edits the server has not received; reconnect to resync' });
   });
 });

@@ -173,6 +173,35 @@ describe('bad input', () => {
     await expectUndisturbed(beforeTwice);
   });
 
+  it('refuses an update whose deleted ranges overlap or go back, applying nothing of it', async () => {
+    // Yjs walks every struct a range spans once per range: one range repeated thousands of times
+    // over many deleted characters held the server for seconds.
+    const deletions = (ranges: Array<[number, number]>): Uint8Array =>
+      frame((e) => {
+        encoding.writeVarUint(e, 0);
+        encoding.writeVarUint(e, 2);
+        const update = encoding.createEncoder();
+        encoding.writeVarUint(update, 0); // no structs
+        encoding.writeVarUint(update, 1); // one client's deletions
+        encoding.writeVarUint(update, 77);
+        encoding.writeVarUint(update, ranges.length);
+        for (const [clock, len] of ranges) {
+          encoding.writeVarUint(update, clock);
+          encoding.writeVarUint(update, len);
+        }
+        encoding.writeVarUint8Array(e, encoding.toUint8Array(update));
+      });
+    for (const [ranges, clock] of [
+      [Array.from({ length: 1000 }, (): [number, number] => [0, 20]), 0],
+      [[[0, 10], [5, 10]], 5],
+      [[[10, 1], [3, 1]], 3],
+    ] as Array<[Array<[number, number]>, number]>) {
+      const before = await snapshot();
+      expect(await sendBad(deletions(ranges))).toEqual({ code: 1007, reason: `invalid message: update deletes from client 77's clock ${clock} again, or out of order` });
+      await expectUndisturbed(before);
+    }
+  });
+
   it('refuses a sync message with bytes after it, or an unknown sync type', async () => {
     const before = await snapshot();
     const trailing = Uint8Array.of(...updateFrame(realUpdate()), 1, 2, 3);
