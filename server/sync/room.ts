@@ -1,5 +1,5 @@
 /**
- * A room: one loaded document, its awareness, and the connections editing it.
+ * A room: one loaded document, its presence (see `presence.ts`), and the connections editing it.
  *
  * The order of an update through a room is the server's durability guarantee:
  *
@@ -8,7 +8,6 @@
  * so no other client sees an update that a crash could still lose. A sync step 2 sent to a
  * (re)joining client is likewise computed only when nothing is waiting to be stored.
  */
-import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
 import { applyStoredDocument } from '../../persistence/fold.js';
@@ -17,19 +16,18 @@ import type { BackgroundQueue } from './background.js';
 import { CLOSE, Connection, type AckState } from './connection.js';
 import { binaryFrame } from './frame.js';
 import {
-  encodeAwareness,
-  encodeAwarenessUpdate,
   encodeError,
   encodePermissionDenied,
   encodeSaved,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeUpdate,
-  type AwarenessEntry,
   type ClientMessage,
   type UpdateStarts,
 } from './protocol.js';
-import { changesNothing, encodeIntegrated, findMisplacedItem } from './update-check.js';
+import { RoomPresence } from './presence.js';
+import { changesNothing, findMisplacedItem } from './update-check.js';
+import { dropWaiting, encodeIntegrated, somethingWaits, waitingIntegrated, WaitingMessages, waitingPastLimits, type WaitingSize } from './waiting.js';
 
 export interface RoomOptions {
   /**
@@ -53,33 +51,6 @@ interface StoredBatch {
   readonly senders: (Connection | null)[];
 }
 
-/** An update message a connection sent whose part waits for an edit the server has not received. */
-interface WaitingMessage {
-  /** Its position among the connection's update messages, for acknowledgements (see `AckState`). */
-  readonly count: number;
-  /** The clock each client's state must reach for all of it (structs and deletions) to be integrated. */
-  readonly complete: ReadonlyMap<number, number>;
-}
-
-/**
- * The most that may wait in a room's pending queues (see `Room.integrate`), in encoded bytes: structs
- * and deletions. Yjs merges each new waiting part into its queue, and applies the whole waiting
- * delete set again with every update: 8 MB of waiting deletions made each keystroke cost 450 ms
- * (measured on a bare Y.Doc), for every room of the server. At these sizes a waiting part costs
- * about 0.2 ms, and each update about 0.07 ms more; an honest client's waiting parts are a few
- * keystrokes sent in the moment between its reconnecting and its sync step 2.
- */
-export const MAX_WAITING_STRUCT_BYTES = 64 * 1024;
-export const MAX_WAITING_DELETION_BYTES = 4 * 1024;
-/**
- * The most messages with a waiting part a room keeps track of: each is merged into the waiting
- * queue at a cost that grows with it, and a part sent again does not grow the queue.
- */
-export const MAX_WAITING_MESSAGES = 256;
-
-/** The most presence client ids one connection may publish (see `claimPresence`). */
-export const MAX_PRESENCE_CLIENTS = 8;
-
 /** Settled: what `lastWrite` is before the first append (one promise for every room). */
 const NOTHING_WRITTEN: Promise<void> = Promise.resolve();
 
@@ -87,14 +58,10 @@ export class Room {
   readonly doc: Y.Doc;
   readonly connections = new Set<Connection>();
   /**
-   * Who is present (y-protocols awareness), created at the first awareness message: a room whose
-   * clients publish no presence spares its maps, listeners and interval timer (about 1.3 KiB).
+   * Who is present, created at the first awareness message: a room whose clients publish no
+   * presence spares its maps, listeners and interval timer (about 1.3 KiB).
    */
-  private presence: awarenessProtocol.Awareness | null = null;
-  /** The frame of everyone's presence, until presence changes (see `everyonePresent`). */
-  private presenceFrame: Buffer | null = null;
-  /** Which connection each published presence client id belongs to (see `claimPresence`). */
-  private presenceOwners: Map<number, Connection> | null = null;
+  private presence: RoomPresence | null = null;
   /** Updates applied to the doc whose write has not completed yet. */
   private unstored = 0;
   /** The most recent append; the store settles appends in order, so awaiting it awaits all. */
@@ -126,12 +93,10 @@ export class Room {
    */
   private pendingIntegrated = false;
   /**
-   * Per connection, its messages with a part that waits in the pending queues, oldest first: its
-   * acknowledgements stop short of the first (see `noteWaiting`). Null when nothing waits.
+   * The messages with a part that waits in the pending queues: their connections'
+   * acknowledgements stop short of them (see `integrate`). Null when none wait.
    */
-  private waitingParts: Map<Connection, WaitingMessage[]> | null = null;
-  /** How many messages `waitingParts` holds in all. */
-  private waitingMessages = 0;
+  private waitingMessages: WaitingMessages | null = null;
   private failure: Error | null = null;
   /** Made at the room's first log line: most rooms never log one. */
   private logger: Logger | null = null;
@@ -177,28 +142,8 @@ export class Room {
   }
 
   /** The room's presence, created on first use (see `presence`). */
-  private get awareness(): awarenessProtocol.Awareness {
-    if (this.presence === null) {
-      this.presence = new awarenessProtocol.Awareness(this.doc);
-      // The server publishes no presence of its own.
-      this.presence.setLocalState(null);
-      this.presence.on('update', this.onPresenceUpdate);
-    }
-    return this.presence;
-  }
-
-  /** The client ids with a presence now. */
-  private presentClients(): number[] {
-    return this.presence === null ? [] : [...this.presence.getStates().keys()];
-  }
-
-  /**
-   * The frame with everyone's presence, sent to each joining connection and each query: built once
-   * per change of presence (see `onPresenceUpdate`). Built per query, a query one byte long cost
-   * the encoding of every state, over and over.
-   */
-  private everyonePresent(): Buffer {
-    return (this.presenceFrame ??= binaryFrame(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, this.presentClients()))));
+  private get present(): RoomPresence {
+    return (this.presence ??= new RoomPresence(this.doc, () => this.log, (message) => this.broadcast(message, null)));
   }
 
   /** True once the room has failed; it takes no more messages and is being unloaded. */
@@ -210,26 +155,15 @@ export class Room {
   join(connection: Connection): void {
     this.connections.add(connection);
     connection.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
-    if (this.presentClients().length > 0) connection.sendFramed(this.everyonePresent());
+    if (this.presence !== null && !this.presence.empty) connection.sendFramed(this.presence.everyone());
   }
 
   /** Removes a connection; the presence it published is removed for everyone else. */
   leave(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
-    const waiting = this.waitingParts?.get(connection);
-    if (waiting !== undefined) {
-      this.waitingMessages -= waiting.length;
-      this.waitingParts!.delete(connection);
-    }
-    if (this.presence === null) return;
-    const states = this.presence.getStates();
-    for (const id of connection.awarenessClients) if (this.presenceOwners?.get(id) === connection) this.presenceOwners.delete(id);
-    const clients = [...connection.awarenessClients].filter((id) => states.has(id));
-    if (clients.length > 0) {
-      awarenessProtocol.removeAwarenessStates(this.awareness, clients, connection);
-      const frame = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients));
-      this.broadcast(frame, connection);
-    }
+    this.waitingMessages?.forget(connection);
+    const removal = this.presence?.leave(connection) ?? null;
+    if (removal !== null) this.broadcast(removal, connection);
   }
 
   /** Handles one decoded message from a connection of this room. */
@@ -244,69 +178,14 @@ export class Room {
         this.applyClientUpdate(connection, message.update, message.starts);
         break;
       case 'awareness': {
-        const update = this.claimPresence(connection, message.entries, message.update);
-        if (update === null) return;
-        awarenessProtocol.applyAwarenessUpdate(this.awareness, update, connection);
-        this.broadcast(encodeAwareness(update), connection);
+        const relayed = this.present.publish(connection, message.entries, message.update);
+        if (relayed !== null) this.broadcast(relayed, connection);
         break;
       }
       case 'query-awareness':
-        connection.sendFramed(this.everyonePresent());
+        connection.sendFramed(this.present.everyone());
         break;
     }
-  }
-
-  /**
-   * Records whose presence an awareness message publishes, and leaves out what is not the
-   * sender's. A client id's presence belongs to the connection that published it, until that
-   * connection removes it or leaves. A change to it from another user's connection (to pose as
-   * someone, or to wipe their cursor) is dropped. The same user (see `sameUser`) takes it over, as
-   * a client does that reconnects before the server noticed its old connection drop: the old
-   * connection's leaving then no longer removes it. An echo (the official client sends every
-   * presence it hears of back, with the clock it had) changes nothing and claims nothing: before,
-   * it made the echoing connection's leaving remove everyone's presence it had echoed. Returns the
-   * update to apply and relay (`update` itself unless something was dropped), or null if nothing is left.
-   */
-  private claimPresence(connection: Connection, entries: readonly AwarenessEntry[], update: Uint8Array): Uint8Array | null {
-    const owners = (this.presenceOwners ??= new Map());
-    let kept: AwarenessEntry[] | null = null;
-    for (const [i, entry] of entries.entries()) {
-      // An echo changes nothing and claims nothing: it goes on as it came.
-      if (!this.changesPresence(entry)) {
-        kept?.push(entry);
-        continue;
-      }
-      const owner = owners.get(entry.clientId);
-      if (owner !== undefined && owner !== connection && !sameUser(owner, connection)) {
-        kept ??= entries.slice(0, i);
-        this.log.debug({ connection: connection.id, user: connection.ticket.identity, owner: owner.ticket.identity, clientId: entry.clientId }, "dropped presence for another user's client id");
-        continue;
-      }
-      if (entry.state !== null && !connection.awarenessClients.has(entry.clientId) && connection.awarenessClients.size >= MAX_PRESENCE_CLIENTS) {
-        // An official client publishes one; thousands made every joining client receive them all.
-        const reason = `more than ${MAX_PRESENCE_CLIENTS} presence client ids on one connection`;
-        this.log.debug({ connection: connection.id, user: connection.ticket.identity }, `closed a connection: ${reason}`);
-        connection.close(CLOSE.policyViolation, reason);
-        return null;
-      }
-      kept?.push(entry);
-      if (owner !== undefined && owner !== connection) owner.awarenessClients.delete(entry.clientId);
-      if (entry.state === null) {
-        owners.delete(entry.clientId);
-        connection.awarenessClients.delete(entry.clientId);
-      } else {
-        owners.set(entry.clientId, connection);
-        connection.awarenessClients.add(entry.clientId);
-      }
-    }
-    if (kept === null) return update;
-    return kept.length === 0 ? null : encodeAwarenessUpdate(kept);
-  }
-
-  /** Whether y-protocols would apply `entry` (a newer clock, or a removal at the same one), rather than ignore it as an echo. */
-  private changesPresence({ clientId, clock, state }: AwarenessEntry): boolean {
-    const current = this.presence?.meta.get(clientId)?.clock ?? -1;
-    return clock > current || (clock === current && state === null && this.presence!.getStates().has(clientId));
   }
 
   /** The store failed: nothing more can be saved, so the room fails (see `fail`). */
@@ -332,7 +211,6 @@ export class Room {
 
   destroy(): void {
     this.destroyed = true;
-    this.presence?.off('update', this.onPresenceUpdate);
     this.presence?.destroy();
     this.doc.destroy();
   }
@@ -390,8 +268,7 @@ export class Room {
    * A part that waits for a dependency (a struct whose origin the server has not received, a
    * deletion of an item it has not) stays in Yjs's pending queues only: it is neither stored nor
    * relayed, nor sent to a joining client, and the sender's acknowledgements stop short of it
-   * (see `noteWaiting`); at most `MAX_WAITING_STRUCT_BYTES` and `MAX_WAITING_DELETION_BYTES` wait
-   * (see `dropWaiting`). It is stored and relayed once it is integrated, by the transaction that
+   * (see `waiting.ts`), within limits (see `dropWaiting`). It is stored and relayed once it is integrated, by the transaction that
    * brings its dependency, and only if that transaction passes the placement check: a forged
    * struct that waits can then fail only that transaction, and the reloaded room no longer holds
    * it. (Before, it was stored and relayed as it came; when the honest author's next keystroke
@@ -418,15 +295,12 @@ export class Room {
         try {
           Y.applyUpdate(this.doc, update, connection);
           effect.deleted = transaction.deleteSet.clients.size > 0;
-          if (!listening && (store.pendingStructs !== null || store.pendingDs !== null)) {
+          if (!listening && somethingWaits(this.doc)) {
             // Part of it waits: what was integrated is what Yjs's update event reports as the transaction ends.
             this.doc.on('update', this.onDocUpdate);
             listening = true;
           }
-          // Yjs retries its pending structs (a new queue object) when a dependency arrives.
-          retried = this.pendingIntegrated =
-            (structsBefore !== null && store.pendingStructs !== structsBefore) ||
-            (deletionsBefore !== null && deletionsApplied(deletionsBefore, store));
+          retried = this.pendingIntegrated = waitingIntegrated(structsBefore, deletionsBefore, store);
           const misplaced = findMisplacedItem(this.doc, transaction.beforeState);
           if (misplaced) throw new Error(`item ${misplaced.id.client}:${misplaced.id.clock} does not lie between its origins`);
         } catch (error) {
@@ -445,61 +319,28 @@ export class Room {
       this.size += update.length;
       this.sizeExact = false;
       if (!listening && (newClients > 0 || effect.deleted)) this.onDocUpdate(update, connection);
-      if (store.pendingStructs !== null || store.pendingDs !== null) this.noteWaiting(connection, update);
+      if (somethingWaits(this.doc)) (this.waitingMessages ??= new WaitingMessages()).note(connection, connection.acks?.received ?? 0, update, this.doc);
       // What waits is integrated only when Yjs retries its queues.
-      if (this.waitingParts !== null && retried) this.releaseWaiting();
-      const waitingStructs = store.pendingStructs?.update.length ?? 0;
-      const waitingDeletions = store.pendingDs?.length ?? 0;
-      if (waitingStructs > MAX_WAITING_STRUCT_BYTES || waitingDeletions > MAX_WAITING_DELETION_BYTES || this.waitingMessages > MAX_WAITING_MESSAGES) {
-        this.dropWaiting(connection, waitingStructs, waitingDeletions);
+      if (this.waitingMessages !== null && retried) {
+        for (const released of this.waitingMessages.release(this.doc)) {
+          if (released.acks !== null) this.acknowledgeWhenStored(released, released.acks);
+        }
       }
+      const past = this.waitingMessages === null ? null : waitingPastLimits(this.doc, this.waitingMessages.count);
+      if (past !== null) this.dropWaiting(connection, past);
     }
     return failure;
   }
 
   /**
-   * Records the message just received from `connection` if part of `update` waits in the pending
-   * queues: it is not stored until it is integrated, so it is not saved, and the connection's
-   * acknowledgements stop short of it (later messages wait behind it, as "saved" counts messages in order).
+   * Empties the pending queues, grown past their limits (see `waiting.ts`): what waited was never
+   * stored nor sent, so only its senders are concerned. They are told and closed with 1013, and
+   * their clients send it again, with what it needs, when they reconnect.
    */
-  private noteWaiting(connection: Connection, update: Uint8Array): void {
-    const complete = clocksToComplete(update);
-    if (isComplete(this.doc, complete)) return;
-    const waiting = (this.waitingParts ??= new Map());
-    const messages = waiting.get(connection);
-    const message = { count: connection.acks?.received ?? 0, complete };
-    if (messages === undefined) waiting.set(connection, [message]);
-    else messages.push(message);
-    this.waitingMessages++;
-  }
-
-  /** Lets acknowledgements go on for every waiting message that is integrated now (its write is the latest). */
-  private releaseWaiting(): void {
-    const waiting = this.waitingParts!;
-    for (const [connection, messages] of waiting) {
-      const still = messages.filter((message) => !isComplete(this.doc, message.complete));
-      if (still.length === messages.length) continue;
-      this.waitingMessages -= messages.length - still.length;
-      if (still.length > 0) waiting.set(connection, still);
-      else waiting.delete(connection);
-      if (connection.acks !== null) this.acknowledgeWhenStored(connection, connection.acks);
-    }
-    if (waiting.size === 0) this.waitingParts = null;
-  }
-
-  /**
-   * Empties the pending queues, grown past their limits (see `MAX_WAITING_STRUCT_BYTES`): what
-   * waited was never stored nor sent, so only its senders are concerned. They are told and closed
-   * with 1013, and their clients send it again, with what it needs, when they reconnect.
-   */
-  private dropWaiting(sender: Connection, structs: number, deletions: number): void {
-    const messages = this.waitingMessages;
-    const store = this.doc.store;
-    store.pendingStructs = null;
-    store.pendingDs = null;
-    const senders = [...(this.waitingParts?.keys() ?? [])];
-    this.waitingParts = null;
-    this.waitingMessages = 0;
+  private dropWaiting(sender: Connection, { structs, deletions, messages }: WaitingSize): void {
+    dropWaiting(this.doc);
+    const senders = this.waitingMessages?.connections() ?? [];
+    this.waitingMessages = null;
     const reason = 'too much waits for edits the server has not received; reconnect to resync';
     this.log.warn({ connection: sender.id, user: sender.ticket.identity, structs, deletions, messages, senders: senders.length }, `dropped what waited in the document: ${reason}`);
     for (const connection of senders) {
@@ -639,8 +480,8 @@ export class Room {
    * vector is taken now, when the doc holds exactly what has been appended so far.
    */
   private acknowledgeWhenStored(connection: Connection, acks: AckState): void {
-    const waiting = this.waitingParts?.get(connection);
-    const count = waiting === undefined ? acks.received : waiting[0]!.count - 1;
+    const waiting = this.waitingMessages?.first(connection);
+    const count = waiting === undefined ? acks.received : waiting - 1;
     const stateVector = Y.encodeStateVector(this.doc);
     const stored = this.unstored === 0 ? Promise.resolve() : this.lastWrite;
     stored.then(
@@ -675,19 +516,6 @@ export class Room {
       if (connection !== except) connection.sendFramed(frame);
     }
   }
-
-  /**
-   * Any change of presence drops the frame of everyone's presence; presence that timed out (a
-   * client silent for 30 s) is removed for everyone.
-   */
-  private readonly onPresenceUpdate = (
-    changes: { added: number[]; updated: number[]; removed: number[] },
-    origin: unknown,
-  ): void => {
-    this.presenceFrame = null;
-    if (origin !== 'timeout' || changes.removed.length === 0) return;
-    this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changes.removed)), null);
-  };
 
   private compact(): Promise<void> {
     const folded = this.logLength;
@@ -729,46 +557,6 @@ function clientsIfAllNew(doc: Y.Doc, starts: UpdateStarts): number {
   if (store.pendingStructs !== null || store.pendingDs !== null) return -1;
   for (const [client, clock] of starts) if (clock < Y.getState(store, client)) return -1;
   return starts.size;
-}
-
-/**
- * Whether `taker` may be the same user as `owner`, for presence: the same token `sub`, and not a
- * read-only connection taking over a read-write one's (without a `sub`, on an open server or with
- * tokens that carry none, that is all that tells connections apart).
- */
-function sameUser(owner: Connection, taker: Connection): boolean {
-  return owner.ticket.identity === taker.ticket.identity && !(taker.ticket.mode === 'ro' && owner.ticket.mode === 'rw');
-}
-
-/**
- * Whether a deletion that waited in `pending` (Yjs's pending delete set, a v2 update) was applied,
- * at least in part. Yjs keeps a range waiting from the first clock its client's state lacks, so a
- * range was applied once the state passed its start.
- */
-function deletionsApplied(pending: Uint8Array, store: Y.Doc['store']): boolean {
-  for (const [client, ranges] of Y.decodeUpdateV2(pending).ds.clients) {
-    const state = Y.getState(store, client);
-    if (ranges.some(({ clock }) => clock < state)) return true;
-  }
-  return false;
-}
-
-/** The state each client of `update` must reach for all of it, structs and deletions, to be integrated. */
-function clocksToComplete(update: Uint8Array): Map<number, number> {
-  const { structs, ds } = Y.decodeUpdate(update);
-  const complete = new Map<number, number>();
-  const need = (client: number, clock: number): void => {
-    if (clock > (complete.get(client) ?? 0)) complete.set(client, clock);
-  };
-  for (const struct of structs) if (!(struct instanceof Y.Skip)) need(struct.id.client, struct.id.clock + struct.length);
-  for (const [client, ranges] of ds.clients) for (const { clock, len } of ranges) need(client, clock + len);
-  return complete;
-}
-
-/** Whether `doc` has integrated everything `complete` (see `clocksToComplete`) asks for. */
-function isComplete(doc: Y.Doc, complete: ReadonlyMap<number, number>): boolean {
-  for (const [client, clock] of complete) if (Y.getState(doc.store, client) < clock) return false;
-  return true;
 }
 
 /**

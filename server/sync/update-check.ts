@@ -1,5 +1,5 @@
 /**
- * What an update does to a document, and what of a document may leave the server.
+ * What an update does to a document.
  *
  * - Whether an update would change a document, decided without applying it (`changesNothing`). A
  *   read-only client answers the server's sync step 1 with a sync step 2 like any other client; on
@@ -9,7 +9,6 @@
  *   against the document's structs answers that exactly, in time proportional to the update (plus
  *   the structs its deletions span), without copying the document.
  * - Whether an update placed an item where its origins say it cannot be (`findMisplacedItem`).
- * - The document without what waits in its pending queues (`encodeIntegrated`).
  */
 import * as Y from 'yjs';
 
@@ -73,23 +72,4 @@ function reaches(start: Y.Item | null, id: Y.ID, direction: 'left' | 'right'): b
     if (client === id.client && clock <= id.clock && id.clock < clock + item.length) return true;
   }
   return false;
-}
-
-/**
- * `Y.encodeStateAsUpdate` without what waits in the doc's pending queues, which Yjs adds to it: what
- * waits is neither stored nor sent to a client (see `Room.integrate`). The queues are set aside for
- * the (synchronous) encoding only.
- */
-export function encodeIntegrated(doc: Y.Doc, stateVector?: Uint8Array): Uint8Array {
-  const store = doc.store;
-  const { pendingStructs, pendingDs } = store;
-  if (pendingStructs === null && pendingDs === null) return Y.encodeStateAsUpdate(doc, stateVector);
-  store.pendingStructs = null;
-  store.pendingDs = null;
-  try {
-    return Y.encodeStateAsUpdate(doc, stateVector);
-  } finally {
-    store.pendingStructs = pendingStructs;
-    store.pendingDs = pendingDs;
-  }
 }

@@ -8,7 +8,7 @@ import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { encodeUpdate, MESSAGE_ERROR } from '../../server/sync/protocol.js';
-import { MAX_WAITING_DELETION_BYTES, MAX_WAITING_MESSAGES, MAX_WAITING_STRUCT_BYTES } from '../../server/sync/room.js';
+import { MAX_WAITING_DELETION_BYTES, MAX_WAITING_MESSAGES, MAX_WAITING_STRUCT_BYTES } from '../../server/sync/waiting.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, waitForDoc, type RawClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
