@@ -50,6 +50,17 @@ export function connectClient(
   };
 }
 
+/** One writer's keystrokes: each call types `text` at the end, as one update. */
+export function typist(): (text: string) => Uint8Array {
+  const doc = new Y.Doc();
+  let last: Uint8Array = new Uint8Array(0);
+  doc.on('update', (update: Uint8Array) => (last = update));
+  return (text) => {
+    doc.getText('t').insert(doc.getText('t').length, text);
+    return last;
+  };
+}
+
 /** Resolves when `predicate` holds for the doc, checked now and after each of its updates. */
 export function waitForDoc(doc: Y.Doc, predicate: () => boolean, what = 'document condition', timeoutMs = 30_000): Promise<void> {
   return new Promise((resolve, reject) => {

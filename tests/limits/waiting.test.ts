@@ -6,11 +6,10 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
-import * as Y from 'yjs';
 import { encodeUpdate, MESSAGE_ERROR } from '../../server/sync/protocol.js';
 import { MAX_WAITING_DELETION_BYTES, MAX_WAITING_MESSAGES, MAX_WAITING_STRUCT_BYTES } from '../../server/sync/waiting.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, connectRaw, waitForDoc, type RawClient } from '../helpers/clients.js';
+import { connectClient, connectRaw, type RawClient, typist, waitForDoc } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const cleanup = cleanupAfterEach();
@@ -43,17 +42,6 @@ function deletionsOfUnknownItems(count: number): Uint8Array {
     encoding.writeVarUint(encoder, 1);
   }
   return encoding.toUint8Array(encoder);
-}
-
-/** One writer's keystrokes: each call types `text` at the end, as one update. */
-function typist(): (text: string) => Uint8Array {
-  const doc = new Y.Doc();
-  let last: Uint8Array = new Uint8Array(0);
-  doc.on('update', (update: Uint8Array) => (last = update));
-  return (text) => {
-    doc.getText('t').insert(doc.getText('t').length, text);
-    return last;
-  };
 }
 
 describe('what waits for missing edits', () => {

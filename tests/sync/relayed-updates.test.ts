@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { decodeSaved, encodeUpdate, MESSAGE_SAVED, MESSAGE_SYNC, SYNC_UPDATE } from '../../server/sync/protocol.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, connectRaw, waitForDoc, type RawClient } from '../helpers/clients.js';
+import { connectClient, connectRaw, type RawClient, typist, waitForDoc } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';
 
 const cleanup = cleanupAfterEach();
@@ -34,17 +34,6 @@ async function nextUpdate(client: RawClient): Promise<Uint8Array> {
     decoding.readVarUint(decoder);
     if (decoding.readVarUint(decoder) === SYNC_UPDATE) return decoding.readVarUint8Array(decoder);
   }
-}
-
-/** One writer's keystrokes: each call types `text` at the end, as one update. */
-function typist(): (text: string) => Uint8Array {
-  const doc = new Y.Doc();
-  let last: Uint8Array = new Uint8Array(0);
-  doc.on('update', (update: Uint8Array) => (last = update));
-  return (text) => {
-    doc.getText('t').insert(doc.getText('t').length, text);
-    return last;
-  };
 }
 
 /** Sends `updates` from a raw client that asked for acknowledgements; resolves once the server says all are stored. */
