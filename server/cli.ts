@@ -193,6 +193,24 @@ export function createProgram(version: string): Command {
         .argParser(integer(0)),
     )
     .addOption(
+      new Option(
+        '--max-update-ms <ms>',
+        'longest one update may take to apply, plus 1 ms per KiB of it: a longer one (a forged update can make Yjs\'s placement scan quadratic) is refused, its sender closed and the document reloaded (0: no limit)',
+      )
+        .env('MAX_UPDATE_MS')
+        .default(d.maxUpdateMs)
+        .argParser(integer(0, 3_600_000, ' ms')),
+    )
+    .addOption(
+      new Option(
+        '--update-time-per-address <ms>',
+        'milliseconds per second that the updates of one client address may take to apply, bursts of 8 times that; past it its updates are refused until it has earned time back (0: no limit)',
+      )
+        .env('UPDATE_TIME_PER_ADDRESS')
+        .default(d.updateTimePerAddress)
+        .argParser(integer(0, 1000, ' ms per second')),
+    )
+    .addOption(
       new Option('--max-rooms <count>', 'documents loaded at once; connections to more are refused with 503 (0: no limit)')
         .env('MAX_ROOMS')
         .default(d.maxRooms)

@@ -53,6 +53,18 @@ export interface ServerConfig {
   readonly maxConnectionsPerAddress: number;
   /** Messages per second one connection may send, with bursts of twice that; 0 for no limit. Default 500. */
   readonly maxMessageRate: number;
+  /**
+   * Longest one update may take to apply, in milliseconds, plus 1 ms per KiB of it: a longer one is
+   * refused, its sender closed (1008), and the document reloaded (see `sync/update-time.ts`). 0 for
+   * no limit. Default 250.
+   */
+  readonly maxUpdateMs: number;
+  /**
+   * Milliseconds per second that the updates of one client address may take to apply, with bursts
+   * of 8 times that; past it, its updates are refused and their connections closed (1013) until it
+   * has earned time back. 0 for no limit. Default 250.
+   */
+  readonly updateTimePerAddress: number;
   /** Documents loaded at once; a connection to one more is refused (503). 0 for no limit. Default 1000. */
   readonly maxRooms: number;
   /**
@@ -89,6 +101,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxDocumentSize: 32 * 1024 * 1024,
   maxConnectionsPerAddress: 256,
   maxMessageRate: 500,
+  maxUpdateMs: 250,
+  updateTimePerAddress: 250,
   maxRooms: 1000,
   maxSendBuffer: 4 * 1024 * 1024,
   logLevel: 'info',

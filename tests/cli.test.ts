@@ -29,6 +29,8 @@ const OPTIONS = [
   ['--max-document-size', 'MAX_DOCUMENT_SIZE'],
   ['--max-connections-per-address', 'MAX_CONNECTIONS_PER_ADDRESS'],
   ['--max-message-rate', 'MAX_MESSAGE_RATE'],
+  ['--max-update-ms', 'MAX_UPDATE_MS'],
+  ['--update-time-per-address', 'UPDATE_TIME_PER_ADDRESS'],
   ['--max-rooms', 'MAX_ROOMS'],
   ['--max-send-buffer', 'MAX_SEND_BUFFER'],
   ['--log-level', 'LOG_LEVEL'],

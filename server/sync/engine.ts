@@ -18,6 +18,8 @@ export interface EngineOptions extends ConnectionLimits {
   readonly compactAfter: number;
   readonly maxRooms: number;
   readonly maxDocumentSize: number;
+  readonly maxUpdateMs: number;
+  readonly updateTimePerAddress: number;
   readonly logger: Logger;
 }
 

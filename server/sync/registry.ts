@@ -22,6 +22,7 @@ import type { Logger } from '../logger.js';
 import { HttpError } from '../errors.js';
 import { BackgroundQueue } from './background.js';
 import { Room, type RoomOptions } from './room.js';
+import { AddressTimeBudget } from './update-time.js';
 
 export interface RegistryOptions {
   readonly unloadGraceMs: number;
@@ -30,6 +31,10 @@ export interface RegistryOptions {
   readonly maxRooms: number;
   /** Largest encoded size of a document, in bytes. */
   readonly maxDocumentSize: number;
+  /** Longest one update may take to apply, in ms, plus 1 ms per KiB of it; 0 for no limit (see `update-time.ts`). */
+  readonly maxUpdateMs: number;
+  /** Milliseconds per second the updates of one client address may take to apply, bursts of 8 times that; 0 for no limit. */
+  readonly updateTimePerAddress: number;
   readonly logger: Logger;
 }
 
@@ -37,6 +42,8 @@ export interface RegistryOptions {
 const FIRST_MESSAGE_WAIT_MS = 100;
 /** Stored documents smaller than this are applied at once: their apply takes a few milliseconds. */
 const FIRST_MESSAGE_WAIT_BYTES = 64 * 1024;
+/** An address may spend this many seconds' worth of its update time at once. */
+const UPDATE_TIME_BURST = 8;
 /** How long the folds of one turn of the event loop may run before the rest wait for the next (see `background.ts`). */
 const FOLD_BUDGET_MS = 2;
 
@@ -71,6 +78,8 @@ export class RoomRegistry {
       compactAfter: options.compactAfter,
       background: new BackgroundQueue(FOLD_BUDGET_MS, (error) => options.logger.error({ err: error }, 'a background task failed')),
       maxDocumentSize: options.maxDocumentSize,
+      maxUpdateMs: options.maxUpdateMs,
+      updateTime: new AddressTimeBudget(options.updateTimePerAddress, options.updateTimePerAddress * UPDATE_TIME_BURST),
       logger: options.logger,
       onFailure: (room) => this.discard(room),
     };

@@ -27,6 +27,7 @@ import {
 } from './protocol.js';
 import { RoomPresence } from './presence.js';
 import { changesNothing, findMisplacedItem } from './update-check.js';
+import { applyWithin, UpdateTooSlow, updateTimeLimit, type AddressTimeBudget } from './update-time.js';
 import { dropWaiting, encodeIntegrated, somethingWaits, waitingIntegrated, WaitingMessages, waitingPastLimits, type WaitingSize } from './waiting.js';
 
 export interface RoomOptions {
@@ -39,6 +40,13 @@ export interface RoomOptions {
   readonly background: BackgroundQueue;
   /** Largest encoded size of the document, in bytes; an update that would grow it past this is refused. */
   readonly maxDocumentSize: number;
+  /**
+   * Longest one update may take to apply, in milliseconds, plus 1 ms per KiB of it (see
+   * `update-time.ts`); 0 for no limit.
+   */
+  readonly maxUpdateMs: number;
+  /** The time each client address's updates may take to apply: shared by every room. */
+  readonly updateTime: AddressTimeBudget;
   readonly logger: Logger;
   /** Called once when the room fails (a write failed or an update broke the document); the owner unloads it. */
   readonly onFailure: (room: Room) => void;
@@ -235,11 +243,20 @@ export class Room {
         this.refuseTooLarge(connection, update);
         return;
       }
+      const budget = this.options.updateTime;
+      const address = connection.ticket.remoteAddress;
+      if (!budget.allows(address)) {
+        this.refuseOverTime(connection);
+        return;
+      }
+      const started = performance.now();
       const failure = this.integrate(connection, update, starts);
+      budget.spend(address, performance.now() - started);
       if (failure !== null) {
         // The doc may hold part of the update. Nothing of it was stored or broadcast; unloading
         // the room discards the partial state.
-        this.fail(new Error('an update could not be applied to the document', { cause: failure }), 'invalid-update');
+        if (failure instanceof UpdateTooSlow) this.fail(failure, 'update-too-slow', connection);
+        else this.fail(new Error('an update could not be applied to the document', { cause: failure }), 'invalid-update', connection);
         return;
       }
     }
@@ -278,6 +295,9 @@ export class Room {
    * dependency when it reconnects.
    *
    * An update that changes nothing (every struct and deletion already there) is neither.
+   *
+   * An update that takes longer than its time to apply (`maxUpdateMs`, see `update-time.ts`) fails
+   * like one that throws: Yjs's scan for where an item goes can be made quadratic by a forged update.
    */
   private integrate(connection: Connection, update: Uint8Array, starts: UpdateStarts): unknown {
     const newClients = clientsIfAllNew(this.doc, starts);
@@ -290,19 +310,22 @@ export class Room {
     if (listening) this.doc.on('update', this.onDocUpdate);
     let failure: unknown = null;
     const effect = { deleted: false };
+    const limit = updateTimeLimit(this.options.maxUpdateMs, update.length);
     try {
       this.doc.transact((transaction) => {
         try {
-          Y.applyUpdate(this.doc, update, connection);
-          effect.deleted = transaction.deleteSet.clients.size > 0;
-          if (!listening && somethingWaits(this.doc)) {
-            // Part of it waits: what was integrated is what Yjs's update event reports as the transaction ends.
-            this.doc.on('update', this.onDocUpdate);
-            listening = true;
-          }
-          retried = this.pendingIntegrated = waitingIntegrated(structsBefore, deletionsBefore, store);
-          const misplaced = findMisplacedItem(this.doc, transaction.beforeState);
-          if (misplaced) throw new Error(`item ${misplaced.id.client}:${misplaced.id.clock} does not lie between its origins`);
+          applyWithin(limit, () => {
+            Y.applyUpdate(this.doc, update, connection);
+            effect.deleted = transaction.deleteSet.clients.size > 0;
+            if (!listening && somethingWaits(this.doc)) {
+              // Part of it waits: what was integrated is what Yjs's update event reports as the transaction ends.
+              this.doc.on('update', this.onDocUpdate);
+              listening = true;
+            }
+            retried = this.pendingIntegrated = waitingIntegrated(structsBefore, deletionsBefore, store);
+            const misplaced = findMisplacedItem(this.doc, transaction.beforeState);
+            if (misplaced) throw new Error(`item ${misplaced.id.client}:${misplaced.id.clock} does not lie between its origins`);
+          });
         } catch (error) {
           failure = error;
           this.integrationFailed = true;
@@ -373,6 +396,15 @@ export class Room {
     const reason = 'this connection is read-only: the update was not applied';
     connection.send(encodePermissionDenied(reason));
     if (connection.ticket.acks) connection.send(encodeError('read-only', reason));
+  }
+
+  /** The connection's address has used up its time (see `AddressTimeBudget`): nothing of the update was applied. */
+  private refuseOverTime(connection: Connection): void {
+    const { msPerSecond } = this.options.updateTime;
+    const reason = `updates from this address took more than ${msPerSecond} ms per second to apply; reconnect later`;
+    this.log.warn({ connection: connection.id, user: connection.ticket.identity, address: connection.ticket.remoteAddress }, `refused an update: ${reason}`);
+    if (connection.ticket.acks) connection.send(encodeError('update-time-exceeded', reason));
+    connection.close(CLOSE.tryAgainLater, reason);
   }
 
   private refuseTooLarge(connection: Connection, update: Uint8Array): void {
@@ -461,14 +493,24 @@ export class Room {
   /**
    * Fails the room: the error is logged once, clients that take acks are told why, every
    * connection is closed (they resync from the store when they reconnect, re-sending what was
-   * not stored), and the owner unloads the room.
+   * not stored), and the owner unloads the room. `sender` is the connection whose update failed
+   * it, if any.
    */
-  private fail(error: Error, code: 'storage-failed' | 'invalid-update'): void {
+  private fail(error: Error, code: 'storage-failed' | 'invalid-update' | 'update-too-slow', sender?: Connection): void {
     if (this.failure) return;
     this.failure = error;
-    this.log.error({ err: error, code, connections: this.connections.size }, 'room failed; unsaved changes are not acknowledged and clients will resync');
-    const reason = code === 'storage-failed' ? 'the document could not be saved; reconnect to resync' : 'an update broke the document; reconnect to resync';
+    this.log.error(
+      { err: error, code, connections: this.connections.size, connection: sender?.id, user: sender?.ticket.identity, address: sender?.ticket.remoteAddress },
+      'room failed; unsaved changes are not acknowledged and clients will resync',
+    );
+    const reason = FAILURE_REASONS[code];
     for (const connection of this.connections) {
+      if (connection === sender && code === 'update-too-slow') {
+        const refused = `${error.message} and was refused`;
+        if (connection.ticket.acks) connection.send(encodeError(code, refused));
+        connection.close(CLOSE.policyViolation, refused);
+        continue;
+      }
       if (connection.ticket.acks) connection.send(encodeError(code, reason));
       connection.close(code === 'storage-failed' ? CLOSE.internalError : CLOSE.invalidPayload, reason);
     }
@@ -546,6 +588,13 @@ export class Room {
     return compaction;
   }
 }
+
+/** What the connections of a failed room are told. */
+const FAILURE_REASONS = {
+  'storage-failed': 'the document could not be saved; reconnect to resync',
+  'invalid-update': 'an update broke the document; reconnect to resync',
+  'update-too-slow': 'an update took too long to apply and was refused; reconnect to resync',
+} as const;
 
 /**
  * If every struct of an update is new to `doc` (each client's structs, starting at `starts`, start

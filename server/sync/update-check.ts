@@ -11,6 +11,7 @@
  * - Whether an update placed an item where its origins say it cannot be (`findMisplacedItem`).
  */
 import * as Y from 'yjs';
+import { checkDeadline } from './update-time.js';
 
 /**
  * True when applying `update` (a valid v1 update: see `validateUpdate`) to `doc` would change
@@ -48,28 +49,100 @@ export function changesNothing(doc: Y.Doc, update: Uint8Array): boolean {
  * wrong way round, or in another list, is integrated without complaint, but where it lands then
  * depends on how the list happens to be split into items: a client that loads the whole document
  * at once places it elsewhere than the clients that were live, and their documents diverge for
- * good. Walking from the item to each origin costs no more than the scan Yjs has just done, except
- * for a misplaced item, which ends the walk (and the update) at once.
+ * good.
+ *
+ * Each item is first checked by walking from it towards each origin, at most `SHORT_WALK` items:
+ * for a keystroke the origins are its neighbours. A longer walk would cost the square of the
+ * update's size for honest updates too: 20,000 characters typed at one index, each before the
+ * last, and sent at once, leave each character's origin behind all the later ones (10 s of walking
+ * before this bound). Past it, the item's list is numbered once, in one pass, and the origins are
+ * compared by number. The walks and the numbering stop at the deadline of the update being
+ * applied, if any (see `update-time.ts`).
  */
 export function findMisplacedItem(doc: Y.Doc, beforeState: ReadonlyMap<number, number>): Y.Item | null {
+  let numbered: ListNumbers | null = null;
   for (const [client, structs] of doc.store.clients) {
     const before = beforeState.get(client) ?? 0;
     if (Y.getState(doc.store, client) <= before) continue;
     for (let index = Y.findIndexSS(structs, before); index < structs.length; index++) {
       const item = structs[index];
       if (!(item instanceof Y.Item)) continue;
-      if (item.origin !== null && !reaches(item.left, item.origin, 'left')) return item;
-      if (item.rightOrigin !== null && !reaches(item.right, item.rightOrigin, 'right')) return item;
+      const left = item.origin === null ? true : reaches(item.left, item.origin, 'left');
+      const right = item.rightOrigin === null ? true : reaches(item.right, item.rightOrigin, 'right');
+      if (left === false || right === false) return item;
+      if (left === true && right === true) continue;
+      numbered ??= new ListNumbers(doc);
+      const at = numbered.of(item);
+      if (item.origin !== null && !(numbered.of(item.origin, item) < at)) return item;
+      if (item.rightOrigin !== null && !(numbered.of(item.rightOrigin, item) > at)) return item;
     }
   }
   return null;
 }
 
-/** Whether walking from `start` towards `direction` meets the item that holds `id`. */
-function reaches(start: Y.Item | null, id: Y.ID, direction: 'left' | 'right'): boolean {
+/** How far `findMisplacedItem` walks from an item towards an origin before it numbers the list instead. */
+const SHORT_WALK = 64;
+
+/** Whether walking from `start` towards `direction` meets the item that holds `id`; null past `SHORT_WALK` items. */
+function reaches(start: Y.Item | null, id: Y.ID, direction: 'left' | 'right'): boolean | null {
+  let steps = 0;
   for (let item = start; item !== null; item = item[direction]) {
+    if (++steps > SHORT_WALK) return null;
     const { client, clock } = item.id;
     if (client === id.client && clock <= id.clock && id.clock < clock + item.length) return true;
   }
   return false;
+}
+
+/** The position of each item in its list (a type's sequence, or the history of one map key), numbered on first use. */
+class ListNumbers {
+  private readonly sequences = new Map<Y.AbstractType<unknown>, Map<Y.Item, number>>();
+  private readonly keys = new Map<Y.AbstractType<unknown>, Map<string, Map<Y.Item, number>>>();
+
+  constructor(private readonly doc: Y.Doc) {}
+
+  /**
+   * The position of `target` (an item, or the item holding an ID) in the list of `member`, which
+   * defaults to `target` itself; NaN when it is not in that list.
+   */
+  of(target: Y.Item | Y.ID, member?: Y.Item): number {
+    const item = target instanceof Y.Item ? target : Y.getItem(this.doc.store, target);
+    if (!(item instanceof Y.Item)) return NaN;
+    return this.list(member ?? item)?.get(item) ?? NaN;
+  }
+
+  private list(member: Y.Item): Map<Y.Item, number> | null {
+    const parent = member.parent;
+    if (!(parent instanceof Y.AbstractType)) return null;
+    const key = member.parentSub;
+    if (key === null) {
+      let numbers = this.sequences.get(parent);
+      if (numbers === undefined) this.sequences.set(parent, (numbers = number(parent._start)));
+      return numbers;
+    }
+    let byKey = this.keys.get(parent);
+    if (byKey === undefined) this.keys.set(parent, (byKey = new Map()));
+    let numbers = byKey.get(key);
+    if (numbers === undefined) {
+      // A key's history is kept from its first value to its last (the one in `_map`).
+      let first = parent._map.get(key) ?? null;
+      let steps = 0;
+      while (first?.left) {
+        first = first.left;
+        if ((++steps & 1023) === 0) checkDeadline();
+      }
+      byKey.set(key, (numbers = number(first)));
+    }
+    return numbers;
+  }
+}
+
+/** The items from `first` rightwards, numbered in order. */
+function number(first: Y.Item | null): Map<Y.Item, number> {
+  const numbers = new Map<Y.Item, number>();
+  for (let item = first; item !== null; item = item.right) {
+    numbers.set(item, numbers.size);
+    if ((numbers.size & 1023) === 0) checkDeadline();
+  }
+  return numbers;
 }

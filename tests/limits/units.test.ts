@@ -2,12 +2,14 @@
  * The pieces behind the limits, in-process: the token bucket, the origin check, and the two
  * questions the server asks of an update before and after applying it.
  */
+import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { HttpError } from '../../server/errors.js';
 import { checkOrigin } from '../../server/http/origin.js';
 import { TokenBucket } from '../../server/sync/rate-limit.js';
 import { changesNothing, findMisplacedItem } from '../../server/sync/update-check.js';
+import { AddressTimeBudget, applyWithin, UpdateTooSlow } from '../../server/sync/update-time.js';
 
 describe('the token bucket', () => {
   it('lets a burst of its capacity through, then the rate', () => {
@@ -118,5 +120,91 @@ describe('findMisplacedItem', () => {
       });
     }
     expect(a.getText('t').toString()).toBe(b.getText('t').toString());
+  });
+
+  /** Applies `update` to `doc` in a transaction and returns what `findMisplacedItem` says of it. */
+  const misplacedIn = (doc: Y.Doc, update: Uint8Array) => {
+    let found: Y.Item | null = null;
+    doc.transact((transaction) => {
+      Y.applyUpdate(doc, update);
+      found = findMisplacedItem(doc, transaction.beforeState);
+    });
+    return found as Y.Item | null;
+  };
+
+  it('finds nothing in 20,000 characters typed at one index, each before the last, and sent at once', () => {
+    // Each character's origin ends up behind all the later ones: walking to it from each would
+    // take 200 million steps, so the list is numbered instead.
+    const typed = docWith((d) => {
+      const text = d.getText('t');
+      text.insert(0, 'ab');
+      for (let i = 0; i < 20_000; i++) text.insert(1, 'y');
+    });
+    const doc = new Y.Doc();
+    expect(misplacedIn(doc, Y.encodeStateAsUpdate(typed))).toBe(null);
+    expect(doc.getText('t').toString()).toBe(typed.getText('t').toString());
+  });
+
+  it('finds an item placed before its origin or past its right origin, however far from them', () => {
+    // "a", a run of 100 "b" (client 1) and a run of 100 "c" after it (client 2).
+    const base = docWith((d) => d.getText('t').insert(0, 'a' + 'b'.repeat(100)), 1);
+    const other = docWith((d) => Y.applyUpdate(d, Y.encodeStateAsUpdate(base)), 2);
+    other.getText('t').insert(101, 'c'.repeat(100));
+    // A forged item of client 0 with its origin in the middle of the b's and its right origin
+    // 40 characters to the left of it: Yjs puts it right after its origin, 150 items from the end.
+    const forged = (origin: number, rightOrigin: number) => {
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, 1);
+      encoding.writeVarUint(encoder, 1);
+      encoding.writeVarUint(encoder, 0);
+      encoding.writeVarUint(encoder, 0);
+      encoding.writeUint8(encoder, 4 | 0x80 | 0x40);
+      encoding.writeVarUint(encoder, 1);
+      encoding.writeVarUint(encoder, origin);
+      encoding.writeVarUint(encoder, 1);
+      encoding.writeVarUint(encoder, rightOrigin);
+      encoding.writeVarString(encoder, 'X');
+      encoding.writeVarUint(encoder, 0);
+      return encoding.toUint8Array(encoder);
+    };
+    for (const [origin, rightOrigin] of [[50, 10], [10, 9]]) {
+      const doc = new Y.Doc();
+      Y.applyUpdate(doc, Y.encodeStateAsUpdate(other));
+      const found = misplacedIn(doc, forged(origin, rightOrigin));
+      expect(found?.id).toEqual({ client: 0, clock: 0 });
+    }
+  });
+});
+
+describe('the time an update may take to apply', () => {
+  it('stops Yjs within an update past its deadline, and only then', () => {
+    const typed = docWith((d) => {
+      const text = d.getText('t');
+      for (let i = 0; i < 2_000; i++) text.insert(i % 2 === 0 ? 0 : text.length, 'y');
+    });
+    const update = Y.encodeStateAsUpdate(typed);
+    expect(() => applyWithin(-1, () => Y.applyUpdate(new Y.Doc(), update))).toThrow(UpdateTooSlow);
+    const doc = new Y.Doc();
+    applyWithin(60_000, () => Y.applyUpdate(doc, update));
+    expect(doc.getText('t').length).toBe(2_000);
+    // No deadline outside `applyWithin`, even after one has passed.
+    const later = new Y.Doc();
+    Y.applyUpdate(later, update);
+    expect(later.getText('t').length).toBe(2_000);
+  });
+
+  it('gives each address its burst, then its rate, and forgets addresses that earned everything back', () => {
+    const budget = new AddressTimeBudget(100, 800);
+    expect(budget.allows('a', 0)).toBe(true);
+    budget.spend('a', 900, 0); // one update may overdraw
+    expect(budget.allows('a', 0)).toBe(false);
+    expect(budget.allows('b', 0)).toBe(true);
+    expect(budget.allows('a', 999)).toBe(false); // -100 + 99.9
+    expect(budget.allows('a', 1_001)).toBe(true);
+    for (let i = 0; i < 1022; i++) budget.spend(`other ${i}`, 0, 1_001);
+    expect(budget.size).toBe(1023);
+    budget.spend('a', 0, 100_000); // the 1,024th spend since: everyone has earned back everything
+    expect(budget.size).toBe(0);
+    expect(new AddressTimeBudget(0, 0).allows('a')).toBe(true);
   });
 });
