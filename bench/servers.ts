@@ -63,11 +63,12 @@ function oursSpec(fsync: boolean): ServerSpec {
     role: 'ours',
     command: (dataDir, port) => ({
       script: join(repoRoot, 'dist', 'server', 'main.js'),
-      // Defaults, except the two abuse limits a one-machine load test trips by construction: every
-      // client comes from 127.0.0.1, and ceiling writers type faster than any person.
+      // Defaults, except the abuse limits a one-machine load test trips by construction: every
+      // client comes from 127.0.0.1 (connections and update time per address), and ceiling writers
+      // type faster than any person.
       args: [
         '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir,
-        '--max-connections-per-address', '0', '--max-message-rate', '0',
+        '--max-connections-per-address', '0', '--update-time-per-address', '0', '--max-message-rate', '0',
         ...(fsync ? ['--fsync'] : []),
       ],
       env: {},
