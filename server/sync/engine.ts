@@ -35,7 +35,7 @@ export class SyncEngine {
 
   constructor(store: DocumentStore, private readonly options: EngineOptions) {
     this.log = options.logger;
-    this.rooms = new RoomRegistry(store, options);
+    this.rooms = new RoomRegistry(store, { ...options, onReload: (survivors, reloaded) => this.moveOnReload(survivors, reloaded) });
     this.events = this.connectionEvents();
     this.pinger = setInterval(() => this.pingAll(), options.pingIntervalMs);
     this.pinger.unref();
@@ -92,8 +92,13 @@ export class SyncEngine {
       return;
     }
     const { room, backlog } = connection;
-    if (room) this.handle(connection, room, frame);
-    else if (backlog === null) {
+    if (room && !room.failed) this.handle(connection, room, frame);
+    else if (room) {
+      // Its room failed: a connection kept open waits for the reloaded document (see `moveOnReload`).
+      if (backlog === null) return;
+      if (backlog.length < MAX_BACKLOG) backlog.push(frame);
+      else connection.close(CLOSE.policyViolation, 'too many messages while the document reloads');
+    } else if (backlog === null) {
       // The first message while the room loads, which a large document waits for (see RoomRegistry).
       this.rooms.heard(connection.ticket.documentName);
       connection.backlog = isInitialSyncStep1(frame) && this.answerFromStore(connection) ? [] : [frame];
@@ -117,6 +122,28 @@ export class SyncEngine {
     const backlog = connection.backlog;
     connection.backlog = null;
     if (backlog !== null) for (const frame of backlog) this.handle(connection, loaded, frame);
+  }
+
+  /**
+   * Connections that an update failing their room kept open (see `Room.fail`): their messages wait
+   * until the document has reloaded, then they join it as they are, and what waited is handled.
+   */
+  private moveOnReload(survivors: readonly Connection[], reloaded: Promise<Room>): void {
+    for (const connection of survivors) connection.backlog = [];
+    reloaded.then(
+      (room) => {
+        for (const connection of survivors) {
+          connection.room?.connections.delete(connection);
+          if (connection.isOpen) this.joined(connection, room);
+        }
+        // If all of them left meanwhile, the reloaded room starts its grace period.
+        this.rooms.release(room);
+      },
+      (error: unknown) => {
+        this.log.error({ err: error, doc: survivors[0]?.ticket.documentName }, 'could not reload a document after an update broke it');
+        for (const connection of survivors) connection.close(CLOSE.internalError, 'the document could not be reloaded; reconnect to resync');
+      },
+    );
   }
 
   private closed(connection: Connection): void {

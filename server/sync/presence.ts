@@ -42,6 +42,18 @@ export class RoomPresence {
     this.awareness.on('update', this.onUpdate);
   }
 
+  /**
+   * A copy for the reloaded document of a room (see `Room.fail`): the same states with their
+   * clocks, owned by the same connections.
+   */
+  copy(doc: Y.Doc, log: () => Logger, onTimeout: (message: Uint8Array) => void): RoomPresence {
+    const copy = new RoomPresence(doc, log, onTimeout);
+    const clients = [...this.awareness.getStates().keys()];
+    awarenessProtocol.applyAwarenessUpdate(copy.awareness, awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients), 'copy');
+    for (const [client, owner] of this.owners) copy.owners.set(client, owner);
+    return copy;
+  }
+
   /** Whether anyone is present. */
   get empty(): boolean {
     return this.awareness.getStates().size === 0;

@@ -18,10 +18,11 @@
  * arrive during the apply and wait for all of it.
  */
 import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
+import type { Connection } from './connection.js';
 import type { Logger } from '../logger.js';
 import { HttpError } from '../errors.js';
 import { BackgroundQueue } from './background.js';
-import { Room, type RoomOptions } from './room.js';
+import { Room, type Reload, type RoomOptions } from './room.js';
 import { AddressTimeBudget } from './update-time.js';
 
 export interface RegistryOptions {
@@ -36,6 +37,12 @@ export interface RegistryOptions {
   /** Milliseconds per second the updates of one client address may take to apply, bursts of 8 times that; 0 for no limit. */
   readonly updateTimePerAddress: number;
   readonly logger: Logger;
+  /**
+   * Called, at once, when an update failed a room and its document is reloading: `survivors`
+   * wait for `reloaded`, and then join it (see `Room.fail`). It rejects if the document could not
+   * be loaded again, or if the server is shutting down.
+   */
+  readonly onReload: (survivors: readonly Connection[], reloaded: Promise<Room>) => void;
 }
 
 /** Longest a read document waits, unapplied, for its connections' first messages (see above). */
@@ -81,7 +88,7 @@ export class RoomRegistry {
       maxUpdateMs: options.maxUpdateMs,
       updateTime: new AddressTimeBudget(options.updateTimePerAddress, options.updateTimePerAddress * UPDATE_TIME_BURST),
       logger: options.logger,
-      onFailure: (room) => this.discard(room),
+      onFailure: (room, survivors, sender) => this.discard(room, survivors, sender),
     };
     store.onFailure((error) => {
       options.logger.error({ err: error, rooms: this.entries.size }, 'the store failed: every document is closed and clients will resync; restart the server to recover');
@@ -200,13 +207,13 @@ export class RoomRegistry {
     await Promise.all(pending);
   }
 
-  private load(name: string): Entry {
+  private load(name: string, failed?: Reload): Entry {
     const onRead = (stored: StoredDocument): Promise<void> | undefined => {
       entry.read = stored;
       for (const reader of entry.readers.splice(0)) reader(stored);
       return this.firstMessages(entry, stored);
     };
-    const loading = Room.load(name, this.store, this.roomOptions, onRead);
+    const loading = Room.load(name, this.store, this.roomOptions, onRead, failed);
     const entry: Entry = { loading, room: null, unloading: null, timer: null, holds: 0, read: null, readers: [], heard: 0, endWait: null };
     this.entries.set(name, entry);
     loading.then(
@@ -257,14 +264,26 @@ export class RoomRegistry {
     return entry.unloading;
   }
 
-  /** A failed room is dropped at once: the next connection loads the document from the store. */
-  private discard(room: Room): void {
+  /**
+   * A failed room is dropped at once. With connections that survived it (see `Room.fail`), its
+   * document is loaded again for them (the sender of the update that failed it pays the time of
+   * that load, see `AddressTimeBudget`); otherwise the next connection loads it.
+   */
+  private discard(room: Room, survivors: readonly Connection[], sender: Connection | null): void {
     const entry = this.entries.get(room.name);
-    if (entry?.room === room) {
+    const current = entry?.room === room;
+    if (current) {
       if (entry.timer) clearTimeout(entry.timer);
       this.entries.delete(room.name);
     }
-    // Let the room's current call stack finish before its doc goes away.
-    setImmediate(() => room.destroy());
+    // Let the room's current call stack finish before its doc goes away; when it reloads, once its
+    // connections have moved.
+    const destroy = (): void => void setImmediate(() => room.destroy());
+    if (survivors.length === 0) return destroy();
+    const reloaded = current && !this.closed && sender !== null
+      ? this.load(room.name, { room, address: sender.ticket.remoteAddress }).loading
+      : Promise.reject(new Error(this.closed ? 'the server is shutting down' : 'the document was unloaded while it failed'));
+    reloaded.then(destroy, destroy);
+    this.options.onReload(survivors, reloaded);
   }
 }

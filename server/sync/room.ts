@@ -48,8 +48,13 @@ export interface RoomOptions {
   /** The time each client address's updates may take to apply: shared by every room. */
   readonly updateTime: AddressTimeBudget;
   readonly logger: Logger;
-  /** Called once when the room fails (a write failed or an update broke the document); the owner unloads it. */
-  readonly onFailure: (room: Room) => void;
+  /**
+   * Called once when the room fails: the owner unloads it. When an update failed it, `survivors`
+   * are the connections kept open: the owner reloads the document from the store and moves them
+   * there (see `fail`); `sender` sent that update. When a write failed, every connection is closed,
+   * `survivors` is empty and `sender` null.
+   */
+  readonly onFailure: (room: Room, survivors: readonly Connection[], sender: Connection | null) => void;
 }
 
 /** Updates applied in order and appended by the same store write, with the connection each came from. */
@@ -106,6 +111,11 @@ export class Room {
    */
   private waitingMessages: WaitingMessages | null = null;
   private failure: Error | null = null;
+  /**
+   * Set when an update failed the room (see `fail`): its other connections stay open and wait for
+   * the document to reload, and what was stored before the failure is still broadcast to them.
+   */
+  private reloading = false;
   /** Made at the room's first log line: most rooms never log one. */
   private logger: Logger | null = null;
 
@@ -130,12 +140,22 @@ export class Room {
     store: DocumentStore,
     options: RoomOptions,
     onRead?: (stored: StoredDocument) => Promise<void> | undefined,
+    failed?: Reload,
   ): Promise<Room> {
     const room = new Room(name, store, options);
+    // A reload reads the store once every write of the failed room has settled.
+    if (failed !== undefined) await failed.room.settled();
     const stored = await store.load(name);
     const ready = onRead?.(stored);
     if (ready !== undefined) await ready;
+    const started = performance.now();
     applyStoredDocument(room.doc, stored);
+    if (failed !== undefined) {
+      // The update that failed the room made the server apply the whole document again.
+      options.updateTime.spend(failed.address, performance.now() - started);
+      const presence = failed.room.presence;
+      if (presence !== null && !presence.empty) room.presence = presence.copy(room.doc, () => room.log, (message) => room.broadcast(message, null));
+    }
     room.logLength = stored.updates.length;
     // The stored bytes bound the encoded size from above; `fits` measures exactly near the limit.
     room.size = stored.updates.reduce((sum, update) => sum + update.length, stored.state?.length ?? 0);
@@ -199,6 +219,14 @@ export class Room {
   /** The store failed: nothing more can be saved, so the room fails (see `fail`). */
   storeFailed(error: Error): void {
     this.fail(error, 'storage-failed');
+  }
+
+  /** Resolves once every write of the room has succeeded or failed. */
+  settled(): Promise<void> {
+    return this.lastWrite.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Resolves once every update applied so far is stored (or the room failed). */
@@ -458,7 +486,9 @@ export class Room {
   private onStored(batch: StoredBatch): void {
     this.unstored -= batch.updates.length;
     if (this.waiting === batch) this.waiting = null;
-    if (this.failure) return;
+    // The connections an update failure kept are moved to the reloaded document, which holds
+    // these updates: they must have them too.
+    if (this.failure && !this.reloading) return;
     this.broadcastUpdates(batch);
   }
 
@@ -491,30 +521,52 @@ export class Room {
   }
 
   /**
-   * Fails the room: the error is logged once, clients that take acks are told why, every
-   * connection is closed (they resync from the store when they reconnect, re-sending what was
-   * not stored), and the owner unloads the room. `sender` is the connection whose update failed
-   * it, if any.
+   * Fails the room; the owner unloads it, and the error is logged once.
+   *
+   * - **A write failed** (`storage-failed`, no sender): clients that take acks are told why, and
+   *   every connection is closed. They resync from the store when they reconnect, re-sending what
+   *   was not stored.
+   * - **An update failed it** (it broke the document, or took too long): the doc may hold part of
+   *   it, so the document is reloaded from the store, which never held any of it. Only its sender is
+   *   closed, told why, and so are connections with a part that waits for an edit the server has
+   *   not received (the reloaded document lacks it; they send it again when they reconnect). The
+   *   others stay open: their messages wait while the document reloads, what was stored before the
+   *   failure still reaches them, and the owner moves them to the reloaded document with who is
+   *   present. Before, every connection was closed, so anyone with write access could disconnect
+   *   everyone, as often as they liked.
    */
   private fail(error: Error, code: 'storage-failed' | 'invalid-update' | 'update-too-slow', sender?: Connection): void {
     if (this.failure) return;
     this.failure = error;
+    const keep = sender !== undefined;
     this.log.error(
       { err: error, code, connections: this.connections.size, connection: sender?.id, user: sender?.ticket.identity, address: sender?.ticket.remoteAddress },
-      'room failed; unsaved changes are not acknowledged and clients will resync',
+      keep
+        ? 'refused an update that broke the document or took too long: its sender is closed, and the document reloads from the store for the others'
+        : 'room failed; unsaved changes are not acknowledged and clients will resync',
     );
-    const reason = FAILURE_REASONS[code];
-    for (const connection of this.connections) {
-      if (connection === sender && code === 'update-too-slow') {
-        const refused = `${error.message} and was refused`;
-        if (connection.ticket.acks) connection.send(encodeError(code, refused));
-        connection.close(CLOSE.policyViolation, refused);
-        continue;
+    if (!keep) {
+      const reason = 'the document could not be saved; reconnect to resync';
+      for (const connection of this.connections) {
+        if (connection.ticket.acks) connection.send(encodeError(code, reason));
+        connection.close(CLOSE.internalError, reason);
       }
-      if (connection.ticket.acks) connection.send(encodeError(code, reason));
-      connection.close(code === 'storage-failed' ? CLOSE.internalError : CLOSE.invalidPayload, reason);
+      this.options.onFailure(this, [], null);
+      return;
     }
-    this.options.onFailure(this);
+    this.reloading = true;
+    const refused = code === 'update-too-slow' ? `${error.message} and was refused` : 'an update broke the document; reconnect to resync';
+    if (sender.ticket.acks) sender.send(encodeError(code, refused));
+    sender.close(code === 'update-too-slow' ? CLOSE.policyViolation : CLOSE.invalidPayload, refused);
+    this.leave(sender);
+    const waited = 'what this connection sent waits for edits the server has not received, and the document reloads; reconnect to resync';
+    for (const connection of this.waitingMessages?.connections() ?? []) {
+      if (connection.ticket.acks) connection.send(encodeError('waiting-dropped', waited));
+      connection.close(CLOSE.tryAgainLater, waited);
+      this.leave(connection);
+    }
+    this.waitingMessages = null;
+    this.options.onFailure(this, [...this.connections], sender);
   }
 
   /**
@@ -546,7 +598,12 @@ export class Room {
   /** Sends what the client lacks, computed when nothing is waiting to be stored. */
   private async replyWithMissing(connection: Connection, stateVector: Uint8Array): Promise<void> {
     await this.drain();
-    if (this.failure || !connection.isOpen) return;
+    if (!connection.isOpen) return;
+    if (this.failure) {
+      // The reloaded document answers it: the request goes first among what waits for it.
+      if (this.reloading) connection.backlog?.unshift(encodeSyncStep1(stateVector));
+      return;
+    }
     connection.sendState(encodeSyncStep2(encodeIntegrated(this.doc, stateVector)));
   }
 
@@ -589,12 +646,11 @@ export class Room {
   }
 }
 
-/** What the connections of a failed room are told. */
-const FAILURE_REASONS = {
-  'storage-failed': 'the document could not be saved; reconnect to resync',
-  'invalid-update': 'an update broke the document; reconnect to resync',
-  'update-too-slow': 'an update took too long to apply and was refused; reconnect to resync',
-} as const;
+/** A room failed by an update, reloaded (see `Room.fail`), and the address of the update's sender. */
+export interface Reload {
+  readonly room: Room;
+  readonly address: string;
+}
 
 /**
  * If every struct of an update is new to `doc` (each client's structs, starting at `starts`, start

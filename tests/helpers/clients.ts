@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
@@ -63,20 +64,52 @@ export function typist(): (text: string) => Uint8Array {
 
 /** Resolves when `predicate` holds for the doc, checked now and after each of its updates. */
 export function waitForDoc(doc: Y.Doc, predicate: () => boolean, what = 'document condition', timeoutMs = 30_000): Promise<void> {
+  return waitForEvent(doc, 'update', predicate, what, timeoutMs);
+}
+
+/** Resolves when `predicate` holds, checked now and after each `event` of `emitter` (a Y.Doc, an awareness). */
+export function waitForEvent(
+  emitter: { on(event: string, listener: () => void): void; off(event: string, listener: () => void): void },
+  event: string,
+  predicate: () => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     if (predicate()) return resolve();
     const timer = setTimeout(() => {
-      doc.off('update', check);
+      emitter.off(event, check);
       reject(new Error(`timed out waiting for ${what}`));
     }, timeoutMs);
     const check = () => {
       if (!predicate()) return;
       clearTimeout(timer);
-      doc.off('update', check);
+      emitter.off(event, check);
       resolve();
     };
-    doc.on('update', check);
+    emitter.on(event, check);
   });
+}
+
+/**
+ * An update (v1) of one string item of `client` at clock 0, in the root text `t`, placed by the
+ * IDs it names as its origin and right origin: a forged item, for tests of how the server places
+ * and checks items.
+ */
+export function forgedItem(client: number, origin: Y.ID, rightOrigin: Y.ID, text = 'X'): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, 1); // one client
+  encoding.writeVarUint(encoder, 1); // one struct
+  encoding.writeVarUint(encoder, client);
+  encoding.writeVarUint(encoder, 0);
+  encoding.writeUint8(encoder, 4 | 0x80 | 0x40); // a string, with an origin and a right origin
+  encoding.writeVarUint(encoder, origin.client);
+  encoding.writeVarUint(encoder, origin.clock);
+  encoding.writeVarUint(encoder, rightOrigin.client);
+  encoding.writeVarUint(encoder, rightOrigin.clock);
+  encoding.writeVarString(encoder, text);
+  encoding.writeVarUint(encoder, 0); // no deletions
+  return encoding.toUint8Array(encoder);
 }
 
 export interface RawClient {

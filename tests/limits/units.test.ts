@@ -2,13 +2,13 @@
  * The pieces behind the limits, in-process: the token bucket, the origin check, and the two
  * questions the server asks of an update before and after applying it.
  */
-import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { HttpError } from '../../server/errors.js';
 import { checkOrigin } from '../../server/http/origin.js';
 import { TokenBucket } from '../../server/sync/rate-limit.js';
 import { changesNothing, findMisplacedItem } from '../../server/sync/update-check.js';
+import { forgedItem } from '../helpers/clients.js';
 import { AddressTimeBudget, applyWithin, UpdateTooSlow } from '../../server/sync/update-time.js';
 
 describe('the token bucket', () => {
@@ -152,25 +152,10 @@ describe('findMisplacedItem', () => {
     other.getText('t').insert(101, 'c'.repeat(100));
     // A forged item of client 0 with its origin in the middle of the b's and its right origin
     // 40 characters to the left of it: Yjs puts it right after its origin, 150 items from the end.
-    const forged = (origin: number, rightOrigin: number) => {
-      const encoder = encoding.createEncoder();
-      encoding.writeVarUint(encoder, 1);
-      encoding.writeVarUint(encoder, 1);
-      encoding.writeVarUint(encoder, 0);
-      encoding.writeVarUint(encoder, 0);
-      encoding.writeUint8(encoder, 4 | 0x80 | 0x40);
-      encoding.writeVarUint(encoder, 1);
-      encoding.writeVarUint(encoder, origin);
-      encoding.writeVarUint(encoder, 1);
-      encoding.writeVarUint(encoder, rightOrigin);
-      encoding.writeVarString(encoder, 'X');
-      encoding.writeVarUint(encoder, 0);
-      return encoding.toUint8Array(encoder);
-    };
     for (const [origin, rightOrigin] of [[50, 10], [10, 9]]) {
       const doc = new Y.Doc();
       Y.applyUpdate(doc, Y.encodeStateAsUpdate(other));
-      const found = misplacedIn(doc, forged(origin, rightOrigin));
+      const found = misplacedIn(doc, forgedItem(0, Y.createID(1, origin!), Y.createID(1, rightOrigin!)));
       expect(found?.id).toEqual({ client: 0, clock: 0 });
     }
   });

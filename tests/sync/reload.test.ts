@@ -1,0 +1,113 @@
+/**
+ * An update that breaks a document (here an item that does not lie between its origins) is refused
+ * and the document reloads from the store: only its sender is closed. The other clients stay
+ * connected through the reload, keep who is present, and their edits go on. Real server process,
+ * official clients, and a raw socket for the forged update.
+ */
+import { expect, it } from 'vitest';
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import { encodeUpdate, MESSAGE_AWARENESS, MESSAGE_ERROR, MESSAGE_QUERY_AWARENESS } from '../../server/sync/protocol.js';
+import { cleanupAfterEach } from '../helpers/cleanup.js';
+import { connectClient, connectRaw, forgedItem, typist, waitForDoc, waitForEvent, type YClient } from '../helpers/clients.js';
+import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
+
+const cleanup = cleanupAfterEach();
+
+/** Resolves once `client` knows the presence of each of `others`. */
+function seesPresenceOf(client: YClient, others: YClient[], what: string): Promise<void> {
+  const awareness = client.provider.awareness;
+  return waitForEvent(awareness, 'change', () => others.every((other) => awareness.getStates().get(other.doc.clientID)?.user !== undefined), what, 10_000);
+}
+
+async function server(): Promise<ServerProcess> {
+  const started = await startServer();
+  cleanup.push(async () => {
+    await started.stop();
+    await removeDir(started.dataDir);
+  });
+  return started;
+}
+
+it('closes only the sender of an update that breaks the document: the others stay, with their presence and their edits', async () => {
+  let target = await server();
+  const clients = ['Ada', 'Bob'].map((name) => {
+    const client = connectClient(target.wsUrl, 'kept');
+    client.provider.awareness.setLocalStateField('user', { name });
+    cleanup.push(() => client.destroy());
+    return client;
+  });
+  const [editor, reader] = clients as [YClient, YClient];
+  let dropped = 0;
+  for (const client of clients) client.provider.on('connection-close', () => dropped++);
+  await Promise.all(clients.map((client) => client.synced));
+  editor.doc.getText('t').insert(0, 'hello world');
+  await waitForDoc(reader.doc, () => reader.doc.getText('t').toString() === 'hello world', 'the first edit');
+  await Promise.all([seesPresenceOf(reader, [editor], "the editor's presence"), seesPresenceOf(editor, [reader], "the reader's presence")]);
+
+  // Its origin is "r" and its right origin "l", to the left of it: it lands after "r", not before "l".
+  const attacker = connectRaw(`${target.wsUrl}/kept`);
+  cleanup.push(() => attacker.socket.close());
+  await attacker.opened;
+  const client = editor.doc.clientID;
+  attacker.socket.send(encodeUpdate(forgedItem(777, Y.createID(client, 8), Y.createID(client, 2))));
+  // Typed while the document reloads, or after: either way it goes on to everyone.
+  editor.doc.getText('t').insert(11, ' again');
+  expect(await attacker.closed).toEqual({ code: 1007, reason: 'an update broke the document; reconnect to resync' });
+  await expect.poll(() => target.logs.some((line) => line.includes('the document reloads from the store for the others'))).toBe(true);
+
+  await waitForDoc(reader.doc, () => reader.doc.getText('t').toString() === 'hello world again', 'the edit typed during the reload');
+  reader.doc.getText('t').insert(0, '> ');
+  await waitForDoc(editor.doc, () => editor.doc.getText('t').toString() === '> hello world again', "the reader's edit after the reload");
+  expect(dropped).toBe(0);
+  expect(editor.provider.wsconnected && reader.provider.wsconnected).toBe(true);
+
+  // Who is present survived the reload: a newcomer is told of both at once.
+  const newcomer = connectClient(target.wsUrl, 'kept');
+  cleanup.push(() => newcomer.destroy());
+  await seesPresenceOf(newcomer, [editor, reader], 'the presence of the two who stayed');
+
+  // Nothing of the forged item was stored.
+  await target.kill();
+  target = await startServer({ dataDir: target.dataDir });
+  cleanup.push(() => target.stop());
+  const after = connectClient(target.wsUrl, 'kept');
+  cleanup.push(() => after.destroy());
+  await after.synced;
+  expect(after.doc.getText('t').toString()).toBe('> hello world again');
+  expect(after.doc.store.clients.has(777)).toBe(false);
+});
+
+it('closes, with the reason, a connection whose update waits for an edit the server has not received when the document reloads', async () => {
+  const target = await server();
+  const editor = connectClient(target.wsUrl, 'waiting');
+  cleanup.push(() => editor.destroy());
+  await editor.synced;
+  editor.doc.getText('t').insert(0, 'hello world');
+  // A keystroke whose first half the server never got: it waits in the document, unsaved.
+  const type = typist();
+  type('a');
+  const waiter = connectRaw(`${target.wsUrl}/waiting?ack=1`);
+  const attacker = connectRaw(`${target.wsUrl}/waiting`);
+  cleanup.push(() => waiter.socket.close(), () => attacker.socket.close());
+  await Promise.all([waiter.opened, attacker.opened]);
+  waiter.socket.send(encodeUpdate(type('b')));
+  // The answer to a presence query, handled after it, says the keystroke is in.
+  waiter.socket.send(Uint8Array.of(MESSAGE_QUERY_AWARENESS));
+  await waiter.nextFrame(MESSAGE_AWARENESS);
+  const client = editor.doc.clientID;
+  attacker.socket.send(encodeUpdate(forgedItem(777, Y.createID(client, 8), Y.createID(client, 2))));
+
+  // The reloaded document lacks the waiting keystroke: its sender must reconnect to send it again.
+  const reason = 'what this connection sent waits for edits the server has not received, and the document reloads; reconnect to resync';
+  expect(await waiter.closed).toEqual({ code: 1013, reason });
+  const error = decoding.createDecoder(await waiter.nextFrame(MESSAGE_ERROR));
+  decoding.readVarUint(error);
+  expect(decoding.readVarString(error)).toBe('waiting-dropped');
+  expect((await attacker.closed).code).toBe(1007);
+  editor.doc.getText('t').insert(11, '!');
+  const reader = connectClient(target.wsUrl, 'waiting');
+  cleanup.push(() => reader.destroy());
+  await waitForDoc(reader.doc, () => reader.doc.getText('t').toString() === 'hello world!', 'the editor, still connected');
+  expect(editor.provider.wsconnected).toBe(true);
+});
