@@ -9,7 +9,7 @@ import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import { encodeUpdate, MESSAGE_AWARENESS, MESSAGE_ERROR, MESSAGE_QUERY_AWARENESS } from '../../server/sync/protocol.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, connectRaw, forgedItem, typist, waitForDoc, waitForEvent, type YClient } from '../helpers/clients.js';
+import { connectClient, connectRaw, forgedItem, seededRandom, testSeed, typist, waitForDoc, waitForEvent, type YClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const cleanup = cleanupAfterEach();
@@ -20,8 +20,8 @@ function seesPresenceOf(client: YClient, others: YClient[], what: string): Promi
   return waitForEvent(awareness, 'change', () => others.every((other) => awareness.getStates().get(other.doc.clientID)?.user !== undefined), what, 10_000);
 }
 
-async function server(): Promise<ServerProcess> {
-  const started = await startServer();
+async function server(args: string[] = []): Promise<ServerProcess> {
+  const started = await startServer({ args });
   cleanup.push(async () => {
     await started.stop();
     await removeDir(started.dataDir);
@@ -110,4 +110,62 @@ it('closes, with the reason, a connection whose update waits for an edit the ser
   cleanup.push(() => reader.destroy());
   await waitForDoc(reader.doc, () => reader.doc.getText('t').toString() === 'hello world!', 'the editor, still connected');
   expect(editor.provider.wsconnected).toBe(true);
+});
+
+/** Resolves once every client's text `t` is the same, checked after each update of any of them. */
+function converged(clients: YClient[]): Promise<void> {
+  const same = () => clients.every((client) => client.doc.getText('t').toString() === clients[0]!.doc.getText('t').toString());
+  const anyDoc = {
+    on: (event: string, listener: () => void) => clients.forEach((client) => client.doc.on(event as 'update', listener)),
+    off: (event: string, listener: () => void) => clients.forEach((client) => client.doc.off(event as 'update', listener)),
+  };
+  return waitForEvent(anyDoc, 'update', same, 'the clients to converge');
+}
+
+it('loses no edit through reload after reload while everyone types', async () => {
+  const seed = testSeed('reload while typing');
+  const random = seededRandom(seed);
+  // With --fsync each write takes a disk sync: writes are in flight when the document fails, and
+  // what they hold must still reach the others.
+  let target = await server(['--fsync']);
+  const clients = [0, 1, 2].map(() => connectClient(target.wsUrl, 'busy'));
+  cleanup.push(() => clients.forEach((client) => client.destroy()));
+  let dropped = 0;
+  for (const client of clients) client.provider.on('connection-close', () => dropped++);
+  await Promise.all(clients.map((client) => client.synced));
+  const first = clients[0]!;
+  first.doc.getText('t').insert(0, 'hello world');
+  await converged(clients);
+  const type = (client: YClient, edits: number) => {
+    const text = client.doc.getText('t');
+    for (let i = 0; i < edits; i++) {
+      const at = Math.floor(random() * (text.length + 1));
+      if (random() < 0.3 && at < text.length) text.delete(at, 1);
+      else text.insert(at, String.fromCharCode(97 + Math.floor(random() * 26)));
+    }
+  };
+
+  for (let round = 0; round < 10; round++) {
+    const attacker = connectRaw(`${target.wsUrl}/busy`);
+    cleanup.push(() => attacker.socket.close());
+    await attacker.opened;
+    for (const client of clients) type(client, 5);
+    // "r" and "l" of the first text: deleted or not, the items stay, and the forged one falls out of place.
+    attacker.socket.send(encodeUpdate(forgedItem(777, Y.createID(first.doc.clientID, 8), Y.createID(first.doc.clientID, 2))));
+    for (const client of clients) type(client, 5);
+    expect((await attacker.closed).code).toBe(1007);
+    for (const client of clients) type(client, 2);
+    await converged(clients);
+  }
+  expect(dropped).toBe(0);
+  const text = first.doc.getText('t').toString();
+
+  await target.kill();
+  target = await startServer({ dataDir: target.dataDir, args: ['--fsync'] });
+  cleanup.push(() => target.stop());
+  const after = connectClient(target.wsUrl, 'busy');
+  cleanup.push(() => after.destroy());
+  await after.synced;
+  expect(after.doc.getText('t').toString()).toBe(text);
+  expect(after.doc.store.clients.has(777)).toBe(false);
 });
