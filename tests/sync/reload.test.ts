@@ -7,9 +7,9 @@
 import { expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
-import { encodeUpdate, MESSAGE_AWARENESS, MESSAGE_ERROR, MESSAGE_QUERY_AWARENESS } from '../../server/sync/protocol.js';
+import { encodeSyncStep1, encodeUpdate, MESSAGE_AWARENESS, MESSAGE_ERROR, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, SYNC_STEP_2 } from '../../server/sync/protocol.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, connectRaw, forgedItem, seededRandom, testSeed, typist, waitForDoc, waitForEvent, type YClient } from '../helpers/clients.js';
+import { connectClient, connectRaw, forgedItem, type RawClient, seededRandom, testSeed, typist, waitForDoc, waitForEvent, type YClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const cleanup = cleanupAfterEach();
@@ -168,4 +168,41 @@ it('loses no edit through reload after reload while everyone types', async () =>
   await after.synced;
   expect(after.doc.getText('t').toString()).toBe(text);
   expect(after.doc.store.clients.has(777)).toBe(false);
+});
+
+it('answers a client that asks for the document as an update breaks it, whichever comes first', async () => {
+  // The joining client's request and the forged item arrive together, while the writer's large
+  // update is still being written (with --fsync). The request is answered before the failure, or
+  // waits for that write and is caught by the failure (then the reloaded document answers it), or
+  // comes after the failure and waits for the reload; in every case the client must get the
+  // document. Which one happens depends on the disk and the scheduler: the second, in about one
+  // run in four here.
+  const target = await server(['--fsync']);
+  const [writer, joining, attacker] = [0, 1, 2].map(() => connectRaw(`${target.wsUrl}/caught`)) as [RawClient, RawClient, RawClient];
+  cleanup.push(() => [writer, joining, attacker].forEach((client) => client.socket.close()));
+  await Promise.all([writer, joining, attacker].map((client) => client.opened));
+  // 2 MB: its write and disk sync take a while.
+  const seed = new Y.Doc();
+  seed.getText('t').insert(0, 'hello world');
+  seed.getText('long').insert(0, 'x'.repeat(2_000_000));
+  const client = seed.clientID;
+  writer.socket.send(encodeUpdate(Y.encodeStateAsUpdate(seed)));
+  // The answer to a presence query, handled after it, says the update is in (and being written).
+  writer.socket.send(Uint8Array.of(MESSAGE_QUERY_AWARENESS));
+  await writer.nextFrame(MESSAGE_AWARENESS);
+  joining.socket.send(encodeSyncStep1(Uint8Array.of(0)));
+  attacker.socket.send(encodeUpdate(forgedItem(777, Y.createID(client, 8), Y.createID(client, 2))));
+  expect((await attacker.closed).code).toBe(1007);
+
+  // The joining client gets a sync step 2 with the writer's text, and stays connected.
+  const received = new Y.Doc();
+  for (;;) {
+    const decoder = decoding.createDecoder(await joining.nextFrame(MESSAGE_SYNC));
+    decoding.readVarUint(decoder);
+    if (decoding.readVarUint(decoder) !== SYNC_STEP_2) continue;
+    Y.applyUpdate(received, decoding.readVarUint8Array(decoder));
+    break;
+  }
+  expect(received.getText('t').toString()).toBe('hello world');
+  expect(joining.socket.readyState).toBe(joining.socket.OPEN);
 });
