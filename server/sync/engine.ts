@@ -107,21 +107,53 @@ export class SyncEngine {
   }
 
   private joined(connection: Connection, loaded: Room): void {
+    if (this.enter(connection, loaded)) this.handleBacklog(connection);
+  }
+
+  /**
+   * Adds the connection to its loaded room; false if it did not stay there. A room that failed as
+   * it loaded (another connection's first messages broke it) is loaded again for it.
+   */
+  private enter(connection: Connection, loaded: Room): boolean {
+    connection.releaseHold();
     if (loaded.failed) {
-      connection.close(CLOSE.internalError, 'the document failed; reconnect to resync');
-      return;
+      this.rooms.acquire(connection.ticket.documentName).then(
+        (room) => this.joined(connection, room),
+        (error: unknown) => {
+          this.log.error({ err: error, doc: connection.ticket.documentName }, 'could not load document');
+          connection.close(CLOSE.internalError, 'the document could not be loaded');
+        },
+      );
+      return false;
     }
     connection.room = loaded;
     loaded.join(connection);
-    connection.releaseHold();
     if (!connection.isOpen) {
       loaded.leave(connection);
       this.rooms.release(loaded);
-      return;
+      return false;
     }
-    const backlog = connection.backlog;
+    return true;
+  }
+
+  /**
+   * Handles what the connection sent while its room loaded. If one of those messages (its own, or
+   * before it another connection's) fails the room, the rest waits, in order, for the reload (see
+   * `moveOnReload`), or goes with the connection if it was closed.
+   */
+  private handleBacklog(connection: Connection): void {
+    const frames = connection.backlog;
     connection.backlog = null;
-    if (backlog !== null) for (const frame of backlog) this.handle(connection, loaded, frame);
+    if (frames === null) return;
+    for (let i = 0; i < frames.length; i++) {
+      const room = connection.room;
+      if (room === null || room.failed) {
+        // `moveOnReload` gave a kept connection a new backlog as the room failed.
+        (connection.backlog as Uint8Array[] | null)?.unshift(...frames.slice(i));
+        return;
+      }
+      this.handle(connection, room, frames[i]!);
+    }
   }
 
   /**
@@ -132,10 +164,17 @@ export class SyncEngine {
     for (const connection of survivors) connection.backlog = [];
     reloaded.then(
       (room) => {
+        const moved: Connection[] = [];
         for (const connection of survivors) {
           connection.room?.connections.delete(connection);
-          if (connection.isOpen) this.joined(connection, room);
+          if (connection.isOpen && this.enter(connection, room)) moved.push(connection);
         }
+        // One that was closing never joins: its presence, copied with everyone's, goes, and the
+        // others, all in now, are told.
+        for (const connection of survivors) if (!connection.isOpen) room.dropPresence(connection);
+        // All are in before what they sent meanwhile is handled: if that breaks the reloaded
+        // document, the others are in it, and move again.
+        for (const connection of moved) this.handleBacklog(connection);
         // If all of them left meanwhile, the reloaded room starts its grace period.
         this.rooms.release(room);
       },

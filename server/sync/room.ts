@@ -190,6 +190,14 @@ export class Room {
   leave(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
     this.waitingMessages?.forget(connection);
+    this.dropPresence(connection);
+  }
+
+  /**
+   * Removes the presence `connection` published, for everyone else: it left, or it closed before
+   * it could join this room, reloaded with the presence of the room it was in (see `Room.fail`).
+   */
+  dropPresence(connection: Connection): void {
     const removal = this.presence?.leave(connection) ?? null;
     if (removal !== null) this.broadcast(removal, connection);
   }
@@ -275,12 +283,14 @@ export class Room {
         this.refuseOverTime(connection);
         return;
       }
-      const failure = this.integrate(connection, update, starts);
-      if (failure !== null) {
+      const refusal = this.integrate(connection, update, starts);
+      if (refusal !== null) {
         // The doc may hold part of the update. Nothing of it was stored or broadcast; unloading
         // the room discards the partial state.
-        if (failure instanceof UpdateTooSlow) this.fail(failure, 'update-too-slow', connection);
-        else this.fail(new Error('an update could not be applied to the document', { cause: failure }), 'invalid-update', connection);
+        const { error, answerable } = refusal;
+        const bystander = answerable.includes(connection) ? null : connection;
+        if (error instanceof UpdateTooSlow) this.fail(error, 'update-too-slow', answerable, bystander);
+        else this.fail(new Error('an update could not be applied to the document', { cause: error }), 'invalid-update', answerable, bystander);
         return;
       }
     }
@@ -322,8 +332,13 @@ export class Room {
    *
    * An update that takes longer than its time to apply (`maxUpdateMs`, see `update-time.ts`) fails
    * like one that throws: Yjs's scan for where an item goes can be made quadratic by a forged update.
+   *
+   * Who answers for the update (its failure, and the time it took, see `AddressTimeBudget`) is its
+   * sender, unless it integrated parts of other connections that waited for it, or broke before
+   * that could be known: then their senders are. A part can be forged to wait for a user's next
+   * keystroke, so that the keystroke would break the document and the user would be blamed.
    */
-  private integrate(connection: Connection, update: Uint8Array, starts: UpdateStarts): unknown {
+  private integrate(connection: Connection, update: Uint8Array, starts: UpdateStarts): Refusal | null {
     const newClients = clientsIfAllNew(this.doc, starts);
     const own = newClients >= 0;
     const store = this.doc.store;
@@ -331,6 +346,9 @@ export class Room {
     const deletionsBefore = store.pendingDs;
     let listening = !own;
     let retried = false;
+    let retriedKnown = false;
+    const waited = this.waitingMessages?.connections().filter((other) => other !== connection) ?? [];
+    const answerable = (): readonly Connection[] => (waited.length > 0 && (retried || !retriedKnown) ? waited : [connection]);
     if (listening) this.doc.on('update', this.onDocUpdate);
     let failure: unknown = null;
     const effect = { deleted: false };
@@ -348,6 +366,7 @@ export class Room {
               listening = true;
             }
             retried = this.pendingIntegrated = waitingIntegrated(structsBefore, deletionsBefore, store);
+            retriedKnown = true;
             const misplaced = findMisplacedItem(this.doc, transaction.beforeState);
             if (misplaced) throw new Error(`item ${misplaced.id.client}:${misplaced.id.clock} does not lie between its origins`);
           });
@@ -355,8 +374,10 @@ export class Room {
           failure = error;
           this.integrationFailed = true;
         } finally {
-          // What Yjs spent placing the update's items, and our check of where they went: what a forged update can inflate.
-          this.options.updateTime.spend(connection.ticket.remoteAddress, performance.now() - started);
+          // What Yjs spent placing the update's items, and our check of where they went: what a
+          // forged update can inflate. Paid by who answers for the update (see above).
+          const spent = performance.now() - started;
+          for (const payer of answerable()) this.options.updateTime.spend(payer.ticket.remoteAddress, spent);
         }
       }, connection);
     } catch (error) {
@@ -379,8 +400,9 @@ export class Room {
       }
       const past = this.waitingMessages === null ? null : waitingPastLimits(this.doc, this.waitingMessages.count);
       if (past !== null) this.dropWaiting(connection, past);
+      return null;
     }
-    return failure;
+    return { error: failure, answerable: answerable() };
   }
 
   /**
@@ -523,29 +545,41 @@ export class Room {
   /**
    * Fails the room; the owner unloads it, and the error is logged once.
    *
-   * - **A write failed** (`storage-failed`, no sender): clients that take acks are told why, and
-   *   every connection is closed. They resync from the store when they reconnect, re-sending what
-   *   was not stored.
+   * - **A write failed** (`storage-failed`, nobody `answerable`): clients that take acks are told
+   *   why, and every connection is closed. They resync from the store when they reconnect,
+   *   re-sending what was not stored.
    * - **An update failed it** (it broke the document, or took too long): the doc may hold part of
-   *   it, so the document is reloaded from the store, which never held any of it. Only its sender is
-   *   closed, told why, and so are connections with a part that waits for an edit the server has
-   *   not received (the reloaded document lacks it; they send it again when they reconnect). The
-   *   others stay open: their messages wait while the document reloads, what was stored before the
-   *   failure still reaches them, and the owner moves them to the reloaded document with who is
-   *   present. Before, every connection was closed, so anyone with write access could disconnect
-   *   everyone, as often as they liked.
+   *   it, so the document is reloaded from the store, which never held any of it. Who answers for
+   *   the update is closed and told why: its sender, or, when parts of other connections waited
+   *   for it, their senders (`answerable`), and then the update's own sender is a `bystander`,
+   *   closed with 1013 to send it again. So are the other connections with a part that waits (the
+   *   reloaded document lacks it). The others stay open: their messages wait while the document
+   *   reloads, what was stored before the failure still reaches them, and the owner moves them to
+   *   the reloaded document with who is present. Before, every connection was closed, so anyone
+   *   with write access could disconnect everyone, as often as they liked.
    */
-  private fail(error: Error, code: 'storage-failed' | 'invalid-update' | 'update-too-slow', sender?: Connection): void {
+  private fail(
+    error: Error,
+    code: 'storage-failed' | 'invalid-update' | 'update-too-slow',
+    answerable: readonly Connection[] = [],
+    bystander: Connection | null = null,
+  ): void {
     if (this.failure) return;
     this.failure = error;
-    const keep = sender !== undefined;
+    const first = answerable[0];
     this.log.error(
-      { err: error, code, connections: this.connections.size, connection: sender?.id, user: sender?.ticket.identity, address: sender?.ticket.remoteAddress },
-      keep
-        ? 'refused an update that broke the document or took too long: its sender is closed, and the document reloads from the store for the others'
+      {
+        err: error,
+        code,
+        connections: this.connections.size,
+        answerable: answerable.map((connection) => ({ connection: connection.id, user: connection.ticket.identity, address: connection.ticket.remoteAddress })),
+        bystander: bystander?.id,
+      },
+      first !== undefined
+        ? 'refused an update that broke the document or took too long: who sent it is closed, and the document reloads from the store for the others'
         : 'room failed; unsaved changes are not acknowledged and clients will resync',
     );
-    if (!keep) {
+    if (first === undefined) {
       const reason = 'the document could not be saved; reconnect to resync';
       for (const connection of this.connections) {
         if (connection.ticket.acks) connection.send(encodeError(code, reason));
@@ -556,17 +590,24 @@ export class Room {
     }
     this.reloading = true;
     const refused = code === 'update-too-slow' ? `${error.message} and was refused` : 'an update broke the document; reconnect to resync';
-    if (sender.ticket.acks) sender.send(encodeError(code, refused));
-    sender.close(code === 'update-too-slow' ? CLOSE.policyViolation : CLOSE.invalidPayload, refused);
-    this.leave(sender);
+    for (const connection of answerable) {
+      if (connection.ticket.acks) connection.send(encodeError(code, refused));
+      connection.close(code === 'update-too-slow' ? CLOSE.policyViolation : CLOSE.invalidPayload, refused);
+      this.leave(connection);
+    }
+    if (bystander !== null) {
+      bystander.close(CLOSE.tryAgainLater, 'an edit that waited for this update was refused, and the update with it; reconnect to resync');
+      this.leave(bystander);
+    }
     const waited = 'what this connection sent waits for edits the server has not received, and the document reloads; reconnect to resync';
     for (const connection of this.waitingMessages?.connections() ?? []) {
+      if (!connection.isOpen) continue;
       if (connection.ticket.acks) connection.send(encodeError('waiting-dropped', waited));
       connection.close(CLOSE.tryAgainLater, waited);
       this.leave(connection);
     }
     this.waitingMessages = null;
-    this.options.onFailure(this, [...this.connections], sender);
+    this.options.onFailure(this, [...this.connections], first);
   }
 
   /**
@@ -644,6 +685,12 @@ export class Room {
     this.compaction = compaction;
     return compaction;
   }
+}
+
+/** Why an update broke the document, and who answers for it (see `Room.integrate`). */
+interface Refusal {
+  readonly error: unknown;
+  readonly answerable: readonly Connection[];
 }
 
 /** A room failed by an update, reloaded (see `Room.fail`), and the address of the update's sender. */

@@ -7,6 +7,7 @@
 import { expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import { encodeSyncStep1, encodeUpdate, MESSAGE_AWARENESS, MESSAGE_ERROR, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, SYNC_STEP_2 } from '../../server/sync/protocol.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, forgedItem, type RawClient, seededRandom, testSeed, typist, waitForDoc, waitForEvent, type YClient } from '../helpers/clients.js';
@@ -205,4 +206,103 @@ it('answers a client that asks for the document as an update breaks it, whicheve
   }
   expect(received.getText('t').toString()).toBe('hello world');
   expect(joining.socket.readyState).toBe(joining.socket.OPEN);
+});
+
+it('keeps the others connected when a second connection breaks the reloaded document with what it sent during the reload', async () => {
+  const target = await server();
+  // The sleeper joins first, so it is moved first; then the honest clients.
+  const sleeper = connectRaw(`${target.wsUrl}/twice`);
+  cleanup.push(() => sleeper.socket.close());
+  await sleeper.opened;
+  const clients = [0, 1, 2].map(() => connectClient(target.wsUrl, 'twice'));
+  cleanup.push(() => clients.forEach((client) => client.destroy()));
+  let dropped = 0;
+  for (const client of clients) client.provider.on('connection-close', () => dropped++);
+  await Promise.all(clients.map((client) => client.synced));
+  const first = clients[0]!;
+  first.doc.getText('t').insert(0, 'hello world');
+  await converged(clients);
+
+  const attacker = connectRaw(`${target.wsUrl}/twice`);
+  cleanup.push(() => attacker.socket.close());
+  await attacker.opened;
+  const forged = encodeUpdate(forgedItem(777, Y.createID(first.doc.clientID, 8), Y.createID(first.doc.clientID, 2)));
+  // One of the two breaks the document; the other's waits for the reload and breaks the reloaded one.
+  attacker.socket.send(forged);
+  sleeper.socket.send(forged);
+  expect((await attacker.closed).code).toBe(1007);
+  expect((await sleeper.closed).code).toBe(1007);
+
+  first.doc.getText('t').insert(11, '!');
+  await converged(clients);
+  expect(clients[1]!.doc.getText('t').toString()).toBe('hello world!');
+  expect(dropped).toBe(0);
+});
+
+it('blames the connection whose waiting item breaks the document, not the author whose keystroke completes it', async () => {
+  const target = await server();
+  const author = connectClient(target.wsUrl, 'blame');
+  const reader = connectClient(target.wsUrl, 'blame');
+  cleanup.push(() => author.destroy(), () => reader.destroy());
+  const authorCloses: number[] = [];
+  author.provider.on('connection-close', (event) => authorCloses.push(event?.code ?? 0));
+  await Promise.all([author.synced, reader.synced]);
+  author.doc.getText('t').insert(0, 'hello');
+  await waitForDoc(reader.doc, () => reader.doc.getText('t').toString() === 'hello', "the author's text");
+  // An item that waits for the author's next keystroke, with its origins the wrong way round: that
+  // keystroke, typed at the end, integrates it out of place.
+  const client = author.doc.clientID;
+  const attacker = connectRaw(`${target.wsUrl}/blame`);
+  cleanup.push(() => attacker.socket.close());
+  await attacker.opened;
+  attacker.socket.send(encodeUpdate(forgedItem(666, Y.createID(client, 5), Y.createID(client, 0))));
+  attacker.socket.send(Uint8Array.of(MESSAGE_QUERY_AWARENESS));
+  await attacker.nextFrame(MESSAGE_AWARENESS);
+
+  author.doc.getText('t').insert(5, '!');
+  expect(await attacker.closed).toEqual({ code: 1007, reason: 'an update broke the document; reconnect to resync' });
+  await waitForDoc(reader.doc, () => reader.doc.getText('t').toString() === 'hello!', 'the keystroke, sent again');
+  // The author was asked to send it again (1013), not refused for breaking the document.
+  expect(authorCloses).toEqual([1013]);
+  await expect
+    .poll(() => target.logs.find((line) => line.includes('refused an update that broke the document')))
+    .toMatch(/"answerable":\[\{"connection":\d+[^\]]*\}\],"bystander":\d+/);
+});
+
+it("removes the presence of a connection that closed while the document reloaded, for everyone who stayed", async () => {
+  const target = await server();
+  const clients = [0, 1].map(() => connectClient(target.wsUrl, 'presence'));
+  cleanup.push(() => clients.forEach((client) => client.destroy()));
+  await Promise.all(clients.map((client) => client.synced));
+  const first = clients[0]!;
+  first.doc.getText('t').insert(0, 'hello world');
+  await converged(clients);
+  // A raw client publishes a cursor, then closes: its close frame reaches the server, but it stops
+  // reading, so its TCP connection stays open through the reload.
+  const leaving = connectRaw(`${target.wsUrl}/presence`);
+  cleanup.push(() => leaving.socket.terminate());
+  await leaving.opened;
+  const presence = encoding.createEncoder();
+  encoding.writeVarUint(presence, MESSAGE_AWARENESS);
+  const states = encoding.createEncoder();
+  encoding.writeVarUint(states, 1);
+  encoding.writeVarUint(states, 4242);
+  encoding.writeVarUint(states, 1);
+  encoding.writeVarString(states, JSON.stringify({ user: { name: 'Leaving' } }));
+  encoding.writeVarUint8Array(presence, encoding.toUint8Array(states));
+  leaving.socket.send(encoding.toUint8Array(presence));
+  const sees = (present: boolean) =>
+    Promise.all(clients.map((client) => waitForEvent(client.provider.awareness, 'change', () => client.provider.awareness.getStates().has(4242) === present, 'the cursor', 10_000)));
+  await sees(true);
+  const tcp = (leaving.socket as unknown as { _socket: import('node:net').Socket })._socket;
+  leaving.socket.close(1000, 'bye');
+  tcp.pause();
+
+  const attacker = connectRaw(`${target.wsUrl}/presence`);
+  cleanup.push(() => attacker.socket.close());
+  await attacker.opened;
+  attacker.socket.send(encodeUpdate(forgedItem(777, Y.createID(first.doc.clientID, 8), Y.createID(first.doc.clientID, 2))));
+  expect((await attacker.closed).code).toBe(1007);
+  // Its cursor goes for the two who stayed (before, it stayed until its presence timed out, 30 s).
+  await sees(false);
 });
