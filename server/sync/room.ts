@@ -347,8 +347,8 @@ export class Room {
     let listening = !own;
     let retried = false;
     let retriedKnown = false;
-    const waited = this.waitingMessages?.connections().filter((other) => other !== connection) ?? [];
-    const answerable = (): readonly Connection[] => (waited.length > 0 && (retried || !retriedKnown) ? waited : [connection]);
+    // Null while nothing waits: every keystroke of a live editor.
+    const waited = this.waitingMessages === null ? null : this.waitingMessages.connections().filter((other) => other !== connection);
     if (listening) this.doc.on('update', this.onDocUpdate);
     let failure: unknown = null;
     const effect = { deleted: false };
@@ -377,7 +377,9 @@ export class Room {
           // What Yjs spent placing the update's items, and our check of where they went: what a
           // forged update can inflate. Paid by who answers for the update (see above).
           const spent = performance.now() - started;
-          for (const payer of answerable()) this.options.updateTime.spend(payer.ticket.remoteAddress, spent);
+          const others = othersAnswer(waited, retried, retriedKnown);
+          if (others === null) this.options.updateTime.spend(connection.ticket.remoteAddress, spent);
+          else for (const other of others) this.options.updateTime.spend(other.ticket.remoteAddress, spent);
         }
       }, connection);
     } catch (error) {
@@ -402,7 +404,7 @@ export class Room {
       if (past !== null) this.dropWaiting(connection, past);
       return null;
     }
-    return { error: failure, answerable: answerable() };
+    return { error: failure, answerable: othersAnswer(waited, retried, retriedKnown) ?? [connection] };
   }
 
   /**
@@ -685,6 +687,15 @@ export class Room {
     this.compaction = compaction;
     return compaction;
   }
+}
+
+/**
+ * The connections whose waiting parts answer for an update instead of its sender (see
+ * `Room.integrate`): those with parts that waited (`waited`, the sender left out), if the update
+ * integrated some of them, or broke before that was known; otherwise null.
+ */
+function othersAnswer(waited: readonly Connection[] | null, retried: boolean, retriedKnown: boolean): readonly Connection[] | null {
+  return waited !== null && waited.length > 0 && (retried || !retriedKnown) ? waited : null;
 }
 
 /** Why an update broke the document, and who answers for it (see `Room.integrate`). */
