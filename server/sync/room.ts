@@ -51,8 +51,8 @@ export interface RoomOptions {
   /**
    * Called once when the room fails: the owner unloads it. When an update failed it, `survivors`
    * are the connections kept open: the owner reloads the document from the store and moves them
-   * there (see `fail`); `sender` sent that update. When a write failed, every connection is closed,
-   * `survivors` is empty and `sender` null.
+   * there (see `fail`); `sender` answers for that update (its address pays for the reload). When a
+   * write failed, every connection is closed, `survivors` is empty and `sender` null.
    */
   readonly onFailure: (room: Room, survivors: readonly Connection[], sender: Connection | null) => void;
 }
@@ -704,7 +704,7 @@ interface Refusal {
   readonly answerable: readonly Connection[];
 }
 
-/** A room failed by an update, reloaded (see `Room.fail`), and the address of the update's sender. */
+/** A room failed by an update, reloaded (see `Room.fail`), and the address of who answers for the update. */
 export interface Reload {
   readonly room: Room;
   readonly address: string;
