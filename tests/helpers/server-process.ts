@@ -87,3 +87,16 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     },
   };
 }
+
+/**
+ * Starts a server for one test: `cleanup` (see `cleanupAfterEach`) stops it and removes its data
+ * directory after the test.
+ */
+export async function startTestServer(cleanup: Array<() => unknown>, options: StartOptions = {}): Promise<ServerProcess> {
+  const started = await startServer(options);
+  cleanup.push(async () => {
+    await started.stop();
+    await removeDir(started.dataDir);
+  });
+  return started;
+}

@@ -11,17 +11,12 @@ import * as Y from 'yjs';
 import { encodeUpdate, MESSAGE_ERROR } from '../../server/sync/protocol.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, type RawClient, seededRandom, testSeed, waitForDoc } from '../helpers/clients.js';
-import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { type ServerProcess, startTestServer } from '../helpers/server-process.js';
 
 const cleanup = cleanupAfterEach();
 
-async function server(args: string[] = []): Promise<ServerProcess> {
-  const started = await startServer({ args });
-  cleanup.push(async () => {
-    await started.stop();
-    await removeDir(started.dataDir);
-  });
-  return started;
+function server(args: string[] = []): Promise<ServerProcess> {
+  return startTestServer(cleanup, { args });
 }
 
 /** A raw connection from `localAddress` (any 127.x address reaches the server on Linux). */

@@ -10,17 +10,12 @@ import { encodeUpdate, MESSAGE_ERROR } from '../../server/sync/protocol.js';
 import { MAX_WAITING_DELETION_BYTES, MAX_WAITING_MESSAGES, MAX_WAITING_STRUCT_BYTES } from '../../server/sync/waiting.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, type RawClient, typist, waitForDoc } from '../helpers/clients.js';
-import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { type ServerProcess, startTestServer } from '../helpers/server-process.js';
 
 const cleanup = cleanupAfterEach();
 
-async function server(): Promise<ServerProcess> {
-  const started = await startServer();
-  cleanup.push(async () => {
-    await started.stop();
-    await removeDir(started.dataDir);
-  });
-  return started;
+function server(): Promise<ServerProcess> {
+  return startTestServer(cleanup);
 }
 
 async function raw(target: ServerProcess, doc: string, query = ''): Promise<RawClient> {

@@ -11,7 +11,7 @@ import * as encoding from 'lib0/encoding';
 import { encodeSyncStep1, encodeUpdate, MESSAGE_AWARENESS, MESSAGE_ERROR, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, SYNC_STEP_2 } from '../../server/sync/protocol.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, forgedItem, type RawClient, seededRandom, testSeed, typist, waitForDoc, waitForEvent, type YClient } from '../helpers/clients.js';
-import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { type ServerProcess, startServer, startTestServer } from '../helpers/server-process.js';
 
 const cleanup = cleanupAfterEach();
 
@@ -21,13 +21,8 @@ function seesPresenceOf(client: YClient, others: YClient[], what: string): Promi
   return waitForEvent(awareness, 'change', () => others.every((other) => awareness.getStates().get(other.doc.clientID)?.user !== undefined), what, 10_000);
 }
 
-async function server(args: string[] = []): Promise<ServerProcess> {
-  const started = await startServer({ args });
-  cleanup.push(async () => {
-    await started.stop();
-    await removeDir(started.dataDir);
-  });
-  return started;
+function server(args: string[] = []): Promise<ServerProcess> {
+  return startTestServer(cleanup, { args });
 }
 
 it('closes only the sender of an update that breaks the document: the others stay, with their presence and their edits', async () => {
@@ -123,13 +118,12 @@ function converged(clients: YClient[]): Promise<void> {
   return waitForEvent(anyDoc, 'update', same, 'the clients to converge');
 }
 
-it('loses no edit through reload after reload while everyone types', async () => {
-  const seed = testSeed('reload while typing');
-  const random = seededRandom(seed);
-  // With --fsync each write takes a disk sync: writes are in flight when the document fails, and
-  // what they hold must still reach the others.
-  let target = await server(['--fsync']);
-  const clients = [0, 1, 2].map(() => connectClient(target.wsUrl, 'busy'));
+/**
+ * `count` official clients on `doc`, synced, the first having typed "hello world" (its clocks 0 to
+ * 10) and everyone having it; `dropped` counts how often any of them lost its connection.
+ */
+async function editingTogether(target: ServerProcess, doc: string, count: number): Promise<{ clients: YClient[]; first: YClient; dropped: () => number }> {
+  const clients = Array.from({ length: count }, () => connectClient(target.wsUrl, doc));
   cleanup.push(() => clients.forEach((client) => client.destroy()));
   let dropped = 0;
   for (const client of clients) client.provider.on('connection-close', () => dropped++);
@@ -137,6 +131,16 @@ it('loses no edit through reload after reload while everyone types', async () =>
   const first = clients[0]!;
   first.doc.getText('t').insert(0, 'hello world');
   await converged(clients);
+  return { clients, first, dropped: () => dropped };
+}
+
+it('loses no edit through reload after reload while everyone types', async () => {
+  const seed = testSeed('reload while typing');
+  const random = seededRandom(seed);
+  // With --fsync each write takes a disk sync: writes are in flight when the document fails, and
+  // what they hold must still reach the others.
+  let target = await server(['--fsync']);
+  const { clients, first, dropped } = await editingTogether(target, 'busy', 3);
   const type = (client: YClient, edits: number) => {
     const text = client.doc.getText('t');
     for (let i = 0; i < edits; i++) {
@@ -158,7 +162,7 @@ it('loses no edit through reload after reload while everyone types', async () =>
     for (const client of clients) type(client, 2);
     await converged(clients);
   }
-  expect(dropped).toBe(0);
+  expect(dropped()).toBe(0);
   const text = first.doc.getText('t').toString();
 
   await target.kill();
@@ -214,14 +218,7 @@ it('keeps the others connected when a second connection breaks the reloaded docu
   const sleeper = connectRaw(`${target.wsUrl}/twice`);
   cleanup.push(() => sleeper.socket.close());
   await sleeper.opened;
-  const clients = [0, 1, 2].map(() => connectClient(target.wsUrl, 'twice'));
-  cleanup.push(() => clients.forEach((client) => client.destroy()));
-  let dropped = 0;
-  for (const client of clients) client.provider.on('connection-close', () => dropped++);
-  await Promise.all(clients.map((client) => client.synced));
-  const first = clients[0]!;
-  first.doc.getText('t').insert(0, 'hello world');
-  await converged(clients);
+  const { clients, first, dropped } = await editingTogether(target, 'twice', 3);
 
   const attacker = connectRaw(`${target.wsUrl}/twice`);
   cleanup.push(() => attacker.socket.close());
@@ -236,7 +233,7 @@ it('keeps the others connected when a second connection breaks the reloaded docu
   first.doc.getText('t').insert(11, '!');
   await converged(clients);
   expect(clients[1]!.doc.getText('t').toString()).toBe('hello world!');
-  expect(dropped).toBe(0);
+  expect(dropped()).toBe(0);
 });
 
 it('blames the connection whose waiting item breaks the document, not the author whose keystroke completes it', async () => {
@@ -271,12 +268,7 @@ it('blames the connection whose waiting item breaks the document, not the author
 
 it("removes the presence of a connection that closed while the document reloaded, for everyone who stayed", async () => {
   const target = await server();
-  const clients = [0, 1].map(() => connectClient(target.wsUrl, 'presence'));
-  cleanup.push(() => clients.forEach((client) => client.destroy()));
-  await Promise.all(clients.map((client) => client.synced));
-  const first = clients[0]!;
-  first.doc.getText('t').insert(0, 'hello world');
-  await converged(clients);
+  const { clients, first } = await editingTogether(target, 'presence', 2);
   // A raw client publishes a cursor, then closes: its close frame reaches the server, but it stops
   // reading, so its TCP connection stays open through the reload.
   const leaving = connectRaw(`${target.wsUrl}/presence`);
