@@ -34,6 +34,14 @@ export class StoreWriteError extends Error {
   }
 }
 
+/** A store could not be opened; the message says why and what to do. */
+export class StoreOpenError extends Error {
+  override readonly name = 'StoreOpenError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 export interface DocumentStore {
   /**
    * Reads a document. A name never written gives `{ state: null, updates: [] }`.

@@ -1,5 +1,5 @@
 /** The durable store of documents: the interface the engine uses, and its implementations. */
-export { StoreWriteError } from './document-store.js';
+export { StoreOpenError, StoreWriteError } from './document-store.js';
 export type { DocumentInfo, DocumentStore, StoredDocument } from './document-store.js';
 export { LevelDocumentStore } from './level-store.js';
 export type { LevelDatabase, LevelStoreOptions } from './level-store.js';

@@ -38,12 +38,13 @@ import { mkdir } from 'node:fs/promises';
 
 import { ClassicLevel } from 'classic-level';
 
-import { StoreWriteError } from './document-store.js';
+import { StoreOpenError, StoreWriteError } from './document-store.js';
 import type { DocumentInfo, DocumentStore, StoredDocument } from './document-store.js';
 import { EMPTY_META, META_END, META_FIRST, SEQ_KEY, checkName, decodeMeta, decodeSeq, encodeMeta } from './level-keys.js';
 import { encodeSeq, LOG_END, LOG_FIRST, logEnd, logFirst, logKey, metaKey, stateKey } from './level-keys.js';
 import type { DocumentMeta } from './level-keys.js';
 import { Journal, type JournalRecord } from './journal.js';
+import { checkStorageFormat } from './level-format.js';
 import { LoopLoad } from './loop-load.js';
 
 /** The database as the store uses it: UTF-8 keys, `Uint8Array` values. */
@@ -180,7 +181,11 @@ export class LevelDocumentStore implements DocumentStore {
   private readonly fsync: boolean;
   private readonly batchIntervalMs: number;
 
-  /** Opens (creating if needed) the store in directory `dir`. Rejects if LevelDB cannot open it, e.g. locked by another process. */
+  /**
+   * Opens (creating if needed) the store in directory `dir`. Rejects if LevelDB cannot open it; with
+   * `StoreOpenError` if another process holds it, or it holds another program's database or a
+   * storage format this version does not read (see `level-format.ts`).
+   */
   static async open(dir: string, options: LevelStoreOptions = {}): Promise<LevelDocumentStore> {
     await mkdir(dir, { recursive: true });
     const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
@@ -198,7 +203,14 @@ export class LevelDocumentStore implements DocumentStore {
     }
     let journal: Journal | null = null;
     try {
-      await db.open();
+      await db.open().catch((error: unknown) => {
+        throw isLocked(error)
+          ? new StoreOpenError(`The data directory ${db.location} is in use by another process: is another collab-server running on it?`, { cause: error })
+          : error;
+      });
+      // Before anything is read or written: another program's database, or a format this
+      // version does not know, is refused untouched.
+      await checkStorageFormat(db);
       const stored = await db.get(SEQ_KEY);
       const indexed = stored === undefined ? 0 : decodeSeq(stored);
       // Only now, with LevelDB's lock held: no other process has this journal open.
@@ -735,6 +747,12 @@ function attempt<T>(body: () => Promise<T>): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/** LevelDB refused to open because another process (or store) holds the directory's lock. */
+function isLocked(error: unknown): boolean {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return cause?.code === 'LEVEL_LOCKED';
 }
 
 /**

@@ -172,6 +172,24 @@ describe('command line', () => {
     }
   });
 
+  it('will not start on a data directory another server holds, saying so, and leaves that server running', async () => {
+    const server = await startServer();
+    try {
+      const failure = await run(process.execPath, [MAIN, '--port', '0', '--data-dir', server.dataDir]).catch(
+        (error: { code: number; stdout: string }) => error,
+      );
+      expect('code' in failure && failure.code).toBe(1);
+      const line = JSON.parse((failure as { stdout: string }).stdout.trim().split('\n').pop()!) as { level: number; msg: string };
+      expect(line.level).toBe(60);
+      expect(line.msg).toBe(`could not start: The data directory ${server.dataDir} is in use by another process: is another collab-server running on it?`);
+      const health = await fetch(`${server.httpUrl}/healthz`);
+      expect(health.status).toBe(200);
+    } finally {
+      expect(await server.stop('SIGINT')).toBe(0);
+      await removeDir(server.dataDir);
+    }
+  });
+
   it('logs one start line with address, data directory, version and durability; environment variables work', async () => {
     const server = await startServer({ env: { FSYNC: 'true' } });
     try {
