@@ -10,7 +10,8 @@ import { EditorView } from 'prosemirror-view';
 import { yCursorPlugin, ySyncPlugin, yUndoPlugin } from 'y-prosemirror';
 import type { WebsocketProvider } from 'y-websocket';
 import type * as Y from 'yjs';
-import { buildCaret } from './cursors.js';
+import { ContentCheck } from './content-check.js';
+import { buildCaret, buildSelection, drawablePresence } from './cursors.js';
 import { h, injectStyles } from './dom.js';
 import { buildInputRules } from './input-rules.js';
 import { buildKeymaps } from './keymap.js';
@@ -56,8 +57,19 @@ export interface CollabEditor {
   readonly user: User;
   /** Changes the name and/or color shown to others, and remembers it in this browser. */
   setUser(user: Partial<User>): void;
-  /** The ProseMirror view; `view.dom` is the `.ProseMirror` element. */
-  readonly view: EditorView;
+  /**
+   * The ProseMirror view; `view.dom` is the `.ProseMirror` element. Null while editing is paused
+   * (see `paused`); a new view replaces it when editing resumes.
+   */
+  readonly view: EditorView | null;
+  /**
+   * Why editing is paused, or null. The editor pauses, showing a notice in place of the text,
+   * while the document holds content it cannot show faithfully (an element or formatting its
+   * schema does not know, written by another app or a newer version; a hook, an embed, nesting
+   * past 100 deep): editing it would delete or strip that content for everyone. It resumes once
+   * the content can be shown.
+   */
+  readonly paused: string | null;
   /** The shared document; its content lives in `doc.getXmlFragment('prosemirror')`. */
   readonly doc: Y.Doc;
   /** The y-websocket provider (connection and awareness). */
@@ -81,45 +93,105 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
   const renamable = options.user?.name === undefined;
   session.awareness.setLocalStateField('user', user);
 
+  let destroyed = false;
   const root = h('div', { class: 'collab-editor' });
   const surface = h('div', { class: 'ce-surface' });
   const bar = h('div', { class: 'ce-bar' });
   root.append(bar, surface);
 
   let toolbar: Toolbar | null = null;
-  const view: EditorView = new EditorView(surface, {
-    state: EditorState.create({
-      schema,
-      plugins: [
-        ySyncPlugin(session.fragment),
-        yCursorPlugin(session.awareness, { cursorBuilder: buildCaret }),
-        yUndoPlugin(),
-        buildInputRules(schema),
-        ...buildKeymaps((state, dispatch) => promptLink(view)(state, dispatch, view)),
-        placeholder(options.placeholder ?? 'Start writing…'),
-      ],
-    }),
-    editable: () => !session.status.readOnly,
-    attributes: { 'aria-label': `Document ${options.document}`, spellcheck: 'true' },
-    // Called with the view as `this`, also while the constructor runs (y-prosemirror's first render).
-    dispatchTransaction(this: EditorView, transaction) {
-      // y-prosemirror's caret plugin dispatches from a timer (after an awareness change, such as
-      // the focus leaving an editor being removed from the page); by then the view may be gone.
-      if (this.isDestroyed) return;
-      this.updateState(this.state.apply(transaction));
-      toolbar?.update();
-    },
-  });
+  let view: EditorView | null = null;
+  /** Why editing is paused (see `content-check.ts`), or null. */
+  let paused: string | null = null;
+  const notice = h('div', { class: 'ce-paused', role: 'alert' });
+
+  const mount = (): EditorView => {
+    const created: EditorView = new EditorView(surface, {
+      state: EditorState.create({
+        schema,
+        plugins: [
+          ySyncPlugin(session.fragment),
+          yCursorPlugin(session.awareness, { awarenessStateFilter: drawablePresence, cursorBuilder: buildCaret, selectionBuilder: buildSelection }),
+          yUndoPlugin(),
+          buildInputRules(schema),
+          ...buildKeymaps((state, dispatch) => promptLink(created)(state, dispatch, created)),
+          placeholder(options.placeholder ?? 'Start writing…'),
+        ],
+      }),
+      editable: () => !session.status.readOnly,
+      attributes: { 'aria-label': `Document ${options.document}`, spellcheck: 'true' },
+      // Called with the view as `this`, also while the constructor runs (y-prosemirror's first render).
+      dispatchTransaction(this: EditorView, transaction) {
+        // y-prosemirror's caret plugin dispatches from a timer (after an awareness change, such as
+        // the focus leaving an editor being removed from the page); by then the view may be gone.
+        if (this.isDestroyed) return;
+        this.updateState(this.state.apply(transaction));
+        toolbar?.update();
+      },
+    });
+    if (options.toolbar !== false) {
+      toolbar = new Toolbar(created);
+      bar.prepend(toolbar.element);
+    }
+    return created;
+  };
+
+  /**
+   * Takes the view away, and with it y-prosemirror's hold on the document, while the document
+   * holds what it would delete, throw on or strip. Called from the fragment's observer, which runs
+   * before y-prosemirror's: that one then finds its view gone and does nothing.
+   */
+  const pause = (problem: string): void => {
+    paused = problem;
+    notice.textContent = `This document holds content this editor cannot show: ${problem}. Editing is paused so that none of it is lost, and resumes once it can be shown.`;
+    if (view !== null) {
+      view.destroy();
+      view = null;
+      toolbar?.element.remove();
+      toolbar = null;
+    }
+    surface.replaceChildren(notice);
+    root.dataset['paused'] = 'true';
+  };
+
+  const resume = (): void => {
+    paused = null;
+    delete root.dataset['paused'];
+    surface.replaceChildren();
+    view = mount();
+  };
+
+  const check = new ContentCheck(session.fragment, schema);
+  let resuming = false;
+  // Observed before any view exists: Yjs calls deep observers in the order they were added.
+  const onFragmentChange = (_events: unknown, transaction: Y.Transaction): void => {
+    check.changed(transaction);
+    const problem = check.problem();
+    if (problem !== null) {
+      pause(problem);
+    } else if (paused !== null && !resuming) {
+      // After the transaction: the new view's first render reads the document as it ends.
+      resuming = true;
+      queueMicrotask(() => {
+        resuming = false;
+        if (destroyed || paused === null) return;
+        const again = check.problem();
+        if (again === null) resume();
+        else pause(again);
+      });
+    }
+  };
+  session.fragment.observeDeep(onFragmentChange);
+  const initial = check.problem();
+  if (initial === null) view = mount();
+  else pause(initial);
+
   // The margins around the text belong to it: a click there puts the caret in the text.
   surface.addEventListener('mousedown', (event) => {
-    if (event.target !== surface) return;
+    if (event.target !== surface || view === null) return;
     event.preventDefault();
     view.focus();
   });
-  if (options.toolbar !== false) {
-    toolbar = new Toolbar(view);
-    bar.append(toolbar.element);
-  }
 
   const badge = new StatusBadge(session.status);
   const presence = new PresenceList({
@@ -136,14 +208,13 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
     root.dataset['state'] = status.state;
     if (status.readOnly !== readOnly) {
       readOnly = status.readOnly;
-      view.setProps({});
+      view?.setProps({});
       toolbar?.update();
     }
     for (const listener of listeners) listener(status);
   });
 
   element.replaceChildren(root);
-  let destroyed = false;
 
   const editor: CollabEditor = {
     get status() {
@@ -162,7 +233,12 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
       storeUser(next);
       session.awareness.setLocalStateField('user', next);
     },
-    view,
+    get view() {
+      return view;
+    },
+    get paused() {
+      return paused;
+    },
     doc: session.doc,
     provider: session.provider,
     whenCached: () => session.whenCached(),
@@ -171,7 +247,9 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
       destroyed = true;
       listeners.clear();
       presence.destroy();
-      view.destroy();
+      session.fragment.unobserveDeep(onFragmentChange);
+      view?.destroy();
+      view = null;
       session.destroy();
       root.remove();
     },

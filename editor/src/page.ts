@@ -14,7 +14,7 @@ const server = new URL('..', import.meta.url).href;
 const token = new URLSearchParams(location.search).get('token') ?? undefined;
 
 const editor = createEditor(mount, { url: server, document: name, token, injectStyles: false });
-editor.view.focus();
+editor.view?.focus();
 // For the console (and tests): the page's editor, as `createEditor` returned it.
 (window as unknown as { collabEditor: CollabEditor }).collabEditor = editor;
 document.documentElement.dataset['status'] = editor.status.state;
