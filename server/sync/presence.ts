@@ -151,9 +151,14 @@ export class RoomPresence {
 
 /**
  * Whether `taker` may be the same user as `owner`, for presence: the same token `sub`, and not a
- * read-only connection taking over a read-write one's (without a `sub`, on an open server or with
- * tokens that carry none, that is all that tells connections apart).
+ * read-only connection taking over a read-write one's. Without a `sub` (an open server, or tokens
+ * that carry none), also the same client address: a client reconnecting comes from where it was,
+ * and anyone else on an open server could otherwise rename a user or move their cursor, and that
+ * user's own editor would take the forged state on and publish it as its own. (Behind a proxy,
+ * every client has the proxy's address; give tokens a `sub` there.)
  */
 function sameUser(owner: Connection, taker: Connection): boolean {
-  return owner.ticket.identity === taker.ticket.identity && !(taker.ticket.mode === 'ro' && owner.ticket.mode === 'rw');
+  if (owner.ticket.identity !== taker.ticket.identity) return false;
+  if (taker.ticket.mode === 'ro' && owner.ticket.mode === 'rw') return false;
+  return owner.ticket.identity !== null || owner.ticket.remoteAddress === taker.ticket.remoteAddress;
 }

@@ -121,6 +121,29 @@ it('without identities, still drops a read-only connection\'s forgery of a write
   reader.socket.close();
 });
 
+it('without identities, drops what a connection from another address publishes of a writer\'s presence, and lets the same address take it over', async () => {
+  const doc = 'presence/addresses';
+  const anonymous = async (localAddress: string): Promise<RawClient> => {
+    const raw = connectRaw(withQuery(`${server.wsUrl}/${doc}`, { token: await token(doc, 'rw') }), { localAddress });
+    await raw.opened;
+    await raw.nextFrame(0);
+    return raw;
+  };
+  const ada = await anonymous('127.0.0.1');
+  ada.socket.send(presence(600, 1, { user: { name: 'Ada' } }));
+  await expect.poll(async () => (await presentNow(doc)).get(600)).toEqual({ user: { name: 'Ada' } });
+  const mallory = await anonymous('127.0.0.2');
+  mallory.socket.send(presence(600, 9, { user: { name: 'Mallory posing as Ada' } }));
+  mallory.socket.send(presence(601, 1, { user: { name: 'Mallory' } }));
+  await awarenessUntilAnswered(mallory, '"Mallory"');
+  expect((await presentNow(doc)).get(600)).toEqual({ user: { name: 'Ada' } });
+  // Ada reconnecting, from her address, before the server noticed the old connection drop.
+  const back = await anonymous('127.0.0.1');
+  back.socket.send(presence(600, 2, { user: { name: 'Ada, back' } }));
+  await expect.poll(async () => (await presentNow(doc)).get(600)).toEqual({ user: { name: 'Ada, back' } });
+  for (const raw of [ada, mallory, back]) raw.socket.close();
+});
+
 it('lets the same user take their presence over from an older connection, which no longer removes it when it goes', async () => {
   const before = await join('presence/reconnect', 'ada');
   before.socket.send(presence(200, 1, { user: { name: 'Ada' } }));
