@@ -46,6 +46,8 @@ export class DocumentSession {
   private readonly tracker: StatusTracker;
   private readonly cache: IndexeddbPersistence | null;
   private readonly listeners = new Set<(status: EditorStatus) => void>();
+  /** This client's presence as it last set it (see `onAwarenessChange`). */
+  private ownPresence: Record<string, unknown> | null = null;
   /** Whether a write of the stored state vector is in flight, and whether another is due after it. */
   private remembering: 'idle' | 'writing' | 'writing-then-again' = 'idle';
   private destroyed = false;
@@ -78,6 +80,7 @@ export class DocumentSession {
     }
 
     this.doc.on('update', this.onDocumentUpdate);
+    this.awareness.on('change', this.onAwarenessChange);
     this.provider.on('sync', this.onSync);
     this.provider.on('connection-close', this.onConnectionClose);
     this.provider.on('closed', this.onClosed);
@@ -105,6 +108,7 @@ export class DocumentSession {
     this.destroyed = true;
     this.listeners.clear();
     this.doc.off('update', this.onDocumentUpdate);
+    this.awareness.off('change', this.onAwarenessChange);
     this.provider.destroy();
     void this.cache?.destroy();
     this.doc.destroy();
@@ -157,6 +161,22 @@ export class DocumentSession {
 
   private readonly onDocumentUpdate = (): void => {
     this.changed(this.tracker.update());
+  };
+
+  /**
+   * Keeps this client's presence its own. y-protocols applies a remote state for this client's id
+   * like any other, so whoever the server lets publish it (anyone from the same address on an open
+   * server, anyone behind the same proxy) would rename this user or move their cursor, and this
+   * editor would then publish the forgery as its own. It publishes its own state again instead, at
+   * a later clock, which replaces the forgery everywhere.
+   */
+  private readonly onAwarenessChange = ({ added, updated }: { added: number[]; updated: number[] }, origin: unknown): void => {
+    const own = this.doc.clientID;
+    if (origin === 'local') {
+      this.ownPresence = this.awareness.getLocalState();
+      return;
+    }
+    if (this.ownPresence !== null && (added.includes(own) || updated.includes(own))) this.awareness.setLocalState(this.ownPresence);
   };
 
   private readonly onSync = (synced: boolean): void => {

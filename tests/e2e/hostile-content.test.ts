@@ -12,7 +12,9 @@ import * as Y from 'yjs';
 import { FRAGMENT_NAME } from '../../editor/src/schema.js';
 import { browserAndServerForSuite, describeInBrowser, newContext, openEditor, typeAtEnd, waitForStatus, waitForText } from '../helpers/browser.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
+import * as encoding from 'lib0/encoding';
+import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
+import { connectClient, connectRaw, waitForDoc, waitForEvent, type YClient } from '../helpers/clients.js';
 
 const cleanup = cleanupAfterEach();
 let counter = 0;
@@ -150,5 +152,34 @@ describeInBrowser('content and presence the editor must survive', () => {
     await waitForDoc(writer.doc, () => outline(writer.doc).includes('paragraph:typed by Hana'), "Hana's paragraph");
     expect(outline(writer.doc)).toEqual(['paragraph:shared paragraph', 'paragraph:remote edit after the presence', 'paragraph:typed by Hana']);
     expect(errors).toEqual([]);
+  });
+
+  it("keeps its user's presence its own when another client publishes presence for its client id", async () => {
+    const name = docName('posing');
+    const { page: hana } = await editorPage(name);
+    await waitForStatus(hana, ['live', 'saved']);
+    const clientId = await hana.evaluate(() => (window as unknown as { collabEditor: { doc: { clientID: number } } }).collabEditor.doc.clientID);
+
+    // Mallory publishes a state for Hana's client id, at a clock far past hers, from her address
+    // (an open server lets that through: it cannot tell the two apart).
+    const forged = new Y.Doc();
+    forged.clientID = clientId;
+    const posing = new Awareness(forged);
+    for (let clock = 0; clock < 100; clock++) posing.setLocalState({ user: { name: 'Mallory posing as Hana', color: '#000000' } });
+    const message = encoding.createEncoder();
+    encoding.writeVarUint(message, 1);
+    encoding.writeVarUint8Array(message, encodeAwarenessUpdate(posing, [clientId]));
+    const mallory = connectRaw(`${suite.server.wsUrl}/${name}`);
+    cleanup.push(() => mallory.socket.close());
+    await mallory.opened;
+    mallory.socket.send(encoding.toUint8Array(message));
+    posing.destroy();
+
+    // Everyone, the page itself included, ends with Hana's own state, published again past the forgery.
+    const observer = await nodeClient(name);
+    const seen = () => observer.provider.awareness.getStates().get(clientId) as { user?: { name?: string } } | undefined;
+    await waitForEvent(observer.provider.awareness, 'change', () => seen()?.user?.name === 'Honest Hana' && (observer.provider.awareness.meta.get(clientId)?.clock ?? 0) > 100, "Hana's own presence, after the forgery");
+    const own = await hana.evaluate(() => (window as unknown as { collabEditor: { provider: { awareness: { getLocalState(): { user: { name: string } } } } } }).collabEditor.provider.awareness.getLocalState().user.name);
+    expect(own).toBe('Honest Hana');
   });
 });
