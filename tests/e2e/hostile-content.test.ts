@@ -93,6 +93,19 @@ describeInBrowser('content and presence the editor must survive', () => {
     expect(errors).toEqual([]);
   });
 
+  it('does not pause for what concurrent edits leave empty: y-prosemirror removes it, and nothing is lost', async () => {
+    const name = docName('empty-list');
+    const writer = await nodeClient(name);
+    // What two people each lifting one item out of the same list, offline, leave behind.
+    writer.doc.getXmlFragment(FRAGMENT_NAME).insert(0, [paragraph('one'), new Y.XmlElement('bullet_list'), paragraph('two')]);
+    const { page: hana, errors } = await editorPage(name);
+    await waitForText(hana, 'two');
+    expect(await hana.locator('.ce-paused').count()).toBe(0);
+    await waitForDoc(writer.doc, () => outline(writer.doc).length === 2, 'the empty list removed');
+    expect(outline(writer.doc)).toEqual(['paragraph:one', 'paragraph:two']);
+    expect(errors).toEqual([]);
+  });
+
   it('pauses when text arrives where blocks belong, instead of freezing and then writing its stale copy over others', async () => {
     const name = docName('root-text');
     const writer = await nodeClient(name);

@@ -71,6 +71,15 @@ describe('ContentCheck', () => {
     expect(deep.check.problem()).toBeNull();
   });
 
+  it('lets y-prosemirror repair what concurrent edits leave and holds nothing: an empty list, nested empties', () => {
+    // Two people each lifting one item out of the same list, offline, leave it empty.
+    const emptyList = documentWith((f) => f.push([element('bullet_list'), element('blockquote', [element('ordered_list', [element('list_item')])])]));
+    expect(emptyList.check.problem()).toBeNull();
+    // A list item left at the top level is wrapped in a list: nothing dropped.
+    const looseItem = documentWith((f) => f.push([element('list_item', [paragraph('kept')])]));
+    expect(looseItem.check.problem()).toBeNull();
+  });
+
   const refused: Array<[string, (fragment: Y.XmlFragment, doc: Y.Doc) => void, RegExp]> = [
     ['an unknown block (content of a newer version or another app)', (f) => f.push([element('callout', [paragraph('inside')], { kind: 'warning' })]), /"callout" element, which this editor does not know/],
     ['an unknown inline node', (f) => f.push([element('paragraph', [text('Hi '), element('mention', [], { id: 'u42' }), text(' there')])]), /"mention" element/],
@@ -79,6 +88,19 @@ describe('ContentCheck', () => {
     ['an attribute the mark does not have', (f) => f.push([element('paragraph', [text('link', { link: { href: 'https://a.example', title: null, rel: 'sponsored' } })])]), /"link" formatting has a "rel" attribute/],
     ['a heading inside a paragraph', (f) => f.push([element('paragraph', [element('heading', [text('h')], { level: 2 })])]), /"paragraph" element does not fit/],
     ['a paragraph straight in a list', (f) => f.push([element('bullet_list', [paragraph('item')])]), /"bullet_list" element does not fit/],
+    ['an attribute named like an inherited property', (f) => f.push([element('paragraph', [text('p')], { constructor: 'keep-me' })]), /"constructor" attribute/],
+    ['a "ychange" attribute (y-prosemirror never stores one, and drops it on edit)', (f) => f.push([element('paragraph', [text('p')], { ychange: { type: 'added' } })]), /"ychange" attribute/],
+    ['"ychange" formatting', (f) => f.push([element('paragraph', [text('tracked', { ychange: { type: 'added', user: 'x' } })])]), /formatted with "ychange"/],
+    ['formatting hidden behind a "__proto__" key', (f) => {
+      const t = new Y.XmlText();
+      t.insert(0, 'victim', JSON.parse('{"__proto__": {"highlight": {"color": "yellow"}}}') as Record<string, unknown>);
+      f.push([element('paragraph', [t])]);
+    }, /"highlight"/],
+    ['two links on the same text', (f) => {
+      const t = new Y.XmlText();
+      t.insert(0, 'two links', { link: { href: 'https://a.example/', title: null }, 'link--AAAAAAAA': { href: 'https://b.example/', title: null } });
+      f.push([element('paragraph', [t])]);
+    }, /"link" formatting together with formatting that excludes it/],
     ['text at the top level', (f) => f.push([text('loose')]), /holds text where the editor expects/],
     ['a hook at the top level', (f) => f.push([new Y.XmlHook('widget') as unknown as Y.XmlElement]), /holds a hook/],
     ['a hook in a paragraph', (f) => f.push([element('paragraph', [text('x'), new Y.XmlHook('widget')])]), /holds a hook/],
