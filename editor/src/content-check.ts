@@ -21,8 +21,12 @@ import { Fragment, Slice, type Mark, type Node, type Schema } from 'prosemirror-
 import { Transform } from 'prosemirror-transform';
 import * as Y from 'yjs';
 
-/** Deepest nesting of elements shown; honest documents stay far below it (a quote in a list in a quote…). */
-export const MAX_DEPTH = 100;
+/**
+ * Deepest nesting of elements shown; honest documents stay far below it (a quote in a list in a
+ * quote…), and the editor makes nothing deeper (`depth-limit.ts`). About 1,400 levels overflowed
+ * ProseMirror's rendering in Chromium, and 2,000 y-prosemirror's.
+ */
+export const MAX_DEPTH = 200;
 
 /** Why the document cannot be shown: a sentence for the user. */
 class Unreadable extends Error {}
@@ -182,6 +186,10 @@ function keysOf(object: object): string[] {
 function describe(value: unknown): string {
   if (value instanceof Y.XmlText) return 'text';
   if (value instanceof Y.XmlHook) return 'a hook';
-  if (value instanceof Y.AbstractType) return `a shared ${value.constructor.name}`;
+  // Not `constructor.name`: the bundle minifies class names.
+  if (value instanceof Y.Map) return 'a shared map';
+  if (value instanceof Y.Array) return 'a shared array';
+  if (value instanceof Y.Text) return 'shared text';
+  if (value instanceof Y.AbstractType) return 'a shared type';
   return typeof value === 'string' ? 'a string' : `a ${typeof value === 'object' ? 'JSON value' : typeof value}`;
 }

@@ -12,6 +12,7 @@ import type { WebsocketProvider } from 'y-websocket';
 import type * as Y from 'yjs';
 import { ContentCheck } from './content-check.js';
 import { buildCaret, buildSelection, drawablePresence } from './cursors.js';
+import { depthLimit } from './depth-limit.js';
 import { h, injectStyles } from './dom.js';
 import { buildInputRules } from './input-rules.js';
 import { buildKeymaps } from './keymap.js';
@@ -66,7 +67,7 @@ export interface CollabEditor {
    * Why editing is paused, or null. The editor pauses, showing a notice in place of the text,
    * while the document holds content it cannot show faithfully (an element or formatting its
    * schema does not know, written by another app or a newer version; a hook, an embed, nesting
-   * past 100 deep): editing it would delete or strip that content for everyone. It resumes once
+   * past 200 deep): editing it would delete or strip that content for everyone. It resumes once
    * the content can be shown.
    */
   readonly paused: string | null;
@@ -81,6 +82,8 @@ export interface CollabEditor {
 }
 
 const STYLE_ID = 'collab-editor-styles';
+/** How long the content must stay readable before a paused editor resumes (see `onFragmentChange`). */
+const RESUME_AFTER_MS = 500;
 
 /**
  * Mounts an editor inside `element` (which it fills; its previous content is replaced).
@@ -114,6 +117,7 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
           yCursorPlugin(session.awareness, { awarenessStateFilter: drawablePresence, cursorBuilder: buildCaret, selectionBuilder: buildSelection }),
           yUndoPlugin(),
           buildInputRules(schema),
+          depthLimit(),
           ...buildKeymaps((state, dispatch) => promptLink(created)(state, dispatch, created)),
           placeholder(options.placeholder ?? 'Start writing…'),
         ],
@@ -162,24 +166,26 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
   };
 
   const check = new ContentCheck(session.fragment, schema);
-  let resuming = false;
+  let resumeTimer: ReturnType<typeof setTimeout> | null = null;
   // Observed before any view exists: Yjs calls deep observers in the order they were added.
   const onFragmentChange = (_events: unknown, transaction: Y.Transaction): void => {
     check.changed(transaction);
-    const problem = check.problem();
-    if (problem !== null) {
-      pause(problem);
-    } else if (paused !== null && !resuming) {
-      // After the transaction: the new view's first render reads the document as it ends.
-      resuming = true;
-      queueMicrotask(() => {
-        resuming = false;
-        if (destroyed || paused === null) return;
-        const again = check.problem();
-        if (again === null) resume();
-        else pause(again);
-      });
+    if (paused !== null) {
+      // Resumes once the content has stayed readable for a moment: a writer adding and removing
+      // bad content ten times a second made every editor rebuild its view ten times a second.
+      if (resumeTimer !== null) clearTimeout(resumeTimer);
+      resumeTimer = setTimeout(tryResume, RESUME_AFTER_MS);
+      return;
     }
+    const problem = check.problem();
+    if (problem !== null) pause(problem);
+  };
+  const tryResume = (): void => {
+    resumeTimer = null;
+    if (destroyed || paused === null) return;
+    const problem = check.problem();
+    if (problem === null) resume();
+    else pause(problem);
   };
   session.fragment.observeDeep(onFragmentChange);
   const initial = check.problem();
@@ -248,6 +254,7 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
       listeners.clear();
       presence.destroy();
       session.fragment.unobserveDeep(onFragmentChange);
+      if (resumeTimer !== null) clearTimeout(resumeTimer);
       view?.destroy();
       view = null;
       session.destroy();

@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { prosemirrorToYXmlFragment } from 'y-prosemirror';
 import * as Y from 'yjs';
+import { EditorState } from 'prosemirror-state';
 import { ContentCheck, MAX_DEPTH } from '../../editor/src/content-check.js';
+import { depthLimit } from '../../editor/src/depth-limit.js';
 import { FRAGMENT_NAME, schema } from '../../editor/src/schema.js';
 
 const { nodes, marks } = schema;
@@ -147,5 +149,31 @@ describe('ContentCheck', () => {
     expect(check.problem()).toMatch(/"align" attribute/);
     ((quote.get(0) as Y.XmlElement).get(0) as Y.XmlElement).removeAttribute('align');
     expect(check.problem()).toBeNull();
+  });
+});
+
+describe('depthLimit', () => {
+  /** Whether the state takes the transaction (a filtered one leaves it as it was). */
+  const takes = (state: EditorState, transaction: ReturnType<EditorState['tr']['setMeta']>) => state.applyTransaction(transaction).state !== state;
+  const quoted = (levels: number) => {
+    let node = nodes['paragraph']!.create(null, schema.text('deep'));
+    for (let i = 0; i < levels; i++) node = nodes['blockquote']!.create(null, node);
+    return node;
+  };
+
+  it('refuses an edit that nests blocks deeper than the content check shows, and takes one at the limit', () => {
+    const state = EditorState.create({ schema, plugins: [depthLimit(4)] });
+    const at = (levels: number) => state.tr.replaceWith(0, state.doc.content.size, quoted(levels));
+    // Three quotes around a paragraph: the paragraph is nested four deep.
+    expect(takes(state, at(3))).toBe(true);
+    expect(takes(state, at(4))).toBe(false);
+    // Typing, which changes no nesting, goes through.
+    expect(takes(state, state.tr.insertText('x', 1))).toBe(true);
+  });
+
+  it(`uses the limit of the content check (${MAX_DEPTH}) by default`, () => {
+    const state = EditorState.create({ schema, plugins: [depthLimit()] });
+    expect(takes(state, state.tr.replaceWith(0, state.doc.content.size, quoted(MAX_DEPTH - 1)))).toBe(true);
+    expect(takes(state, state.tr.replaceWith(0, state.doc.content.size, quoted(MAX_DEPTH)))).toBe(false);
   });
 });
