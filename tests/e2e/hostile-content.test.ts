@@ -36,6 +36,13 @@ function outline(doc: Y.Doc): string[] {
     .map((child) => (child instanceof Y.XmlElement ? `${child.nodeName}:${child.toArray().map((c) => (c instanceof Y.XmlText ? c.toString() : c.toString().replace(/<[^>]*>/g, ''))).join('')}` : `${child.constructor.name}:${child.toString()}`));
 }
 
+/** Types `text` in a new paragraph of the page, and returns the writer's outline once it has it. */
+async function typedAndReceived(page: Page, writer: YClient, text: string): Promise<string[]> {
+  await typeAtEnd(page, text);
+  await waitForDoc(writer.doc, () => outline(writer.doc).includes(`paragraph:${text}`), `"${text}" typed in the page`);
+  return outline(writer.doc);
+}
+
 describeInBrowser('content and presence the editor must survive', () => {
   const suite = browserAndServerForSuite();
 
@@ -87,9 +94,7 @@ describeInBrowser('content and presence the editor must survive', () => {
     writer.doc.getXmlFragment(FRAGMENT_NAME).delete(1, 1);
     await waitForText(hana, 'after');
     expect(await hana.locator('.ce-paused').count()).toBe(0);
-    await typeAtEnd(hana, 'typed after resuming');
-    await waitForDoc(writer.doc, () => outline(writer.doc).includes('paragraph:typed after resuming'), 'the typed paragraph');
-    expect(outline(writer.doc)).toEqual(['paragraph:before', 'paragraph:after', 'paragraph:typed after resuming']);
+    expect(await typedAndReceived(hana, writer, 'typed after resuming')).toEqual(['paragraph:before', 'paragraph:after', 'paragraph:typed after resuming']);
     expect(errors).toEqual([]);
   });
 
@@ -127,9 +132,7 @@ describeInBrowser('content and presence the editor must survive', () => {
 
     fragment.delete(1, 1);
     await waitForText(hana, 'edited while paused');
-    await typeAtEnd(hana, 'typed after');
-    await waitForDoc(writer.doc, () => outline(writer.doc).includes('paragraph:typed after'), 'the last paragraph');
-    expect(outline(writer.doc)).toEqual(['paragraph:typed before', 'paragraph:edited while paused', 'paragraph:typed after']);
+    expect(await typedAndReceived(hana, writer, 'typed after')).toEqual(['paragraph:typed before', 'paragraph:edited while paused', 'paragraph:typed after']);
   });
 
   it("keeps showing others' edits through malformed presence, and draws a selection only in a checked color", async () => {
@@ -161,9 +164,7 @@ describeInBrowser('content and presence the editor must survive', () => {
     expect(styles).toContain('background-color: rgba(100, 116, 139, 0.44);');
     expect(styles.filter((style) => style.includes('position'))).toEqual([]);
 
-    await typeAtEnd(opened, 'typed by Hana');
-    await waitForDoc(writer.doc, () => outline(writer.doc).includes('paragraph:typed by Hana'), "Hana's paragraph");
-    expect(outline(writer.doc)).toEqual(['paragraph:shared paragraph', 'paragraph:remote edit after the presence', 'paragraph:typed by Hana']);
+    expect(await typedAndReceived(opened, writer, 'typed by Hana')).toEqual(['paragraph:shared paragraph', 'paragraph:remote edit after the presence', 'paragraph:typed by Hana']);
     expect(errors).toEqual([]);
   });
 
