@@ -66,7 +66,7 @@ export class ContentCheck {
     } catch (error) {
       // Whatever else throws (a stack overflow, a bug here) pauses the editor too: it is safe.
       this.built = new WeakMap();
-      return error instanceof Unreadable ? error.message : `checking it failed (${error instanceof Error ? error.message : String(error)})`;
+      return error instanceof Unreadable ? error.message : `checking it failed (${messageOf(error)})`;
     }
   }
 
@@ -101,7 +101,7 @@ export class ContentCheck {
       // an item out of the same list leave it empty), which y-prosemirror repairs by deleting it.
       // That is no loss when it holds nothing: no text, no image, rule or break.
       if (holdsContent(type, this.schema)) {
-        throw new Unreadable(`its "${type.nodeName}" element does not fit the editor's schema (${error instanceof Error ? error.message : String(error)})`);
+        throw new Unreadable(`its "${type.nodeName}" element does not fit the editor's schema (${messageOf(error)})`);
       }
       node = null;
     }
@@ -137,7 +137,7 @@ export class ContentCheck {
         try {
           mark = this.schema.mark(markType, value as Record<string, unknown> | null);
         } catch (error) {
-          throw new Unreadable(`its "${name}" formatting does not fit the editor's schema (${error instanceof Error ? error.message : String(error)})`);
+          throw new Unreadable(`its "${name}" formatting does not fit the editor's schema (${messageOf(error)})`);
         }
         // Two links on the same text, say: ProseMirror keeps one of them on the next edit.
         if (marks.some((other) => other.type.excludes(mark.type) || mark.type.excludes(other.type))) {
@@ -181,6 +181,10 @@ function keysOf(object: object): string[] {
   const keys: string[] = [];
   for (const key in object) keys.push(key);
   return keys;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function describe(value: unknown): string {
