@@ -20,6 +20,7 @@ import { placeholder } from './placeholder.js';
 import { PresenceList } from './presence.js';
 import { schema } from './schema.js';
 import { DocumentSession } from './session.js';
+import { writeStartingBlock } from './starting-block.js';
 import type { EditorStatus } from './status.js';
 import { StatusBadge } from './status-badge.js';
 import styles from './styles.css';
@@ -129,6 +130,7 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
         // y-prosemirror's caret plugin dispatches from a timer (after an awareness change, such as
         // the focus leaving an editor being removed from the page); by then the view may be gone.
         if (this.isDestroyed) return;
+        writeStartingBlock(session.fragment, this.state.doc, transaction);
         this.updateState(this.state.apply(transaction));
         toolbar?.update();
       },

@@ -31,15 +31,28 @@ import {
 import { schema } from './schema.js';
 
 /**
+ * `command`, taking its key even when it has nothing to do. Undo and redo with nothing left would
+ * otherwise let the key through: Shift-Mod-Z typed as a lowercase `z` (Caps Lock on) reached the
+ * Mod-Z binding and undid the last change, and the browser's own undo could change the text behind
+ * ProseMirror's back.
+ */
+function consumed(command: Command): Command {
+  return (state, dispatch, view) => {
+    command(state, dispatch, view);
+    return true;
+  };
+}
+
+/**
  * The editor's keymaps, most specific first. `askLink` is run for Mod-K; it is given the view's
  * state through the command and decides how to ask the user for an address.
  */
 export function buildKeymaps(askLink: Command): Plugin[] {
   const listItem = schema.nodes['list_item']!;
   const keys: Record<string, Command> = {
-    'Mod-z': undo,
-    'Shift-Mod-z': redo,
-    'Mod-y': redo,
+    'Mod-z': consumed(undo),
+    'Shift-Mod-z': consumed(redo),
+    'Mod-y': consumed(redo),
     Backspace: undoInputRule,
     'Mod-b': toggleBold,
     'Mod-B': toggleBold,

@@ -16,7 +16,7 @@ import {
   waitForText,
 } from '../helpers/browser.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient } from '../helpers/clients.js';
+import { connectClient, waitForDoc } from '../helpers/clients.js';
 
 const cleanup = cleanupAfterEach();
 let counter = 0;
@@ -109,6 +109,36 @@ describeInBrowser('editing together in two browsers', () => {
 
     await ada.keyboard.press('Control+Shift+z');
     await waitForText(bob, 'Ada wrote this');
+  });
+
+  it('redoes what was undone in a new document, and a redo too many changes nothing', async () => {
+    // Undoing the first words of a new document used to empty it; the editor then wrote a new
+    // empty paragraph as a change of its own, which cleared the redo history.
+    const name = docName('redo-new');
+    const [ada, bob] = await twoEditors(name);
+    const reader = connectClient(suite.server.wsUrl, name);
+    cleanup.push(() => reader.destroy());
+    const stored = () => reader.doc.getXmlFragment('prosemirror').toString();
+    await typeAtEnd(ada, 'First words of a new document');
+    await waitForText(bob, 'First words of a new document');
+
+    await ada.keyboard.press('Control+z');
+    await waitForNoText(ada, 'First words');
+    await waitForNoText(bob, 'First words');
+
+    await ada.keyboard.press('Control+Shift+z');
+    await waitForText(bob, 'First words of a new document');
+    await waitForDoc(reader.doc, () => stored().includes('First words of a new document'), 'the redo stored');
+    expect(await blockTexts(ada)).toEqual(['First words of a new document']);
+    expect(stored()).toBe('<paragraph>First words of a new document</paragraph>');
+
+    // Nothing is left to redo: the key must not fall through to undo (as it did for a lowercase
+    // `z`, which Caps Lock gives) nor to the browser. Keys are handled in order, so once the
+    // next typing arrives the extra redo has been handled.
+    await ada.keyboard.press('Control+Shift+z');
+    await ada.keyboard.type('!');
+    await waitForText(bob, 'First words of a new document!');
+    expect(await blockTexts(ada)).toEqual(['First words of a new document!']);
   });
 
   it('says "saved" only once the server has stored the change', async () => {
