@@ -116,7 +116,10 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
         plugins: [
           ySyncPlugin(session.fragment),
           yCursorPlugin(session.awareness, { awarenessStateFilter: drawablePresence, cursorBuilder: buildCaret, selectionBuilder: buildSelection }),
-          yUndoPlugin(),
+          // Every element, not y-prosemirror's default of paragraphs only: undoing a change that
+          // replaced an element (a paragraph made a heading, a list, a quote) deleted the new one
+          // with the words others had typed in it since. Kept, it holds just their words.
+          yUndoPlugin({ protectedNodes: new Set(Object.keys(schema.nodes)) }),
           buildInputRules(schema),
           depthLimit(),
           ...buildKeymaps((state, dispatch) => promptLink(created)(state, dispatch, created)),

@@ -111,6 +111,27 @@ describeInBrowser('editing together in two browsers', () => {
     await waitForText(bob, 'Ada wrote this');
   });
 
+  it("keeps the other person's words when a change of block type is undone", async () => {
+    // Making a heading replaces the paragraph with a new element; undoing it deleted that element
+    // with whatever the other person had typed into it since.
+    const name = docName('undo-block');
+    const [ada, bob] = await twoEditors(name);
+    await typeAtEnd(ada, 'Title');
+    await ada.keyboard.press('Control+Shift+1');
+    await bob.locator('.ProseMirror h1', { hasText: 'Title' }).waitFor();
+    await typeAtEnd(bob, ' by Bob', false);
+    await ada.locator('.ProseMirror h1', { hasText: 'Title by Bob' }).waitFor();
+
+    await ada.keyboard.press('Control+z');
+    await waitForNoText(ada, 'Title by Bob');
+    await waitForNoText(bob, 'Title by Bob');
+    for (const page of [ada, bob]) expect((await blockTexts(page, 'h1, p')).join('|')).toContain(' by Bob');
+    const reader = connectClient(suite.server.wsUrl, name);
+    cleanup.push(() => reader.destroy());
+    await reader.synced;
+    expect(reader.doc.getXmlFragment('prosemirror').toString()).toContain(' by Bob');
+  });
+
   it('redoes what was undone in a new document, and a redo too many changes nothing', async () => {
     // Undoing the first words of a new document used to empty it; the editor then wrote a new
     // empty paragraph as a change of its own, which cleared the redo history.
