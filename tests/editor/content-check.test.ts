@@ -4,7 +4,7 @@
  * The hostile shapes are those a probe found breaking or wiping the editor in Chromium.
  */
 import { describe, expect, it } from 'vitest';
-import { prosemirrorToYXmlFragment } from 'y-prosemirror';
+import { prosemirrorToYXmlFragment, ySyncPluginKey } from 'y-prosemirror';
 import * as Y from 'yjs';
 import { EditorState } from 'prosemirror-state';
 import { ContentCheck, MAX_DEPTH } from '../../editor/src/content-check.js';
@@ -169,6 +169,22 @@ describe('depthLimit', () => {
     expect(takes(state, at(4))).toBe(false);
     // Typing, which changes no nesting, goes through.
     expect(takes(state, state.tr.insertText('x', 1))).toBe(true);
+  });
+
+  it('looks only at what the edit touched', () => {
+    // A document already nested past the limit in one place (written by another client).
+    const doc = nodes['doc']!.create(null, [nodes['paragraph']!.create(null, schema.text('shallow')), quoted(4)]);
+    const state = EditorState.create({ schema, doc, plugins: [depthLimit(4)] });
+    expect(takes(state, state.tr.insertText('x', 1))).toBe(true);
+    const deepText = doc.content.size - 'deep'.length - 5;
+    expect(state.doc.textBetween(deepText, deepText + 4)).toBe('deep');
+    expect(takes(state, state.tr.insertText('x', deepText))).toBe(false);
+  });
+
+  it("lets y-prosemirror show the shared document, which the content check has passed", () => {
+    const state = EditorState.create({ schema, plugins: [depthLimit(4)] });
+    const render = state.tr.replaceWith(0, state.doc.content.size, quoted(5)).setMeta(ySyncPluginKey, { isChangeOrigin: true });
+    expect(takes(state, render)).toBe(true);
   });
 
   it(`uses the limit of the content check (${MAX_DEPTH}) by default`, () => {
