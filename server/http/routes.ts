@@ -4,7 +4,9 @@
  * With a secret set, the document list needs a token like a WebSocket does (the `token` query
  * parameter, or `Authorization: Bearer <token>`), and lists only the documents that token covers:
  * `doc: "*"` lists every document, `doc: "team/*"` those under `team/`, a name just that one.
- * The health check stays open: it tells counts, not names.
+ * The health check stays open: it tells counts, not names. It answers 503 once the store has failed
+ * (a full disk, say): from then on every document is refused until the server is restarted, and a
+ * load balancer or supervisor watching it must see that.
  */
 import { Hono } from 'hono';
 import type { DocumentStore } from '../../persistence/document-store.js';
@@ -14,15 +16,23 @@ import { VERSION } from '../version.js';
 
 export function apiRoutes(store: DocumentStore, engine: SyncEngine, access: Access): Hono {
   const startedAt = Date.now();
+  let storeFailure: Error | null = null;
+  store.onFailure((error) => {
+    storeFailure = error;
+  });
   return new Hono()
     .get('/healthz', (c) =>
-      c.json({
-        status: 'ok',
-        version: VERSION,
-        uptime: Math.round((Date.now() - startedAt) / 1000),
-        rooms: engine.rooms.size,
-        connections: engine.connectionCount,
-      }),
+      c.json(
+        {
+          status: storeFailure === null ? 'ok' : 'failing',
+          ...(storeFailure === null ? {} : { error: `${storeFailure.message}; restart the server` }),
+          version: VERSION,
+          uptime: Math.round((Date.now() - startedAt) / 1000),
+          rooms: engine.rooms.size,
+          connections: engine.connectionCount,
+        },
+        storeFailure === null ? 200 : 503,
+      ),
     )
     .get('/api/documents', async (c) => {
       const grant = await access.authenticate(requestToken(new URL(c.req.url).searchParams, c.req.header('authorization')));

@@ -144,6 +144,10 @@ describe('a failed write', () => {
     const storeFailures = lines.filter((line) => typeof line.msg === 'string' && line.msg.startsWith('the store failed'));
     expect(storeFailures).toHaveLength(1);
     expect(storeFailures[0]!.level).toBe(50);
+    // A load balancer or supervisor watching the health check sees it too.
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'failing', error: expect.stringMatching(/^The store failed: .*; restart the server$/) });
 
     // Restarted without the clients' help, the server has the edit from its journal.
     writer.provider.disconnect();
