@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { removeDir, startServer, tempDataDir } from './helpers/server-process.js';
 
 const run = promisify(execFile);
-const MAIN = resolve(import.meta.dirname, '../dist/server/main.js');
+const ROOT = resolve(import.meta.dirname, '..');
+const MAIN = resolve(ROOT, 'dist/server/main.js');
 
 /** Every option, with its environment variable. */
 const OPTIONS = [
@@ -187,6 +188,49 @@ describe('command line', () => {
     } finally {
       expect(await server.stop('SIGINT')).toBe(0);
       await removeDir(server.dataDir);
+    }
+  });
+
+  it('stops gracefully when `npm start`, the README\'s command, is sent SIGTERM', async () => {
+    // npm passes the signal to the script's process: that was a shell, which died and left the
+    // server running without draining, holding the port and the data directory.
+    const dataDir = await tempDataDir();
+    const npm = spawn('npm', ['start', '--silent', '--ignore-scripts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let exited = false;
+    const checks: Array<() => void> = [];
+    const recheck = () => checks.forEach((check) => check());
+    npm.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      recheck();
+    });
+    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.once('close', () => {
+      exited = true;
+      recheck();
+    });
+    /** Resolves once the output holds `text`; rejects if npm ends without it. */
+    const said = (text: string) =>
+      new Promise<void>((done, fail) => {
+        const check = () => (output.includes(text) ? done() : exited && fail(new Error(`npm start ended without saying "${text}":\n${output}`)));
+        checks.push(check);
+        check();
+      });
+    try {
+      await said('listening on');
+      npm.kill('SIGTERM');
+      await said('stopped; every write is stored');
+      await new Promise((done) => (exited ? done(undefined) : npm.once('close', done)));
+      // Nothing holds the directory: a new server opens it.
+      const next = await launch(['--data-dir', dataDir]);
+      expect(next.listened).toBe(true);
+    } finally {
+      npm.kill('SIGKILL');
+      await removeDir(dataDir);
     }
   });
 
