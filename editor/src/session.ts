@@ -20,7 +20,7 @@ import {
   SYNC_UPDATE,
   decodeSaved,
 } from '../../server/sync/protocol.js';
-import { isDocumentName } from './names.js';
+import { isDocumentName } from '../../server/sync/document-name.js';
 import { FRAGMENT_NAME } from './schema.js';
 import { StatusTracker, type EditorStatus } from './status.js';
 

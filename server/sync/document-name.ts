@@ -2,13 +2,23 @@
  * Document names: what a client may ask for, checked before anything is loaded or upgraded.
  *
  * A name is URL-decoded exactly once, then must be 1 to `maxLength` characters of letters, digits
- * (any script) and `- _ . ~ : @ /`, with `/` only between non-empty segments that are not `.` or
- * `..`. Names are keys in the store, never paths on disk; the rules keep them readable in URLs,
- * logs and listings, and free of control characters.
+ * (any script, with the marks that scripts such as Devanagari, Tamil or Arabic write their vowels
+ * and accents with) and `- _ . ~ : @ /`, with `/` only between non-empty segments that are not `.`
+ * or `..`, and no mark starting a segment. Names are keys in the store, never paths on disk; the
+ * rules keep them readable in URLs, logs and listings, and free of control characters.
+ *
+ * The editor's pages check names with `isDocumentName` too, to explain a bad one before the server
+ * refuses it.
  */
 import { HttpError } from '../errors.js';
 
-const NAME_PATTERN = /^[\p{L}\p{N}\-_.~:@]+(?:\/[\p{L}\p{N}\-_.~:@]+)*$/u;
+const SEGMENT = String.raw`[\p{L}\p{N}\-_.~:@][\p{L}\p{M}\p{N}\-_.~:@]*`;
+const NAME_PATTERN = new RegExp(`^${SEGMENT}(?:/${SEGMENT})*$`, 'u');
+
+/** Whether `name` (decoded) is a valid document name, the length limit aside. */
+export function isDocumentName(name: string): boolean {
+  return NAME_PATTERN.test(name) && !name.split('/').some((segment) => segment === '.' || segment === '..');
+}
 
 /**
  * Decodes and validates a name taken raw from a URL path.

@@ -13,7 +13,7 @@ import {
   toggleCodeBlock,
   toggleHeading,
 } from '../../editor/src/commands.js';
-import { isDocumentName } from '../../editor/src/names.js';
+import { isDocumentName } from '../../server/sync/document-name.js';
 import { safeHref, schema } from '../../editor/src/schema.js';
 import { tokenMode } from '../../editor/src/session.js';
 
@@ -107,8 +107,9 @@ describe('commands', () => {
 
 describe('names and tokens', () => {
   it('accepts the names the server accepts', () => {
-    for (const name of ['notes', 'team/notes', 'a-b_c.d~e:f@g', 'Ünïcode/文書']) expect(isDocumentName(name), name).toBe(true);
-    for (const name of ['', '/lead', 'trail/', 'a//b', 'a/../b', 'has space', 'per%cent']) expect(isDocumentName(name), name).toBe(false);
+    const marked = ['हिन्दी', 'தமிழ்', 'বাংলা', 'عَرَبِيّ', 'cafe\u0301'];
+    for (const name of ['notes', 'team/notes', 'a-b_c.d~e:f@g', 'Ünïcode/文書', ...marked]) expect(isDocumentName(name), name).toBe(true);
+    for (const name of ['', '/lead', 'trail/', 'a//b', 'a/../b', 'has space', 'per%cent', '\u0301mark-first', 'a/\u0301b']) expect(isDocumentName(name), name).toBe(false);
   });
 
   it('reads the mode claim of a token without verifying it', () => {

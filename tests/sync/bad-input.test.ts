@@ -235,7 +235,7 @@ describe('bad input', () => {
   });
 
   it('refuses invalid document names before the upgrade, with the reason', async () => {
-    const names = ['', 'a'.repeat(257), 'has%20space', 'semi;colon', 'a/%2E%2E/b', 'a//b', '%E0%A4%A', 'nul%00byte', '..'];
+    const names = ['', 'a'.repeat(257), 'has%20space', 'semi;colon', 'a/%2E%2E/b', 'a//b', '%E0%A4%A', 'nul%00byte', '..', 'a/%CC%81mark-first'];
     for (const name of names) {
       const [status, body] = await refusedUpgrade(`${server.wsUrl}/${name}`);
       expect(status, name).toBe(400);
@@ -250,7 +250,8 @@ describe('bad input', () => {
   });
 
   it('accepts names with letters of any script, digits and / between parts', async () => {
-    const name = 'team/Ünïcode-名前_1.2~x:y@z';
+    // Hindi and Tamil write vowels with combining marks, which the names refused before.
+    const name = 'team/Ünïcode-名前_1.2~x:y@z/हिन्दी-தமிழ்';
     const client = connectClient(server.wsUrl, encodeURIComponent(name).replaceAll('%2F', '/'));
     await client.synced;
     client.doc.getText('t').insert(0, 'ok');
