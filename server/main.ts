@@ -4,6 +4,7 @@
  * drain every pending write before exiting.
  */
 import { resolve } from 'node:path';
+import { StoreOpenError } from '../persistence/document-store.js';
 import { LevelDocumentStore } from '../persistence/level-store.js';
 import { createCollabServer } from './app.js';
 import { parseConfig } from './cli.js';
@@ -79,6 +80,21 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  logger.fatal({ err: error }, `could not start: ${error instanceof Error ? error.message : String(error)}`);
+  logger.fatal({ err: error }, `could not start: ${reasonOf(error)}`);
   process.exit(1);
 });
+
+/**
+ * What went wrong, in one line. A library's error may say only what failed and keep why in its
+ * causes (LevelDB: "Database failed to open", caused by "IO error: …/LOCK: Permission denied"), so
+ * their messages follow; a `StoreOpenError` already says it all in its own words.
+ */
+function reasonOf(error: unknown): string {
+  const messages: string[] = [];
+  for (let current: unknown = error; current !== undefined && messages.length < 4; ) {
+    const message = current instanceof Error ? current.message : String(current);
+    if (!messages.some((earlier) => earlier.includes(message))) messages.push(message);
+    current = current instanceof Error && !(current instanceof StoreOpenError) ? current.cause : undefined;
+  }
+  return messages.join(': ');
+}

@@ -3,6 +3,7 @@
  * environment variable, bad values are refused clearly, and the start line says where and how.
  */
 import { execFile, spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -170,6 +171,20 @@ describe('command line', () => {
       expect(server.logs.join('\n')).not.toContain('TimeoutOverflowWarning');
     } finally {
       await removeDir(server.dataDir);
+    }
+  });
+
+  it('says why LevelDB could not open the data directory, not only that it could not', async () => {
+    const dataDir = await tempDataDir();
+    try {
+      // A LOCK that cannot be opened as a file (a permission LevelDB lacks gives the same shape).
+      await mkdir(resolve(dataDir, 'LOCK'));
+      const failure = await run(process.execPath, [MAIN, '--port', '0', '--data-dir', dataDir]).catch((error: { code: number; stdout: string }) => error);
+      expect('code' in failure && failure.code).toBe(1);
+      const line = JSON.parse((failure as { stdout: string }).stdout.trim().split('\n').pop()!) as { msg: string };
+      expect(line.msg).toBe(`could not start: Database failed to open: IO error: ${resolve(dataDir, 'LOCK')}: Is a directory`);
+    } finally {
+      await removeDir(dataDir);
     }
   });
 
