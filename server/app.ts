@@ -38,7 +38,10 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
   const app = new Hono();
 
   app.onError((error, c) => {
-    if (error instanceof HttpError) return c.json(error.toJSON(), error.status);
+    if (error instanceof HttpError) {
+      logger.debug({ path: c.req.path, status: error.status, error: error.code }, `refused a request: ${error.message}`);
+      return c.json(error.toJSON(), error.status);
+    }
     logger.error({ err: error, path: c.req.path }, 'request failed');
     return c.json({ error: 'internal', message: 'internal server error' }, 500);
   });
@@ -63,6 +66,12 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     check: createUpgradeCheck(config, access, engine.rooms),
     accept: (socket, head, { ticket, releaseHold }) => engine.accept(socket, head, ticket, releaseHold),
     onError: (error) => logger.error({ err: error }, 'upgrade check failed'),
+    // The path without its query, which may hold a token.
+    onRefused: (request, refusal) =>
+      logger.debug(
+        { address: request.socket.remoteAddress, path: (request.url ?? '').split('?')[0], status: refusal.status, error: refusal.code },
+        `refused an upgrade: ${refusal.message}`,
+      ),
   });
 
   return {

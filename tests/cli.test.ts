@@ -7,7 +7,9 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { connectClient, refusedUpgrade } from './helpers/clients.js';
 import { removeDir, startServer, tempDataDir } from './helpers/server-process.js';
+import { authArgs, token } from './helpers/tokens.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -246,6 +248,31 @@ describe('command line', () => {
     } finally {
       npm.kill('SIGKILL');
       await removeDir(dataDir);
+    }
+  });
+
+  it('logs refused requests and closed connections at debug level, without the token', async () => {
+    const server = await startServer({ args: [...authArgs, '--log-level', 'debug'] });
+    try {
+      const forged = 'eyJhbGciOiJIUzI1NiJ9.eyJkb2MiOiIqIn0.forgedsignature';
+      const [status] = await refusedUpgrade(`${server.wsUrl}/team/notes?token=${forged}`);
+      expect(status).toBe(401);
+      expect((await fetch(`${server.httpUrl}/api/documents`)).status).toBe(401);
+      const valid = await token('*');
+      const client = connectClient(server.wsUrl, 'logged', { params: { token: valid } });
+      await client.synced;
+      client.destroy();
+      const lines = () => server.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+      await expect.poll(() => lines().some((line) => line.msg === 'connection closed' && line.doc === 'logged')).toBe(true);
+      expect(lines()).toContainEqual(
+        expect.objectContaining({ level: 20, path: '/ws/team/notes', status: 401, error: 'token-invalid', msg: expect.stringMatching(/^refused an upgrade: /) }),
+      );
+      expect(lines()).toContainEqual(expect.objectContaining({ level: 20, path: '/api/documents', status: 401, error: 'token-missing' }));
+      expect(server.logs.join('\n')).not.toContain(forged);
+      expect(server.logs.join('\n')).not.toContain(valid);
+    } finally {
+      expect(await server.stop('SIGINT')).toBe(0);
+      await removeDir(server.dataDir);
     }
   });
 

@@ -45,6 +45,8 @@ export interface UpgradeGate {
   readonly accept: (socket: Socket, head: Uint8Array, admission: Admission) => void;
   /** Unexpected failures of `check`, for the log. */
   readonly onError: (error: unknown) => void;
+  /** Each refusal, as it is answered, for the log. */
+  readonly onRefused: (request: IncomingMessage, refusal: HttpError) => void;
 }
 
 /** Installs the gate on `server`. */
@@ -58,6 +60,7 @@ export function installUpgradeGate(server: Server, gate: UpgradeGate): void {
       key = handshakeKey(request);
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
+      gate.onRefused(request, error);
       refuse(socket, error);
       return;
     }
@@ -74,6 +77,7 @@ export function installUpgradeGate(server: Server, gate: UpgradeGate): void {
         const refusal =
           error instanceof HttpError ? error : new HttpError(503, 'unavailable', 'the server could not accept the connection');
         if (!(error instanceof HttpError)) gate.onError(error);
+        gate.onRefused(request, refusal);
         refuse(socket, refusal);
       },
     );

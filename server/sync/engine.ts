@@ -250,9 +250,10 @@ export class SyncEngine {
   /** Limits, expiry and broken frames close connections for the client's reasons, not the server's: worth a line each. */
   private logClose(connection: Connection): void {
     const closed = connection.closedWith;
-    if (!closed || !CLIENT_CAUSED.has(closed.code)) return;
     const { documentName, remoteAddress, identity } = connection.ticket;
-    this.log.info({ connection: connection.id, doc: documentName, address: remoteAddress, user: identity, code: closed.code }, `closed a connection: ${closed.reason}`);
+    const fields = { connection: connection.id, doc: documentName, address: remoteAddress, user: identity };
+    if (closed && CLIENT_CAUSED.has(closed.code)) this.log.info({ ...fields, code: closed.code }, `closed a connection: ${closed.reason}`);
+    else this.log.debug({ ...fields, ...(closed ? { code: closed.code } : {}) }, 'connection closed');
   }
 
   private pingAll(): void {
