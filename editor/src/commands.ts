@@ -4,7 +4,8 @@
  */
 import { chainCommands, exitCode, lift, setBlockType, toggleMark, wrapIn } from 'prosemirror-commands';
 import type { Attrs, MarkType, NodeType } from 'prosemirror-model';
-import type { Command, EditorState } from 'prosemirror-state';
+import { TextSelection, type Command, type EditorState } from 'prosemirror-state';
+import { canSplit } from 'prosemirror-transform';
 import { liftListItem, wrapInList } from 'prosemirror-schema-list';
 import { redoCommand, undoCommand } from 'y-prosemirror';
 import { safeHref, schema } from './schema.js';
@@ -41,9 +42,37 @@ export const toggleBlockquote: Command = (state, dispatch) =>
 export const toggleCodeBlock: Command = (state, dispatch) =>
   blockActive(state, nodes['code_block']!) ? setParagraph(state, dispatch) : setBlockType(nodes['code_block']!)(state, dispatch);
 
+/**
+ * Inserts a horizontal rule at the selection (replacing selected content) and puts the caret in the
+ * block after it, so typing goes on below the rule, as after the `---` shortcut. On an empty line or
+ * at the start of a block the rule goes above it; at the end of a block, an empty paragraph comes
+ * after the rule; in the middle of a block, the block is split around the rule.
+ */
 export const insertHorizontalRule: Command = (state, dispatch) => {
   const hr = nodes['horizontal_rule']!;
-  if (dispatch) dispatch(state.tr.replaceSelectionWith(hr.create()).scrollIntoView());
+  const tr = state.tr;
+  if (!state.selection.empty) tr.deleteSelection();
+  const $pos = tr.selection.$from;
+  if (!$pos.parent.isTextblock) return false;
+  const container = $pos.node(-1);
+  const index = $pos.index(-1);
+  if ($pos.parentOffset === 0 && container.canReplaceWith(index, index, hr)) {
+    // The caret stays in the block, which now follows the rule.
+    tr.insert($pos.before(), hr.create());
+  } else {
+    // The first paragraph of a list item cannot follow a rule: split there too, which leaves it empty.
+    const atEnd = $pos.parentOffset === $pos.parent.content.size;
+    const after = atEnd ? [{ type: nodes['paragraph']! }] : undefined;
+    if (!canSplit(tr.doc, $pos.pos, 1, after)) return false;
+    tr.split($pos.pos, 1, after);
+    const between = $pos.pos + 1;
+    const $between = tr.doc.resolve(between);
+    if (!$between.parent.canReplaceWith($between.index(), $between.index(), hr)) return false;
+    tr.insert(between, hr.create());
+    // Past the rule (a leaf of size 1) and the next block's opening.
+    tr.setSelection(TextSelection.create(tr.doc, between + 2));
+  }
+  if (dispatch) dispatch(tr.scrollIntoView());
   return true;
 };
 

@@ -1,10 +1,11 @@
 /** The schema and the formatting commands, on plain editor states (no browser needed). */
-import { Schema } from 'prosemirror-model';
+import { Schema, type Node } from 'prosemirror-model';
 import { EditorState, TextSelection, type Command } from 'prosemirror-state';
 import { describe, expect, it } from 'vitest';
 import {
   activeLink,
   inList,
+  insertHorizontalRule,
   markActive,
   setLink,
   toggleBlockquote,
@@ -23,6 +24,30 @@ const { nodes, marks } = schema;
 function stateWith(text: string, from: number, to = from): EditorState {
   const doc = nodes['doc']!.create(null, nodes['paragraph']!.create(null, schema.text(text)));
   return EditorState.create({ doc, selection: TextSelection.create(doc, from + 1, to + 1) });
+}
+
+const p = (text = '') => nodes['paragraph']!.create(null, text === '' ? null : schema.text(text));
+const li = (...content: Node[]) => nodes['list_item']!.create(null, content);
+const ul = (...items: Node[]) => nodes['bullet_list']!.create(null, items);
+const ol = (...items: Node[]) => nodes['ordered_list']!.create(null, items);
+
+/** A state of `blocks` with the caret where the text holds `|` (which is removed). */
+function withCaret(...blocks: Node[]): EditorState {
+  const doc = nodes['doc']!.create(null, blocks);
+  let caret = -1;
+  doc.descendants((node, pos) => {
+    const index = node.isText ? node.text!.indexOf('|') : -1;
+    if (caret < 0 && index >= 0) caret = pos + index;
+  });
+  if (caret < 0) throw new RangeError('no | in the text to put the caret at');
+  const state = EditorState.create({ doc });
+  const tr = state.tr.delete(caret, caret + 1);
+  return state.apply(tr.setSelection(TextSelection.create(tr.doc, caret)));
+}
+
+/** `state` after typing `text` where the selection is, as a keystroke does (replacing a selected node). */
+function typed(state: EditorState, text: string): EditorState {
+  return state.apply(state.tr.insertText(text));
 }
 
 function run(state: EditorState, command: Command): EditorState {
@@ -92,6 +117,27 @@ describe('commands', () => {
     const code = run(stateWith('x = 1', 1), toggleCodeBlock);
     expect(code.doc.firstChild!.type.name).toBe('code_block');
     expect(run(code, toggleCodeBlock).doc.firstChild!.type.name).toBe('paragraph');
+  });
+
+  it('inserts a rule and goes on typing after it, wherever the caret is', () => {
+    const after = (state: EditorState) => typed(run(state, insertHorizontalRule), 'X').doc.toString();
+    const rule = 'horizontal_rule';
+    // An empty line, as after "Intro" and Enter, and an empty document: the rule goes above the line.
+    expect(after(withCaret(p('Intro'), p('|')))).toBe(`doc(paragraph("Intro"), ${rule}, paragraph("X"))`);
+    expect(after(withCaret(p('|')))).toBe(`doc(${rule}, paragraph("X"))`);
+    // The middle of a paragraph splits it; its start puts the rule above it.
+    expect(after(withCaret(p('ab|cd')))).toBe(`doc(paragraph("ab"), ${rule}, paragraph("Xcd"))`);
+    expect(after(withCaret(p('|abc')))).toBe(`doc(${rule}, paragraph("Xabc"))`);
+    // The end of a paragraph, of the document or before a list: a new line after the rule.
+    expect(after(withCaret(p('abc|')))).toBe(`doc(paragraph("abc"), ${rule}, paragraph("X"))`);
+    expect(after(withCaret(p('abc|'), ul(li(p('a')))))).toBe(`doc(paragraph("abc"), ${rule}, paragraph("X"), bullet_list(list_item(paragraph("a"))))`);
+    // In a list item: the rule and the new line stay in the item.
+    expect(after(withCaret(ul(li(p('a|')), li(p('b')))))).toBe(
+      `doc(bullet_list(list_item(paragraph("a"), ${rule}, paragraph("X")), list_item(paragraph("b"))))`,
+    );
+    // Selected text is replaced by the rule.
+    const selected = stateWith('one two three', 4, 8);
+    expect(typed(run(selected, insertHorizontalRule), 'X').doc.toString()).toBe(`doc(paragraph("one "), ${rule}, paragraph("Xthree"))`);
   });
 
   it('links the selection, refuses unsafe addresses, and unlinks around the caret', () => {
