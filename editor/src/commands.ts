@@ -3,8 +3,8 @@
  * whether a format is active at the selection (to highlight toolbar buttons).
  */
 import { chainCommands, exitCode, lift, setBlockType, toggleMark, wrapIn } from 'prosemirror-commands';
-import type { Attrs, MarkType, NodeType } from 'prosemirror-model';
-import { TextSelection, type Command, type EditorState } from 'prosemirror-state';
+import type { Attrs, MarkType, Node, NodeType } from 'prosemirror-model';
+import { EditorState, TextSelection, type Command } from 'prosemirror-state';
 import { canSplit } from 'prosemirror-transform';
 import { liftListItem, wrapInList } from 'prosemirror-schema-list';
 import { redoCommand, undoCommand } from 'y-prosemirror';
@@ -27,10 +27,20 @@ export function toggleHeading(level: number): Command {
       : setBlockType(nodes['heading']!, { level })(state, dispatch);
 }
 
-/** Wraps the selection in a list of `listType`, or lifts it out if it is already in one. */
+/**
+ * Lists for the selection. In a list of `listType` (the innermost list around the selection), lifts
+ * the selected items out of it; in a list of another type, makes that list a `listType` list,
+ * keeping its items and their nesting; outside any list, wraps the selected blocks in a new one.
+ */
 export function toggleList(listType: NodeType): Command {
-  return (state, dispatch) =>
-    inList(state, listType) ? liftListItem(nodes['list_item']!)(state, dispatch) : wrapInList(listType)(state, dispatch);
+  return (state, dispatch) => {
+    const list = listAround(state);
+    if (list === null) return wrapInList(listType)(state, dispatch);
+    if (list.node.type === listType) return liftListItem(nodes['list_item']!)(withTextSelection(state), dispatch);
+    if (!listType.validContent(list.node.content)) return false;
+    if (dispatch) dispatch(state.tr.setNodeMarkup(list.pos, listType).scrollIntoView());
+    return true;
+  };
 }
 
 export const toggleBulletList: Command = toggleList(nodes['bullet_list']!);
@@ -147,14 +157,41 @@ export function ancestorActive(state: EditorState, type: NodeType): boolean {
 
 /** Whether the innermost list around the selection is of `listType`. */
 export function inList(state: EditorState, listType: NodeType): boolean {
-  const { $from } = state.selection;
-  for (let depth = $from.depth; depth > 0; depth--) {
-    const group = $from.node(depth).type.spec.group ?? '';
-    if (group.split(' ').includes('block') && $from.node(depth).type.name.endsWith('_list')) {
-      return $from.node(depth).type === listType;
-    }
-  }
-  return false;
+  return listAround(state)?.node.type === listType;
+}
+
+const LIST_TYPES: ReadonlySet<NodeType> = new Set([nodes['bullet_list']!, nodes['ordered_list']!]);
+
+/** The innermost list holding all the text of the selection, and its position; null if there is none. */
+function listAround(state: EditorState): { node: Node; pos: number } | null {
+  const { $from, $to } = withTextSelection(state).selection;
+  const range = $from.blockRange($to, (node) => LIST_TYPES.has(node.type));
+  return range === null || range.depth === 0 ? null : { node: range.parent, pos: range.$from.before(range.depth) };
+}
+
+/**
+ * `state`, or a copy of it (without plugins) whose selection runs from the start of the first
+ * selected text to the end of the last, if the selection ends between blocks: after Ctrl+A the
+ * selection starts before the document's first list, and no list would be around it.
+ */
+function withTextSelection(state: EditorState): EditorState {
+  const { doc, selection } = state;
+  const { $from, $to } = selection;
+  if ($from.parent.isTextblock && $to.parent.isTextblock) return state;
+  let from = $from.parent.isTextblock ? $from.pos : null;
+  let to = $to.parent.isTextblock ? $to.pos : null;
+  let first: number | null = null;
+  let last: number | null = null;
+  doc.nodesBetween(selection.from, selection.to, (node, pos) => {
+    if (!node.isTextblock) return true;
+    first ??= pos + 1;
+    last = pos + node.nodeSize - 1;
+    return false;
+  });
+  from ??= first;
+  to ??= last;
+  if (from === null || to === null || from > to) return state;
+  return EditorState.create({ doc, selection: TextSelection.create(doc, from, to) });
 }
 
 /** The extent of the `type` mark around an empty selection, or null if there is none. */

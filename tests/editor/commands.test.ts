@@ -1,6 +1,6 @@
 /** The schema and the formatting commands, on plain editor states (no browser needed). */
 import { Schema, type Node } from 'prosemirror-model';
-import { EditorState, TextSelection, type Command } from 'prosemirror-state';
+import { AllSelection, EditorState, TextSelection, type Command } from 'prosemirror-state';
 import { describe, expect, it } from 'vitest';
 import {
   activeLink,
@@ -13,6 +13,7 @@ import {
   toggleBulletList,
   toggleCodeBlock,
   toggleHeading,
+  toggleOrderedList,
 } from '../../editor/src/commands.js';
 import { isDocumentName } from '../../server/sync/document-name.js';
 import { safeHref, schema } from '../../editor/src/schema.js';
@@ -110,6 +111,35 @@ describe('commands', () => {
     expect(listed.doc.firstChild!.type.name).toBe('bullet_list');
     expect(inList(listed, nodes['bullet_list']!)).toBe(true);
     expect(run(listed, toggleBulletList).doc.firstChild!.type.name).toBe('paragraph');
+  });
+
+  it('switches a list between bullets and numbers, keeping its items and their nesting', () => {
+    const bullets = withCaret(ul(li(p('a')), li(p('b|'))));
+    const numbered = run(bullets, toggleOrderedList);
+    expect(numbered.doc.toString()).toBe('doc(ordered_list(list_item(paragraph("a")), list_item(paragraph("b"))))');
+    expect(inList(numbered, nodes['ordered_list']!)).toBe(true);
+    expect(inList(numbered, nodes['bullet_list']!)).toBe(false);
+    expect(run(numbered, toggleBulletList).doc.toString()).toBe('doc(bullet_list(list_item(paragraph("a")), list_item(paragraph("b"))))');
+    // A list of one item: the other button is enabled, and switches.
+    const single = withCaret(ul(li(p('a|'))));
+    expect(toggleOrderedList(single)).toBe(true);
+    expect(run(single, toggleOrderedList).doc.toString()).toBe('doc(ordered_list(list_item(paragraph("a"))))');
+    // Only the innermost list around the caret changes.
+    const nested = withCaret(ul(li(p('a'), ul(li(p('b|')))), li(p('c'))));
+    expect(run(nested, toggleOrderedList).doc.toString()).toBe(
+      'doc(bullet_list(list_item(paragraph("a"), ordered_list(list_item(paragraph("b")))), list_item(paragraph("c"))))',
+    );
+    // The list's own type still lifts the item out of it.
+    expect(run(numbered, toggleOrderedList).doc.toString()).toBe('doc(ordered_list(list_item(paragraph("a"))), paragraph("b"))');
+  });
+
+  it('acts on the list holding everything selected (Ctrl+A): switches it, or lifts its items out', () => {
+    const listed = withCaret(ul(li(p('a')), li(p('b|'))));
+    const all = listed.apply(listed.tr.setSelection(new AllSelection(listed.doc)));
+    expect(inList(all, nodes['bullet_list']!)).toBe(true);
+    expect(inList(all, nodes['ordered_list']!)).toBe(false);
+    expect(run(all, toggleOrderedList).doc.toString()).toBe('doc(ordered_list(list_item(paragraph("a")), list_item(paragraph("b"))))');
+    expect(run(all, toggleBulletList).doc.toString()).toBe('doc(paragraph("a"), paragraph("b"))');
   });
 
   it('toggles a blockquote and a code block', () => {
