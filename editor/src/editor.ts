@@ -16,6 +16,7 @@ import { depthLimit } from './depth-limit.js';
 import { h, injectStyles } from './dom.js';
 import { buildInputRules } from './input-rules.js';
 import { buildKeymaps } from './keymap.js';
+import { linkOpener } from './links.js';
 import { placeholder } from './placeholder.js';
 import { PresenceList } from './presence.js';
 import { schema } from './schema.js';
@@ -122,6 +123,7 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
           yUndoPlugin({ protectedNodes: new Set(Object.keys(schema.nodes)) }),
           buildInputRules(schema),
           depthLimit(),
+          linkOpener(),
           ...buildKeymaps((state, dispatch) => promptLink(created)(state, dispatch, created)),
           placeholder(options.placeholder ?? 'Start writing…'),
         ],

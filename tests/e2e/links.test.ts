@@ -5,6 +5,7 @@
  */
 import { expect, it } from 'vitest';
 import * as Y from 'yjs';
+import type { Page } from 'playwright-core';
 import { browserAndServerForSuite, describeInBrowser, newContext, openEditor, waitForText } from '../helpers/browser.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, waitForDoc } from '../helpers/clients.js';
@@ -15,6 +16,20 @@ const docName = (label: string) => `e2e/${label}-${Date.now().toString(36)}-${co
 
 /** Addresses that are scripts once the URL parser has dropped tabs, newlines and leading controls. */
 const HIDDEN_SCRIPTS = ['java\tscript:window.PWNED=1', 'java\nscript:window.PWNED=2', 'java\rscript:window.PWNED=3', '\x01javascript:window.PWNED=4', ' \x00javascript:window.PWNED=5'];
+
+/** Appends a paragraph per link to the fragment: its text linked to `href`, as any Yjs client may write it. */
+function writeLinks(doc: Y.Doc, links: readonly (readonly [text: string, href: string])[]): void {
+  const fragment = doc.getXmlFragment('prosemirror');
+  doc.transact(() => {
+    for (const [label, href] of links) {
+      const text = new Y.XmlText();
+      text.insert(0, label, { link: { href, title: null } });
+      const paragraph = new Y.XmlElement('paragraph');
+      paragraph.insert(0, [text]);
+      fragment.insert(fragment.length, [paragraph]);
+    }
+  });
+}
 
 /** Every link's `href` in the fragment, as other Yjs clients read it. */
 function storedHrefs(fragment: Y.XmlFragment): string[] {
@@ -40,16 +55,7 @@ describeInBrowser('links in the editor', () => {
     const client = connectClient(suite.server.wsUrl, name);
     cleanup.push(() => client.destroy());
     await client.synced;
-    const fragment = client.doc.getXmlFragment('prosemirror');
-    client.doc.transact(() => {
-      for (const [index, href] of [...HIDDEN_SCRIPTS, 'https://example.com/safe'].entries()) {
-        const text = new Y.XmlText();
-        text.insert(0, `link${index}`, { link: { href, title: null } });
-        const paragraph = new Y.XmlElement('paragraph');
-        paragraph.insert(0, [text]);
-        fragment.insert(fragment.length, [paragraph]);
-      }
-    });
+    writeLinks(client.doc, [...HIDDEN_SCRIPTS, 'https://example.com/safe'].map((href, index) => [`link${index}`, href] as const));
 
     const context = await newContext(suite.browser);
     cleanup.push(() => context.close());
@@ -94,5 +100,41 @@ describeInBrowser('links in the editor', () => {
     expect(await page.$$eval('.ProseMirror a', (anchors) => anchors.map((anchor) => (anchor as HTMLAnchorElement).href))).toEqual([
       'https://example.com/pasted',
     ]);
+  });
+
+  it('opens a link in a new tab on Ctrl+click, and places the caret on a plain click', async () => {
+    const name = docName('links-follow');
+    const other = docName('links-other');
+    const client = connectClient(suite.server.wsUrl, name);
+    cleanup.push(() => client.destroy());
+    await client.synced;
+    writeLinks(client.doc, [
+      ['hidden script', HIDDEN_SCRIPTS[0]!],
+      ['other document', `/d/${other}`],
+    ]);
+
+    const context = await newContext(suite.browser);
+    cleanup.push(() => context.close());
+    const page = await openEditor(context, suite.server.httpUrl, name);
+    await waitForText(page, 'other document');
+    const opened: Page[] = [];
+    context.on('page', (popup) => opened.push(popup));
+    const link = page.locator('.ProseMirror a', { hasText: 'other document' });
+    expect(await link.getAttribute('title')).toBe('Ctrl+click to open');
+
+    // A plain click puts the caret in the link (the link button shows it), and opens nothing.
+    await link.click();
+    await page.locator('button[data-command=link][aria-pressed=true]').waitFor();
+    // Ctrl+click on a script address opens nothing either; on the other document's, a new tab.
+    await page.locator('.ProseMirror p', { hasText: 'hidden script' }).click({ modifiers: ['Control'] });
+    const popup = context.waitForEvent('page', { timeout: 10_000 });
+    await link.click({ modifiers: ['Control'] });
+    const tab = await popup;
+    await tab.waitForURL(`${suite.server.httpUrl}/d/${other}`);
+    // Pages open in the order they were asked for: had an earlier click opened one, it would be first.
+    expect(opened).toEqual([tab]);
+    expect(page.url()).toBe(`${suite.server.httpUrl}/d/${name}`);
+    // Opened with noopener: the new tab has no handle on the editor's page.
+    expect(await tab.evaluate(() => window.opener)).toBeNull();
   });
 });
