@@ -3,9 +3,9 @@
  * whether a format is active at the selection (to highlight toolbar buttons).
  */
 import { chainCommands, exitCode, lift, setBlockType, toggleMark, wrapIn } from 'prosemirror-commands';
-import type { Attrs, MarkType, Node, NodeType } from 'prosemirror-model';
-import { EditorState, TextSelection, type Command } from 'prosemirror-state';
-import { canSplit } from 'prosemirror-transform';
+import { NodeRange, type Attrs, type MarkType, type Node, type NodeType } from 'prosemirror-model';
+import { EditorState, TextSelection, type Command, type Transaction } from 'prosemirror-state';
+import { canJoin, canSplit, findWrapping } from 'prosemirror-transform';
 import { liftListItem, wrapInList } from 'prosemirror-schema-list';
 import { redoCommand, undoCommand } from 'y-prosemirror';
 import { safeHref, schema } from './schema.js';
@@ -30,17 +30,60 @@ export function toggleHeading(level: number): Command {
 /**
  * Lists for the selection. In a list of `listType` (the innermost list around the selection), lifts
  * the selected items out of it; in a list of another type, makes that list a `listType` list,
- * keeping its items and their nesting; outside any list, wraps the selected blocks in a new one.
+ * keeping its items and their nesting; outside any list, wraps the selected blocks in a new one
+ * (with the lists among them, see `listBlocks`).
  */
 export function toggleList(listType: NodeType): Command {
   return (state, dispatch) => {
     const list = listAround(state);
-    if (list === null) return wrapInList(listType)(state, dispatch);
+    if (list === null) return listBlocks(state, listType, dispatch);
     if (list.node.type === listType) return liftListItem(nodes['list_item']!)(withTextSelection(state), dispatch);
     if (!listType.validContent(list.node.content)) return false;
     if (dispatch) dispatch(state.tr.setNodeMarkup(list.pos, listType).scrollIntoView());
     return true;
   };
+}
+
+/**
+ * Wraps the selected blocks in a list of `listType`. Where they include lists (after Ctrl+A, say),
+ * those become `listType` lists and everything joins into one list, instead of the lists being
+ * nested in a new item.
+ */
+function listBlocks(state: EditorState, listType: NodeType, dispatch?: (tr: Transaction) => void): boolean {
+  const { $from, $to } = withTextSelection(state).selection;
+  const range = $from.blockRange($to);
+  const blocks: Node[] = [];
+  range?.parent.forEach((child, _offset, index) => {
+    if (index >= range.startIndex && index < range.endIndex) blocks.push(child);
+  });
+  if (range === null || !blocks.some((block) => LIST_TYPES.has(block.type))) return wrapInList(listType)(state, dispatch);
+  const tr = state.tr;
+  // From the last block back, so that the positions of those before stay valid.
+  let end = range.end;
+  for (const block of [...blocks].reverse()) {
+    const pos = end - block.nodeSize;
+    if (LIST_TYPES.has(block.type)) {
+      if (!listType.validContent(block.content)) return false;
+      tr.setNodeMarkup(pos, listType);
+    } else {
+      const blockRange = new NodeRange(tr.doc.resolve(pos), tr.doc.resolve(end), range.depth);
+      const wrapping = findWrapping(blockRange, listType);
+      if (wrapping === null) return false;
+      tr.wrap(blockRange, wrapping);
+    }
+    end = pos;
+  }
+  // Now a run of lists of `listType`: join each to the one before it, again from the last.
+  const $start = tr.doc.resolve(range.start);
+  const joins: number[] = [];
+  let pos = range.start;
+  for (let index = $start.index(); index < $start.index() + blocks.length - 1; index++) {
+    pos += $start.parent.child(index).nodeSize;
+    joins.push(pos);
+  }
+  for (const join of joins.reverse()) if (canJoin(tr.doc, join)) tr.join(join);
+  if (dispatch) dispatch(tr.scrollIntoView());
+  return true;
 }
 
 export const toggleBulletList: Command = toggleList(nodes['bullet_list']!);

@@ -133,13 +133,23 @@ describe('commands', () => {
     expect(run(numbered, toggleOrderedList).doc.toString()).toBe('doc(ordered_list(list_item(paragraph("a"))), paragraph("b"))');
   });
 
-  it('acts on the list holding everything selected (Ctrl+A): switches it, or lifts its items out', () => {
+  it('acts on everything selected (Ctrl+A): switches or lifts out a list holding it all, and makes paragraphs and lists one list', () => {
     const listed = withCaret(ul(li(p('a')), li(p('b|'))));
     const all = listed.apply(listed.tr.setSelection(new AllSelection(listed.doc)));
     expect(inList(all, nodes['bullet_list']!)).toBe(true);
     expect(inList(all, nodes['ordered_list']!)).toBe(false);
     expect(run(all, toggleOrderedList).doc.toString()).toBe('doc(ordered_list(list_item(paragraph("a")), list_item(paragraph("b"))))');
     expect(run(all, toggleBulletList).doc.toString()).toBe('doc(paragraph("a"), paragraph("b"))');
+    // Paragraphs and lists selected together: one list of them all, not lists nested in an item.
+    const mixed = withCaret(p('x|'), ul(li(p('a')), li(p('b'))), p('y'));
+    const everything = mixed.apply(mixed.tr.setSelection(new AllSelection(mixed.doc)));
+    expect(inList(everything, nodes['bullet_list']!)).toBe(false);
+    const numbered = run(everything, toggleOrderedList);
+    expect(numbered.doc.toString()).toBe(
+      'doc(ordered_list(list_item(paragraph("x")), list_item(paragraph("a")), list_item(paragraph("b")), list_item(paragraph("y"))))',
+    );
+    expect(run(everything, toggleBulletList).doc.firstChild!.type.name).toBe('bullet_list');
+    expect(run(everything, toggleBulletList).doc.childCount).toBe(1);
   });
 
   it('toggles a blockquote and a code block', () => {
