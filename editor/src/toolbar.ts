@@ -60,7 +60,7 @@ export function promptLink(view: EditorView): Command {
     const answer = window.prompt(current === null ? 'Link address' : 'Link address (empty to remove the link)', current ?? 'https://');
     if (answer === null) return false;
     const done = setLink(answer)(view.state, view.dispatch);
-    if (!done) window.alert('Only http, https and mailto links are allowed.');
+    if (!done) window.alert('Only http, https, mailto and relative links (like /d/other) are allowed.');
     return done;
   };
 }
