@@ -4,19 +4,18 @@
  */
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DocumentStore } from '../persistence/document-store.js';
 import { Access } from './auth/access.js';
 import type { ServerConfig } from './config.js';
 import { HttpError } from './errors.js';
-import { createUpgradeCheck, WS_PREFIX } from './http/admission.js';
+import { checkAccess, createUpgradeCheck, WS_PREFIX } from './http/admission.js';
 import { editorRoutes } from './http/editor.js';
 import { apiRoutes } from './http/routes.js';
 import { checkHost } from './http/host.js';
 import { installUpgradeGate } from './http/upgrade.js';
 import type { Logger } from './logger.js';
-import { parseDocumentName } from './sync/document-name.js';
 import { SyncEngine } from './sync/engine.js';
 
 export interface CollabServer {
@@ -55,9 +54,14 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
   app.route('/', apiRoutes(store, engine, access));
   app.route('/', editorRoutes({ maxNameLength: config.maxNameLength }));
 
-  // Upgrades never reach Hono (see http/upgrade.ts); a plain request here is told what to do.
-  app.get(`${WS_PREFIX}*`, (c) => {
-    parseDocumentName(c.req.path.slice(WS_PREFIX.length), config.maxNameLength);
+  // Upgrades never reach Hono (see http/upgrade.ts). A plain request here is told what an upgrade
+  // would be told, 426 if it would be taken: a browser page cannot read a refused upgrade, so the
+  // editor asks this way why its connection failed (a token that does not verify, an origin not
+  // allowed), and any page may read the answer, which holds nothing the request did not send.
+  app.get(`${WS_PREFIX}*`, async (c) => {
+    c.header('access-control-allow-origin', '*');
+    const { incoming } = c.env as { incoming: IncomingMessage };
+    await checkAccess(config, access, incoming, incoming.headers);
     throw new HttpError(426, 'upgrade-required', 'this endpoint takes WebSocket connections (y-websocket protocol)');
   });
 

@@ -35,6 +35,9 @@ export interface SessionOptions {
   readonly offlineCache?: boolean | undefined;
 }
 
+/** Least time between two asks of why connecting fails. */
+const ASK_EVERY_MS = 5000;
+
 /** Key, in the IndexedDB cache's metadata, of the state the server was last known to hold. */
 const STORED_KEY = 'server-stored-state-vector';
 
@@ -51,6 +54,9 @@ export class DocumentSession {
   /** Whether a write of the stored state vector is in flight, and whether another is due after it. */
   private remembering: 'idle' | 'writing' | 'writing-then-again' = 'idle';
   private destroyed = false;
+  /** Whether the server is being asked why connecting failed, and when it last was (see `askWhyRefused`). */
+  private asking = false;
+  private lastAsked = 0;
 
   constructor(options: SessionOptions) {
     if (!isDocumentName(options.document)) {
@@ -186,12 +192,42 @@ export class DocumentSession {
   private readonly onConnectionClose = (event: CloseEvent | null): void => {
     let changed = this.tracker.connectionFailed();
     // A reason from the server (token expired, too many messages, ...) is worth showing; a server
-    // shutting down (1001) or a failed attempt (no reason: browsers hide refused upgrades) is just offline.
+    // shutting down (1001) is just offline; a failed attempt has no reason (browsers hide refused
+    // upgrades), so the server is asked for it.
     if (event !== null && event.reason !== '' && event.code !== 1001) {
       changed = this.tracker.failed(`closed-${event.code}`, event.reason) || changed;
+    } else if (event?.code !== 1001) {
+      this.askWhyRefused();
     }
     this.changed(changed);
   };
+
+  /**
+   * Asks the server why connecting failed: the same request as plain HTTP gets the refusal the
+   * upgrade got, or 426 if the server would take it (see `server/app.ts`). Without this, a token
+   * that does not verify or a page origin the server does not allow looked like a server that is
+   * down, "Offline · edits waiting", for good. At most one ask in flight, and one per
+   * `ASK_EVERY_MS` while attempts go on failing.
+   */
+  private askWhyRefused(): void {
+    const now = Date.now();
+    if (this.asking || now - this.lastAsked < ASK_EVERY_MS) return;
+    this.asking = true;
+    this.lastAsked = now;
+    fetch(this.provider.url.replace(/^ws/, 'http'), { cache: 'no-store', credentials: 'omit' })
+      .then(async (response) => {
+        if (response.status === 426 || this.destroyed) return;
+        const body = (await response.json()) as { error?: unknown; message?: unknown };
+        if (typeof body.error === 'string' && typeof body.message === 'string') {
+          this.changed(this.tracker.failed(`refused-${body.error}`, `the server refused the connection: ${body.message}`));
+        }
+      })
+      // Unreachable, or an answer that is not a refusal: offline, as the status already says.
+      .catch(() => undefined)
+      .finally(() => {
+        this.asking = false;
+      });
+  }
 
   private readonly onClosed = (event: { code: number; reason: string }): void => {
     this.changed(this.tracker.failed(`closed-${event.code}`, event.reason || `the server closed the connection (${event.code})`));

@@ -99,8 +99,8 @@ export class StatusTracker {
   /** The connection finished its first sync (`true`) or was lost (`false`). */
   setSynced(synced: boolean): boolean {
     if (synced) this.everSynced = this.storedKnown = true;
-    // Why the last connection closed no longer matters once a new one works.
-    if (synced && this.error?.code.startsWith('closed-')) this.error = null;
+    // Why the last connection closed or was refused no longer matters once a new one works.
+    if (synced && (this.error?.code.startsWith('closed-') || this.error?.code.startsWith('refused-'))) this.error = null;
     this.synced = synced;
     return this.update();
   }
@@ -130,8 +130,9 @@ export class StatusTracker {
   }
 
   /**
-   * Message 101, or the server closing the connection with a reason (code `closed-<close code>`).
-   * Shown until everything is saved again, or for a closed connection, until a new one syncs.
+   * Message 101, the server closing the connection with a reason (code `closed-<close code>`), or
+   * refusing it (`refused-<error>`). Shown until everything is saved again, or for a closed or
+   * refused connection, until a new one syncs.
    */
   failed(code: string, message: string): boolean {
     this.error = { code, message };

@@ -11,7 +11,7 @@
  * upgrades cannot slip past them together.
  */
 import type { IncomingMessage } from 'node:http';
-import { Access, authorize } from '../auth/access.js';
+import { Access, authorize, type Grant } from '../auth/access.js';
 import type { ServerConfig } from '../config.js';
 import { HttpError } from '../errors.js';
 import { parseDocumentName } from '../sync/document-name.js';
@@ -26,26 +26,38 @@ export const WS_PREFIX = '/ws/';
 
 export type AdmissionConfig = Pick<ServerConfig, 'maxNameLength' | 'allowedOrigins' | 'allowedHosts' | 'maxConnectionsPerAddress'>;
 
+/**
+ * The checks that do not depend on the server's load: the name, the host and origin, the token.
+ *
+ * They read the raw request target, not a parsed URL: URL parsing resolves "." and ".." segments
+ * (even percent-encoded ones), and the name must be decoded exactly once, as sent.
+ */
+export async function checkAccess(
+  config: AdmissionConfig,
+  access: Access,
+  request: Pick<IncomingMessage, 'url'>,
+  headers: { readonly host?: string | undefined; readonly origin?: string | undefined },
+): Promise<{ documentName: string; grant: Grant; query: URLSearchParams }> {
+  const target = request.url ?? '/';
+  const queryStart = target.indexOf('?');
+  const path = queryStart < 0 ? target : target.slice(0, queryStart);
+  const query = new URLSearchParams(queryStart < 0 ? '' : target.slice(queryStart + 1));
+  if (!path.startsWith(WS_PREFIX)) {
+    throw new HttpError(404, 'not-found', `WebSocket connections go to ${WS_PREFIX}<document name>`);
+  }
+  const documentName = parseDocumentName(path.slice(WS_PREFIX.length), config.maxNameLength);
+  checkHost(headers.host, config.allowedHosts);
+  checkOrigin(headers.origin, headers.host, config.allowedOrigins);
+  const grant = await access.authenticate(query.get('token'));
+  // A client that cannot work read-only asks for `mode=rw`, and is refused rather than muted.
+  authorize(grant, documentName, query.get('mode') === 'rw' ? 'rw' : 'ro');
+  return { documentName, grant, query };
+}
+
 export function createUpgradeCheck(config: AdmissionConfig, access: Access, rooms: RoomRegistry): UpgradeCheck {
   const addresses = new AddressLimit(config.maxConnectionsPerAddress);
   return async (request: IncomingMessage): Promise<Admission> => {
-    // The raw request target, not a parsed URL: URL parsing resolves "." and ".." segments
-    // (even percent-encoded ones), and the name must be decoded exactly once, as sent.
-    const target = request.url ?? '/';
-    const queryStart = target.indexOf('?');
-    const path = queryStart < 0 ? target : target.slice(0, queryStart);
-    const query = new URLSearchParams(queryStart < 0 ? '' : target.slice(queryStart + 1));
-    if (!path.startsWith(WS_PREFIX)) {
-      throw new HttpError(404, 'not-found', `WebSocket connections go to ${WS_PREFIX}<document name>`);
-    }
-    const documentName = parseDocumentName(path.slice(WS_PREFIX.length), config.maxNameLength);
-    checkHost(request.headers.host, config.allowedHosts);
-    checkOrigin(request.headers.origin, request.headers.host, config.allowedOrigins);
-
-    const grant = await access.authenticate(query.get('token'));
-    // A client that cannot work read-only asks for `mode=rw`, and is refused rather than muted.
-    authorize(grant, documentName, query.get('mode') === 'rw' ? 'rw' : 'ro');
-
+    const { documentName, grant, query } = await checkAccess(config, access, request, request.headers);
     const socket = request.socket;
     const remoteAddress = socket.remoteAddress ?? 'unknown';
     addresses.admit(remoteAddress, socket);

@@ -101,6 +101,24 @@ describe('tokens on WebSockets', () => {
     ]);
   });
 
+  it('gives a plain request to the socket the refusal an upgrade gets, readable by any page, and 426 when it would be taken', async () => {
+    // Browsers hide a refused upgrade's answer; the editor asks this way (editor/src/session.ts).
+    const ask = async (name: string, tokenValue: string | null, params: Record<string, string> = {}) => {
+      const response = await fetch(withQuery(`${server.httpUrl}/ws/${name}`, { ...(tokenValue === null ? {} : { token: tokenValue }), ...params }));
+      expect(response.headers.get('access-control-allow-origin')).toBe('*');
+      return [response.status, await response.json()] as const;
+    };
+    for (const [name, tokenValue, params] of [
+      ['tokens/x', null, {}],
+      ['tokens/x', 'not.a.jwt', {}],
+      ['tokens/other', await token('tokens/x'), {}],
+      ['tokens/x', await token('tokens/x', 'ro'), { mode: 'rw' }],
+    ] as const) {
+      expect(await ask(name, tokenValue, params), `${name} ${tokenValue}`).toEqual(await refusal(name, tokenValue, { ...params }));
+    }
+    expect(await ask('tokens/x', await token('tokens/x'))).toEqual([426, { error: 'upgrade-required', message: expect.any(String) }]);
+  });
+
   it('closes a connection when its token expires, and logs who it was', async () => {
     const jwt = await token('tokens/expiring', 'rw', { ttlSeconds: 2, sub: 'alice' });
     const raw = connectRaw(withQuery(`${server.wsUrl}/tokens/expiring`, { token: jwt }));

@@ -141,6 +141,24 @@ describeInBrowser('the editor embedded in another origin', () => {
     }
   });
 
+  it('says that the server refuses the page\'s origin, rather than that it is offline', async () => {
+    // The same example from an origin the server does not allow: localhost, not 127.0.0.1. A
+    // browser hides the answer to a refused upgrade, so the editor asks the server over HTTP.
+    const name = `e2e/embed-origin-${Date.now().toString(36)}`;
+    const context = await newContext(browser);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${example.url.replace('127.0.0.1', 'localhost')}/?document=${encodeURIComponent(name)}`);
+      await page.locator('collab-editor .ProseMirror').waitFor();
+      await waitForHostStatus(page, ['error']);
+      const label = await page.locator('collab-editor .ce-status').textContent();
+      expect(label).toContain('the server refused the connection: pages from "http://localhost:');
+      expect(label).toContain('--allowed-origins');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('runs createEditor from the ES module, alongside the element', async () => {
     const name = `e2e/embed-module-${Date.now().toString(36)}`;
     const context = await newContext(browser);
