@@ -10,6 +10,8 @@ export interface PresenceOptions {
   readonly awareness: Awareness;
   /** Called with a new, cleaned name when the user renames themselves; `null` disables renaming. */
   readonly onRename: ((name: string) => void) | null;
+  /** Called when the rename form closes (saved or cancelled), to give the focus back to the text. */
+  readonly onRenameClosed?: (() => void) | undefined;
 }
 
 /** Peers' `user` awareness field, validated: anything a remote client sends is untrusted. */
@@ -96,6 +98,7 @@ export class PresenceList {
 
   private closeForm(): void {
     this.form.hidden = true;
+    this.options.onRenameClosed?.();
   }
 }
 

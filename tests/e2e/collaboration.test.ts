@@ -90,6 +90,9 @@ describeInBrowser('editing together in two browsers', () => {
     await bob.locator('.ce-rename input').fill('Robert');
     await bob.locator('.ce-rename button[type=submit]').click();
     await ada.locator('.ce-person-name', { hasText: 'Robert' }).waitFor({ state: 'attached' });
+    // The focus is back in the text: typing goes on there.
+    await bob.keyboard.type(' (renamed)');
+    await waitForText(ada, ' (renamed)');
     await bob.reload();
     await bob.locator('.ce-person[data-self] .ce-person-name', { hasText: 'Robert' }).waitFor({ state: 'attached' });
   });
