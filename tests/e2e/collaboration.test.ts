@@ -97,6 +97,18 @@ describeInBrowser('editing together in two browsers', () => {
     await bob.locator('.ce-person[data-self] .ce-person-name', { hasText: 'Robert' }).waitFor({ state: 'attached' });
   });
 
+  it('gives the focus back to the text after a rename', async () => {
+    const [ada] = await twoEditors(docName('rename-focus'));
+    await typeAtEnd(ada, 'Before the rename');
+    await ada.locator('.ce-person[data-self] button').click();
+    await ada.locator('.ce-rename input').fill('Ada King');
+    await ada.keyboard.press('Enter');
+    // The next keystrokes went nowhere: the focus was left on the page.
+    await ada.waitForFunction(() => document.activeElement?.classList.contains('ProseMirror') === true, null, { timeout: 5_000 });
+    await ada.keyboard.type(' and after');
+    await waitForText(ada, 'Before the rename and after');
+  });
+
   it("undoes only the local user's change", async () => {
     const [ada, bob] = await twoEditors(docName('undo'));
     await typeAtEnd(ada, 'Ada wrote this');
