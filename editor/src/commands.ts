@@ -101,7 +101,7 @@ export const toggleCodeBlock: Command = (state, dispatch) =>
  * at the start of a block the rule goes above it; at the end of a block, an empty paragraph comes
  * after the rule; in the middle of a block, the block is split around the rule.
  */
-export const insertHorizontalRule: Command = (state, dispatch) => {
+export const insertHorizontalRule: Command = (state, dispatch, view) => {
   const hr = nodes['horizontal_rule']!;
   const tr = state.tr;
   if (!state.selection.empty) tr.deleteSelection();
@@ -125,7 +125,19 @@ export const insertHorizontalRule: Command = (state, dispatch) => {
     // Past the rule (a leaf of size 1) and the next block's opening.
     tr.setSelection(TextSelection.create(tr.doc, between + 2));
   }
-  if (dispatch) dispatch(tr.scrollIntoView());
+  if (dispatch) {
+    dispatch(tr.scrollIntoView());
+    // Puts the browser's caret where ProseMirror's is, anew. With the rule inserted before the
+    // caret's block, ProseMirror leaves the DOM selection as it is, and Chromium, whose caret was
+    // last placed before there was a rule, typed the next key above the rule (when nothing had been
+    // typed since the caret was placed: a divider as the first edit of a new document).
+    if (view && !view.isDestroyed) {
+      // A shadow root has getSelection in Chromium only; the document's serves elsewhere.
+      const root = view.root as Partial<Pick<Document, 'getSelection'>>;
+      (typeof root.getSelection === 'function' ? root.getSelection() : view.dom.ownerDocument.getSelection())?.removeAllRanges();
+      view.focus();
+    }
+  }
   return true;
 };
 

@@ -135,7 +135,7 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
         // y-prosemirror's caret plugin dispatches from a timer (after an awareness change, such as
         // the focus leaving an editor being removed from the page); by then the view may be gone.
         if (this.isDestroyed) return;
-        writeStartingBlock(session.fragment, this.state.doc, transaction);
+        writeStartingBlock(session.fragment, this.state, transaction);
         this.updateState(this.state.apply(transaction));
         toolbar?.update();
       },

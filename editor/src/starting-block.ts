@@ -8,9 +8,14 @@
  * emptied document showed a new starting paragraph, and y-prosemirror wrote that one as a change of
  * its own, which emptied the redo stack: in a new document, Ctrl+Z and then Ctrl+Shift+Z lost what
  * had been typed. Written beforehand and untracked, the paragraph stays when the typing is undone.
+ *
+ * It is written under y-prosemirror's own lock, so y-prosemirror does not show it anew: the view
+ * already shows it, and the edit, built on that view's document, applies as it is. (Shown anew in
+ * the middle of the edit's dispatch, a divider inserted beside it as the first edit sent the next
+ * keystroke above the divider.) y-prosemirror then matches the written block to the view's.
  */
 import type { Node } from 'prosemirror-model';
-import type { Transaction } from 'prosemirror-state';
+import type { EditorState, Transaction } from 'prosemirror-state';
 import { ySyncPluginKey } from 'y-prosemirror';
 import * as Y from 'yjs';
 
@@ -18,19 +23,21 @@ import * as Y from 'yjs';
 export const STARTING_BLOCK_ORIGIN = Symbol('collab-editor: starting block');
 
 /**
- * Called before `transaction` is applied to a view showing `doc`: if it is an edit of an empty
- * document's starting content, writes that content to `fragment` first. y-prosemirror then shows
- * the written block (a document equal to `doc`, so `transaction` still applies) and edits it in place.
+ * Called before `transaction` is applied to `state`, a view's state: if it is an edit of an empty
+ * document's starting content, writes that content to `fragment` first.
  */
-export function writeStartingBlock(fragment: Y.XmlFragment, doc: Node, transaction: Transaction): void {
+export function writeStartingBlock(fragment: Y.XmlFragment, state: EditorState, transaction: Transaction): void {
   if (!transaction.docChanged || fragment.length > 0) return;
   // y-prosemirror's own rendering of the shared document, which has nothing to write.
   if ((transaction.getMeta(ySyncPluginKey) as { isChangeOrigin?: boolean } | undefined)?.isChangeOrigin === true) return;
+  const { doc } = state;
   const start = doc.type.createAndFill();
   if (start === null || !doc.eq(start)) return;
+  const binding = (ySyncPluginKey.getState(state) as { binding?: { mux: (write: () => void) => void } } | undefined)?.binding;
+  if (binding === undefined) return;
   const blocks: Y.XmlElement[] = [];
   doc.forEach((block) => blocks.push(elementOf(block)));
-  fragment.doc?.transact(() => fragment.insert(0, blocks), STARTING_BLOCK_ORIGIN);
+  binding.mux(() => fragment.doc?.transact(() => fragment.insert(0, blocks), STARTING_BLOCK_ORIGIN));
 }
 
 /** A textless node as y-prosemirror stores it: an element named after its type, its non-null attributes. */

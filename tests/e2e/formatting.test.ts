@@ -78,4 +78,28 @@ describeInBrowser('formatting', () => {
       client.destroy();
     }
   });
+
+  it('goes on typing below a divider made as the first edit of a new document, from the toolbar or Mod-_', async () => {
+    // Chromium typed the next key above the rule: the browser's caret was still where it had been
+    // placed before the rule existed.
+    for (const how of ['toolbar', 'key'] as const) {
+      const name = `e2e/formatting-rule-${how}-${Date.now().toString(36)}`;
+      const context = await newContext(suite.browser);
+      const client = connectClient(suite.server.wsUrl, name);
+      try {
+        const page = await openEditor(context, suite.server.httpUrl, name);
+        await page.locator('.ProseMirror').click();
+        if (how === 'toolbar') await page.locator('button[data-command=horizontal-rule]').click();
+        else await page.keyboard.press('Control+Shift+Minus');
+        await page.locator('.ProseMirror > hr').waitFor();
+        await page.keyboard.type('Below the rule');
+        const fragment = client.doc.getXmlFragment('prosemirror');
+        await waitForDoc(client.doc, () => fragment.toString().includes('Below the rule'), 'the typing after the rule');
+        expect(fragment.toString(), how).toBe('<horizontal_rule></horizontal_rule><paragraph>Below the rule</paragraph>');
+      } finally {
+        await context.close();
+        client.destroy();
+      }
+    }
+  });
 });
