@@ -23,7 +23,7 @@ export class LatencyHistogram {
   private max = 0;
 
   record(ms: number): void {
-    const value = ms < 0 ? 0 : ms;
+    const value = Math.max(ms, 0);
     const bucket = Math.floor(value / bucketMs);
     if (bucket < bucketCount) this.buckets[bucket]!++;
     else this.overflow.push(value);

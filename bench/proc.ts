@@ -48,7 +48,9 @@ export function cpuSeconds(pid: number): number {
  * there, so a server can saturate its core while its own CPU seconds say otherwise.
  */
 export function coreTicks(core: number): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${core} `));
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${core} `));
   if (line === undefined) return { busy: 0, total: 0 };
   const ticks = line.trim().split(/\s+/).slice(1).map(Number);
   const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
@@ -123,5 +125,4 @@ export function machineDescription(): MachineDescription {
   };
 }
 
-export const sleep = async (ms: number): Promise<void> =>
-  await new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms));

@@ -37,7 +37,9 @@ export class RawWebSocket {
   ) {
     const { hostname, port, pathname, search } = new URL(url);
     const key = randomBytes(16).toString('base64');
-    const expectedAccept = createHash('sha1').update(key + acceptGuid).digest('base64');
+    const expectedAccept = createHash('sha1')
+      .update(key + acceptGuid)
+      .digest('base64');
     this.socket = connect({
       host: hostname,
       port: Number(port),

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- options]`: runs every scenario against this server and the peers, side by
- * side on this machine, prints the table, and writes bench/results/<timestamp>.json and
- * bench/results/latest.svg.
+ * side on this machine, prints the table, and writes bench/results/latest.json, .md
+ * and .svg (latest-quick.* or latest-partial.* for a quick or partial run).
  *
  *   --quick             small sizes, about a minute
  *   --only a,b          only these scenarios (fan-out, many-rooms, idle, cold-load, crash, ceiling)
@@ -48,8 +48,8 @@ if (values.help) {
   console.log(`npm run bench [-- options]
 
 Runs every scenario against this server and the peer servers, side by side on this machine, prints
-one table, writes the raw results to bench/results/<timestamp>.json and a chart to
-bench/results/latest.svg (latest-partial.* for a run with --only or --servers).
+one table, writes the raw results to bench/results/latest.json, the table to latest.md and a chart
+to latest.svg (latest-quick.* for --quick, latest-partial.* for a run with --only or --servers).
 
   --quick             small sizes, about a minute
   --only a,b          only these scenarios: ${scenarios.map((s) => s.name).join(', ')}
@@ -127,7 +127,16 @@ for (const [i, scenario] of selected.entries()) {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         log(`  => ERROR: ${message}`);
-        result = { scenario: scenario.name, server: spec.name, label: spec.label, ok: false, failures: [`error: ${message.split('\n')[0]}`], figures: [], notes: [], raw: { error: message } };
+        result = {
+          scenario: scenario.name,
+          server: spec.name,
+          label: spec.label,
+          ok: false,
+          failures: [`error: ${message.split('\n')[0]}`],
+          figures: [],
+          notes: [],
+          raw: { error: message },
+        };
       }
       byServer.get(spec.name)!.push(result);
     }
@@ -151,8 +160,10 @@ log(`machine: ${machineLine}`);
 
 const resultsDir = join(repoRoot, 'bench', 'results');
 mkdirSync(resultsDir, { recursive: true });
-const stamp = date.toISOString().replace(/[:.]/g, '-');
-const resultsFile = join(resultsDir, `${stamp}${config.mode === 'quick' ? '-quick' : ''}.json`);
+// Only a complete full run replaces the results the README shows; quick and partial runs write their own.
+const partial = values.only !== undefined || values.servers !== undefined;
+const latest = partial ? 'latest-partial' : config.mode === 'quick' ? 'latest-quick' : 'latest';
+const resultsFile = join(resultsDir, `${latest}.json`);
 const results = {
   date: date.toISOString(),
   command,
@@ -170,9 +181,6 @@ const results = {
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 1)}\n`);
 const busy = loadBefore > 0.5 ? ` · load average ${loadBefore.toFixed(1)} at start: other work on the machine, figures noisy` : '';
 const caption = [`${command} · ${config.mode} mode · seed ${seed} · ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC${busy}`, machineLine];
-// Only a complete full run replaces the chart the README shows; quick and partial runs write their own.
-const partial = values.only !== undefined || values.servers !== undefined;
-const latest = partial ? 'latest-partial' : config.mode === 'quick' ? 'latest-quick' : 'latest';
 writeFileSync(join(resultsDir, `${latest}.svg`), renderChart(rows, specs, caption));
 const notes = outcomes.flatMap((o) => o.notes.map((note) => `- ${o.scenario} / ${o.label}: ${note}`));
 writeFileSync(join(resultsDir, `${latest}.md`), `${caption.join('  \n')}\n\n${table}\n\nNotes:\n${notes.join('\n')}\n`);

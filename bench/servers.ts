@@ -16,8 +16,7 @@ export const allServers: ServerName[] = ['ours', 'ours-fsync', 'y-websocket', 'h
 /** The repository root (this file runs as dist/bench/servers.js). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const packageVersion = (path: string): string =>
-  (JSON.parse(readFileSync(join(repoRoot, path, 'package.json'), 'utf8')) as { version: string }).version;
+const packageVersion = (path: string): string => (JSON.parse(readFileSync(join(repoRoot, path, 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface ServerSpec {
   name: ServerName;
@@ -67,8 +66,18 @@ function oursSpec(fsync: boolean): ServerSpec {
       // client comes from 127.0.0.1 (connections and update time per address), and ceiling writers
       // type faster than any person.
       args: [
-        '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir,
-        '--max-connections-per-address', '0', '--update-time-per-address', '0', '--max-message-rate', '0',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--data-dir',
+        dataDir,
+        '--max-connections-per-address',
+        '0',
+        '--update-time-per-address',
+        '0',
+        '--max-message-rate',
+        '0',
         ...(fsync ? ['--fsync'] : []),
       ],
       env: {},
@@ -200,11 +209,7 @@ export class ServerProcess {
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);
     });
-    const outcome = await Promise.race([
-      ready,
-      server.exited.then(() => 'exited' as const),
-      sleep(timeoutMs).then(() => 'timeout' as const),
-    ]);
+    const outcome = await Promise.race([ready, server.exited.then(() => 'exited' as const), sleep(timeoutMs).then(() => 'timeout' as const)]);
     if (typeof outcome !== 'number') {
       if (outcome === 'timeout') child.kill('SIGKILL');
       throw new Error(`${spec.label} did not start (${outcome}):\n${server.tail()}`);

@@ -6,10 +6,7 @@
 import * as Y from 'yjs';
 
 /** Calls `visit` for every inserted struct range and every deleted range of `update`. */
-export function forEachRange(
-  update: Uint8Array,
-  visit: (client: number, clock: number, length: number, deleted: boolean) => void,
-): void {
+export function forEachRange(update: Uint8Array, visit: (client: number, clock: number, length: number, deleted: boolean) => void): void {
   const { structs, ds } = Y.decodeUpdate(update);
   for (const struct of structs) {
     if (struct instanceof Y.Skip) continue;

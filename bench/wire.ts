@@ -14,7 +14,7 @@ import * as encoding from 'lib0/encoding';
 export type Dialect = 'y-websocket' | 'hocuspocus';
 
 /** What an incoming frame is, as far as a benchmark client cares. */
-export const enum FrameKind {
+export enum FrameKind {
   SyncStep1 = 0,
   SyncStep2 = 1,
   Update = 2,

@@ -171,7 +171,7 @@ export class LevelDocumentStore implements DocumentStore {
     private readonly db: LevelDatabase,
     private readonly journal: Journal,
     lastSeq: number,
-    private readonly options: LevelStoreOptions,
+    options: LevelStoreOptions,
   ) {
     this.lastSeq = this.journaledSeq = this.indexedSeq = lastSeq;
     this.fsync = options.fsync ?? false;
@@ -654,13 +654,10 @@ export class LevelDocumentStore implements DocumentStore {
       logBytes: kept.reduce((sum, update) => sum + update.byteLength, 0),
       logLength: kept.length,
     };
-    await this.writeChained(
-      (batch) => {
-        batch.put(stateKey(name), state);
-        batch.put(metaKey(name), encodeMeta(next));
-      },
-      this.fsync,
-    );
+    await this.writeChained((batch) => {
+      batch.put(stateKey(name), state);
+      batch.put(metaKey(name), encodeMeta(next));
+    }, this.fsync);
     this.cacheMeta(name, next);
     // The folded entries go after the state is written, as a range that LevelDB's thread clears
     // without handing a key to this one. Deleting them in the state's batch meant reading every
@@ -673,14 +670,11 @@ export class LevelDocumentStore implements DocumentStore {
 
   private async writeDeletion(name: string): Promise<void> {
     const keys = await this.db.keys({ gt: logFirst(name), lt: logEnd(name) }).all();
-    await this.writeChained(
-      (batch) => {
-        for (const key of keys) batch.del(key);
-        batch.del(stateKey(name));
-        batch.del(metaKey(name));
-      },
-      this.fsync,
-    );
+    await this.writeChained((batch) => {
+      for (const key of keys) batch.del(key);
+      batch.del(stateKey(name));
+      batch.del(metaKey(name));
+    }, this.fsync);
     this.metaCache.delete(name);
   }
 
@@ -785,4 +779,3 @@ function handledDeferred(): Deferred {
   result.promise.catch(() => undefined);
   return result;
 }
-

@@ -125,10 +125,7 @@ export function createProgram(version: string): Command {
         .argParser(bytes),
     )
     .addOption(
-      new Option('--max-name-length <chars>', 'longest document name accepted')
-        .env('MAX_NAME_LENGTH')
-        .default(d.maxNameLength)
-        .argParser(integer(1, 4096)),
+      new Option('--max-name-length <chars>', 'longest document name accepted').env('MAX_NAME_LENGTH').default(d.maxNameLength).argParser(integer(1, 4096)),
     )
     .addOption(
       new Option('--unload-grace <ms>', 'how long a document with no connections stays in memory (at most 2147483647, about 24.8 days)')
@@ -143,24 +140,33 @@ export function createProgram(version: string): Command {
         .argParser(milliseconds(100)),
     )
     .addOption(
-      new Option('--batch-interval <ms>', 'least time between two LevelDB batches indexing journaled updates (fewer, larger batches; updates are stored and delivered once journaled)')
+      new Option(
+        '--batch-interval <ms>',
+        'least time between two LevelDB batches indexing journaled updates (fewer, larger batches; updates are stored and delivered once journaled)',
+      )
         .env('BATCH_INTERVAL_MS')
         .default(d.batchIntervalMs)
         .argParser(milliseconds(0, 1000)),
     )
     .addOption(
-      new Option('--compact-after <updates>', 'fold a document\'s update log into its snapshot once it holds at most this many updates (each fold at a random point from three quarters of it, so documents with the same traffic do not all fold at once)')
+      new Option(
+        '--compact-after <updates>',
+        "fold a document's update log into its snapshot once it holds at most this many updates (each fold at a random point from three quarters of it, so documents with the same traffic do not all fold at once)",
+      )
         .env('COMPACT_AFTER')
         .default(d.compactAfter)
         .argParser(integer(1)),
     )
     .addOption(
-      new Option('--auth-secret <secret>', `secret (at least ${MIN_SECRET_BYTES} bytes) that signs access tokens; without it anyone may read and write every document`)
+      new Option(
+        '--auth-secret <secret>',
+        `secret (at least ${MIN_SECRET_BYTES} bytes) that signs access tokens; without it anyone may read and write every document`,
+      )
         .env('AUTH_SECRET')
         .argParser(secret),
     )
     .addOption(
-      new Option('--allowed-origins <origins>', 'comma-separated origins of web pages that may connect besides the server\'s own, or * for any')
+      new Option('--allowed-origins <origins>', "comma-separated origins of web pages that may connect besides the server's own, or * for any")
         .env('ALLOWED_ORIGINS')
         .default(d.allowedOrigins, 'same origin only')
         .argParser(origins),
@@ -195,7 +201,7 @@ export function createProgram(version: string): Command {
     .addOption(
       new Option(
         '--max-update-ms <ms>',
-        'longest one update may take to apply, plus 1 ms per KiB of it: a longer one (a forged update can make Yjs\'s placement scan quadratic) is refused, its sender closed and the document reloaded (0: no limit)',
+        "longest one update may take to apply, plus 1 ms per KiB of it: a longer one (a forged update can make Yjs's placement scan quadratic) is refused, its sender closed and the document reloaded (0: no limit)",
       )
         .env('MAX_UPDATE_MS')
         .default(d.maxUpdateMs)
@@ -228,11 +234,7 @@ export function createProgram(version: string): Command {
         .default(d.logLevel)
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
-    .addOption(
-      new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)')
-        .env('LOG_FORMAT')
-        .choices(['json', 'pretty']),
-    )
+    .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)').env('LOG_FORMAT').choices(['json', 'pretty']))
     .showHelpAfterError();
   for (const option of program.options) if (option.required || option.optional) refuseBlank(option);
   return program;

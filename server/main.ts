@@ -72,10 +72,7 @@ async function main(): Promise<void> {
     );
   }
   if (config.authSecret === null) {
-    logger.warn(
-      { auth: 'open' },
-      'no --auth-secret (AUTH_SECRET) is set: the server is open, anyone who can reach it may read and write every document',
-    );
+    logger.warn({ auth: 'open' }, 'no --auth-secret (AUTH_SECRET) is set: the server is open, anyone who can reach it may read and write every document');
   }
 }
 

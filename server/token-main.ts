@@ -51,15 +51,18 @@ function subject(value: string): string {
 const program = new Command('collab-server-token')
   .description('Print an access token (a JWT signed with HS256) for a collab-server started with the same --auth-secret.')
   .version(VERSION)
-  .addOption(new Option('--doc <name>', `document name, or a prefix ending in * ("team/*"; "*" for every document); at most ${MAX_DOC_CLAIM_LENGTH} characters`).makeOptionMandatory().argParser(docClaim))
+  .addOption(
+    new Option('--doc <name>', `document name, or a prefix ending in * ("team/*"; "*" for every document); at most ${MAX_DOC_CLAIM_LENGTH} characters`)
+      .makeOptionMandatory()
+      .argParser(docClaim),
+  )
   .addOption(new Option('--mode <mode>', 'rw: read and write; ro: read only').choices(['rw', 'ro']).default('ro'))
   .addOption(new Option('--ttl <lifetime>', 'lifetime: seconds, or with a unit: 15m, 1h, 7d').default(3600, '1h').argParser(ttl))
-  .addOption(new Option('--sub <id>', `user id (at most ${MAX_SUB_LENGTH} characters), shown as the connection's identity in the server's logs`).argParser(subject))
   .addOption(
-    new Option('--secret <secret>', `the server's auth secret (at least ${MIN_SECRET_BYTES} bytes)`)
-      .env('AUTH_SECRET')
-      .makeOptionMandatory()
-      .argParser(secret),
+    new Option('--sub <id>', `user id (at most ${MAX_SUB_LENGTH} characters), shown as the connection's identity in the server's logs`).argParser(subject),
+  )
+  .addOption(
+    new Option('--secret <secret>', `the server's auth secret (at least ${MIN_SECRET_BYTES} bytes)`).env('AUTH_SECRET').makeOptionMandatory().argParser(secret),
   )
   .showHelpAfterError()
   .parse();

@@ -101,9 +101,13 @@ describe('command line', () => {
   });
 
   it('refuses an auth secret too short to be safe, and origins and host names that are not ones', async () => {
-    const short = await run(process.execPath, [MAIN], { env: { ...process.env, AUTH_SECRET: 'hunter2' } }).catch((error: { code: number; stderr: string }) => error);
+    const short = await run(process.execPath, [MAIN], { env: { ...process.env, AUTH_SECRET: 'hunter2' } }).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
     expect((short as { stderr: string }).stderr).toMatch(/--auth-secret.*at least 32 bytes/);
-    const origin = await run(process.execPath, [MAIN, '--allowed-origins', 'https://ok.example,https://x.example/path']).catch((error: { code: number; stderr: string }) => error);
+    const origin = await run(process.execPath, [MAIN, '--allowed-origins', 'https://ok.example,https://x.example/path']).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
     expect((origin as { stderr: string }).stderr).toMatch(/expected origins such as https:\/\/app.example.com.*got "https:\/\/x.example\/path"/);
     for (const name of ['https://docs.example.com', 'docs.example.com:443', 'a b']) {
       const host = await run(process.execPath, [MAIN, '--allowed-hosts', `ok.example,${name}`]).catch((error: { code: number; stderr: string }) => error);
@@ -138,7 +142,9 @@ describe('command line', () => {
     for (const [i, { code, stderr, listened }] of launches.entries()) {
       expect(listened, values[i]).toBe(false);
       expect(code, values[i]).toBe(1);
-      expect(stderr).toContain(`option '--max-rooms <count>' argument '${values[i]}' is invalid. expected a whole number from 0 to 9007199254740991, got "${values[i]}"`);
+      expect(stderr).toContain(
+        `option '--max-rooms <count>' argument '${values[i]}' is invalid. expected a whole number from 0 to 9007199254740991, got "${values[i]}"`,
+      );
     }
     const env = await launch([], { MAX_CONNECTIONS_PER_ADDRESS: '1e3' });
     expect([env.listened, env.code]).toEqual([false, 1]);
@@ -208,7 +214,7 @@ describe('command line', () => {
     }
   });
 
-  it('stops gracefully when `npm start`, the README\'s command, is sent SIGTERM', async () => {
+  it("stops gracefully when `npm start`, the README's command, is sent SIGTERM", async () => {
     // npm passes the signal to the script's process: that was a shell, which died and left the
     // server running without draining, holding the port and the data directory.
     const dataDir = await tempDataDir();
@@ -265,7 +271,13 @@ describe('command line', () => {
       const lines = () => server.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
       await expect.poll(() => lines().some((line) => line.msg === 'connection closed' && line.doc === 'logged')).toBe(true);
       expect(lines()).toContainEqual(
-        expect.objectContaining({ level: 20, path: '/ws/team/notes', status: 401, error: 'token-invalid', msg: expect.stringMatching(/^refused an upgrade: /) }),
+        expect.objectContaining({
+          level: 20,
+          path: '/ws/team/notes',
+          status: 401,
+          error: 'token-invalid',
+          msg: expect.stringMatching(/^refused an upgrade: /),
+        }),
       );
       expect(lines()).toContainEqual(expect.objectContaining({ level: 20, path: '/api/documents', status: 401, error: 'token-missing' }));
       expect(server.logs.join('\n')).not.toContain(forged);

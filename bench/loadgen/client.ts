@@ -6,18 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pinnedCommand } from '../proc.js';
-import type {
-  FetchPlan,
-  FetchResult,
-  IdlePlan,
-  IdleResult,
-  ReplayPlan,
-  ReplayResult,
-  SteadyPlan,
-  SteadyResult,
-  VerifyPlan,
-  VerifyResult,
-} from './plans.js';
+import type { FetchPlan, FetchResult, IdlePlan, IdleResult, ReplayPlan, ReplayResult, SteadyPlan, SteadyResult, VerifyPlan, VerifyResult } from './plans.js';
 
 interface Reply {
   id?: number;

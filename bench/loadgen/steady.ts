@@ -10,7 +10,6 @@
 import { performance } from 'node:perf_hooks';
 import { BenchSocket, openSockets } from '../bench-socket.js';
 import { DeliveryIndex } from '../delivery-index.js';
-import { LatencyHistogram } from '../histogram.js';
 import { coreTicks, cpuSeconds, sleep } from '../proc.js';
 import { seededRandom } from '../random.js';
 import { updateMessage } from '../wire.js';
@@ -32,10 +31,7 @@ export interface SteadySession {
   writers: WriterState[];
 }
 
-export async function runSteady(
-  plan: SteadyPlan,
-  progress: (line: string) => void,
-): Promise<{ result: SteadyResult; session: SteadySession }> {
+export async function runSteady(plan: SteadyPlan, progress: (line: string) => void): Promise<{ result: SteadyResult; session: SteadySession }> {
   // A phase no longer than its lead-in would record no latency at all, and pass any limit on it.
   const tooShort = plan.phases.find((phase) => phase.durationMs <= plan.leadInMs);
   if (tooShort !== undefined) throw new RangeError(`a ${tooShort.durationMs} ms phase is no longer than its ${plan.leadInMs} ms lead-in`);

@@ -18,8 +18,7 @@ const colors: Record<string, string> = {
   floor: '#c5ccd3',
 };
 
-const escape = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Title, subtitle, one bar per server, and a margin. */
 const panelHeight = (servers: number): number => 56 + servers * (barHeight + 6);
@@ -40,7 +39,9 @@ function panel(row: ComparedFigure, specs: ServerSpec[], x: number, y: number): 
     if (v === undefined) return;
     const width = Number.isFinite(v.value) ? Math.max(1, (v.value / max) * barSpace) : 0;
     const fill = colors[spec.name] ?? '#999';
-    parts.push(`<rect x="${x + labelWidth + 6}" y="${by}" width="${width.toFixed(1)}" height="${barHeight}" fill="${fill}"${v.ok ? '' : ' fill-opacity="0.35" stroke="#cf222e" stroke-dasharray="3 2"'}/>`);
+    parts.push(
+      `<rect x="${x + labelWidth + 6}" y="${by}" width="${width.toFixed(1)}" height="${barHeight}" fill="${fill}"${v.ok ? '' : ' fill-opacity="0.35" stroke="#cf222e" stroke-dasharray="3 2"'}/>`,
+    );
     const text = `${formatNumber(v.value)} ${row.figure.unit}${v.ok ? '' : ' ✗ failed'}`;
     parts.push(`<text x="${x + labelWidth + 10 + width}" y="${by + 13}" class="${v.ok ? 'value' : 'fail'}">${escape(text)}</text>`);
   });
@@ -55,9 +56,7 @@ export function renderChart(rows: ComparedFigure[], specs: ServerSpec[], caption
   const height = 40 + rowsOfPanels * cell + caption.length * 16 + 16;
   const width = columns * panelWidth + 20;
   const body = shown.map((row, i) => panel(row, specs, 10 + (i % columns) * panelWidth, 40 + Math.floor(i / columns) * cell));
-  const captionLines = caption.map(
-    (line, i) => `<text x="14" y="${40 + rowsOfPanels * cell + 14 + i * 16}" class="caption">${escape(line)}</text>`,
-  );
+  const captionLines = caption.map((line, i) => `<text x="14" y="${40 + rowsOfPanels * cell + 14 + i * 16}" class="caption">${escape(line)}</text>`);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="-apple-system, Segoe UI, Helvetica, Arial, sans-serif">`,
     '<style>.title{font-size:13px;font-weight:600;fill:#1f2328}.sub{font-size:11px;fill:#59636e}.label{font-size:11px;fill:#1f2328}.value{font-size:11px;fill:#1f2328}.fail{font-size:11px;fill:#cf222e}.caption{font-size:11px;fill:#59636e}.head{font-size:16px;font-weight:600;fill:#1f2328}</style>',

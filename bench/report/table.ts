@@ -47,7 +47,7 @@ export function compare(outcomes: ScenarioOutcome[], specs: ServerSpec[]): Compa
       const pool = specs
         .filter((spec) => spec.role === 'peer')
         .map((spec) => values.get(spec.name))
-        .filter((v) => v !== undefined && v.ok && Number.isFinite(v.value))
+        .filter((v) => v?.ok && Number.isFinite(v.value))
         .map((v) => v!.value);
       const best = pool.length === 0 ? Number.NaN : figure.better === 'lower' ? Math.min(...pool) : Math.max(...pool);
       const mine = ours === undefined ? undefined : values.get(ours.name);

@@ -21,35 +21,40 @@ export const ceiling: Scenario = {
   run: async (ctx, spec) => {
     const { docs, writersPerDoc, readersPerDoc, rates, phaseMs, p99LimitMs } = ctx.config.ceiling;
     const dataDir = dataDirFor(ctx, spec, 'ceiling');
-    const result = await withServer(ctx, spec, dataDir, async (server) =>
-      await ctx.loadgen.steady({
-        dialect: spec.dialect,
-        urlTemplate: server.urlTemplate,
-        serverPid: server.pid,
-        serverCore: ctx.cores.server,
-        docs: Array.from({ length: docs }, (_, i) => `ceiling-${i}`),
-        writersPerDoc,
-        readersPerDoc,
-        phases: rates.map((ratePerWriter) => ({ ratePerWriter, durationMs: phaseMs })),
-        warmupMs: ctx.config.warmupMs,
-        leadInMs: ctx.config.leadInMs,
-        seed: ctx.seed,
-        connectConcurrency: 50,
-        drainTimeoutMs: 5000,
-        stopWhenP99AboveMs: p99LimitMs,
-        retryOverLimit: true,
-      }),
+    const result = await withServer(
+      ctx,
+      spec,
+      dataDir,
+      async (server) =>
+        await ctx.loadgen.steady({
+          dialect: spec.dialect,
+          urlTemplate: server.urlTemplate,
+          serverPid: server.pid,
+          serverCore: ctx.cores.server,
+          docs: Array.from({ length: docs }, (_, i) => `ceiling-${i}`),
+          writersPerDoc,
+          readersPerDoc,
+          phases: rates.map((ratePerWriter) => ({ ratePerWriter, durationMs: phaseMs })),
+          warmupMs: ctx.config.warmupMs,
+          leadInMs: ctx.config.leadInMs,
+          seed: ctx.seed,
+          connectConcurrency: 50,
+          drainTimeoutMs: 5000,
+          stopWhenP99AboveMs: p99LimitMs,
+          retryOverLimit: true,
+        }),
     );
     cleanUp(ctx, dataDir);
     const failures = steadyFailures(result);
     // Sustained: p99 within the limit, nothing dropped, and no backlog left when sending stopped.
-    const passing = result.phases.filter(
-      (phase) => phase.latency.p99Ms <= p99LimitMs && phase.drainMs <= p99LimitMs && deliveryFailures(phase).length === 0,
-    );
+    const passing = result.phases.filter((phase) => phase.latency.p99Ms <= p99LimitMs && phase.drainMs <= p99LimitMs && deliveryFailures(phase).length === 0);
     const best = passing.reduce((max, phase) => Math.max(max, sustainedRate(phase)), 0);
     const notes: string[] = [
       result.phases
-        .map((phase) => `${Math.round(phase.inboundPerSec)}/s${phase.retry ? ' again' : ''}: p99 ${phase.latency.p99Ms.toFixed(1)} ms, drained in ${Math.round(phase.drainMs)} ms`)
+        .map(
+          (phase) =>
+            `${Math.round(phase.inboundPerSec)}/s${phase.retry ? ' again' : ''}: p99 ${phase.latency.p99Ms.toFixed(1)} ms, drained in ${Math.round(phase.drainMs)} ms`,
+        )
         .join('; '),
     ];
     const last = result.phases.at(-1);

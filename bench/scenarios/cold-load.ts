@@ -34,7 +34,7 @@ export const coldLoad: Scenario = {
     let server = await ServerProcess.start(spec, dataDir, ctx.cores.server);
     const target = () => ({ dialect: spec.dialect, urlTemplate: server.urlTemplate, serverPid: server.pid, serverCore: ctx.cores.server });
     const loads: { ms: number; complete: boolean; length: number; expectedLength: number }[] = [];
-    let replay;
+    let replay: Awaited<ReturnType<typeof ctx.loadgen.replay>>;
     try {
       replay = await ctx.loadgen.replay({ ...target(), doc, keystrokes, window, clientId: clientId + keystrokes });
       ctx.log(`  replayed ${replay.delivered}/${replay.keystrokes} keystrokes in ${(replay.ms / 1000).toFixed(1)} s`);

@@ -10,22 +10,26 @@ export const fanOut: Scenario = {
   run: async (ctx, spec) => {
     const { readers, ratePerWriter, durationMs } = ctx.config.fanOut;
     const dataDir = dataDirFor(ctx, spec, 'fan-out');
-    const result = await withServer(ctx, spec, dataDir, async (server) =>
-      await ctx.loadgen.steady({
-        dialect: spec.dialect,
-        urlTemplate: server.urlTemplate,
-        serverPid: server.pid,
-        serverCore: ctx.cores.server,
-        docs: ['fan-out'],
-        writersPerDoc: 1,
-        readersPerDoc: readers,
-        phases: [{ ratePerWriter, durationMs }],
-        warmupMs: ctx.config.warmupMs,
-        leadInMs: ctx.config.leadInMs,
-        seed: ctx.seed,
-        connectConcurrency: 50,
-        drainTimeoutMs: 5000,
-      }),
+    const result = await withServer(
+      ctx,
+      spec,
+      dataDir,
+      async (server) =>
+        await ctx.loadgen.steady({
+          dialect: spec.dialect,
+          urlTemplate: server.urlTemplate,
+          serverPid: server.pid,
+          serverCore: ctx.cores.server,
+          docs: ['fan-out'],
+          writersPerDoc: 1,
+          readersPerDoc: readers,
+          phases: [{ ratePerWriter, durationMs }],
+          warmupMs: ctx.config.warmupMs,
+          leadInMs: ctx.config.leadInMs,
+          seed: ctx.seed,
+          connectConcurrency: 50,
+          drainTimeoutMs: 5000,
+        }),
     );
     cleanUp(ctx, dataDir);
     const phase = firstPhase(result);

@@ -10,28 +10,39 @@ export const manyRooms: Scenario = {
   run: async (ctx, spec) => {
     const { docs, writersPerDoc, readersPerDoc, ratePerWriter, durationMs } = ctx.config.manyRooms;
     const dataDir = dataDirFor(ctx, spec, 'many-rooms');
-    const result = await withServer(ctx, spec, dataDir, async (server) =>
-      await ctx.loadgen.steady({
-        dialect: spec.dialect,
-        urlTemplate: server.urlTemplate,
-        serverPid: server.pid,
-        serverCore: ctx.cores.server,
-        docs: Array.from({ length: docs }, (_, i) => `room-${i}`),
-        writersPerDoc,
-        readersPerDoc,
-        phases: [{ ratePerWriter, durationMs }],
-        warmupMs: ctx.config.warmupMs,
-        leadInMs: ctx.config.leadInMs,
-        seed: ctx.seed,
-        connectConcurrency: 50,
-        drainTimeoutMs: 5000,
-      }),
+    const result = await withServer(
+      ctx,
+      spec,
+      dataDir,
+      async (server) =>
+        await ctx.loadgen.steady({
+          dialect: spec.dialect,
+          urlTemplate: server.urlTemplate,
+          serverPid: server.pid,
+          serverCore: ctx.cores.server,
+          docs: Array.from({ length: docs }, (_, i) => `room-${i}`),
+          writersPerDoc,
+          readersPerDoc,
+          phases: [{ ratePerWriter, durationMs }],
+          warmupMs: ctx.config.warmupMs,
+          leadInMs: ctx.config.leadInMs,
+          seed: ctx.seed,
+          connectConcurrency: 50,
+          drainTimeoutMs: 5000,
+        }),
     );
     cleanUp(ctx, dataDir);
     const phase = firstPhase(result);
     return outcome(manyRooms, spec, {
       figures: [
-        { key: 'cpuPerUpdate', label: 'CPU per update', value: (phase.serverCpuSeconds * 1e6) / phase.sent, unit: 'µs', better: 'lower', target: { ratio: 0.5 } },
+        {
+          key: 'cpuPerUpdate',
+          label: 'CPU per update',
+          value: (phase.serverCpuSeconds * 1e6) / phase.sent,
+          unit: 'µs',
+          better: 'lower',
+          target: { ratio: 0.5 },
+        },
         { key: 'p99', label: 'latency p99', value: phase.latency.p99Ms, unit: 'ms', better: 'lower', target: { ratio: 1 } },
       ],
       failures: steadyFailures(result),

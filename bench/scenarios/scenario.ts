@@ -64,12 +64,7 @@ export function dataDirFor(ctx: ScenarioContext, spec: ServerSpec, scenario: str
 }
 
 /** Runs `body` against a freshly started server, and stops it (gracefully) afterwards. */
-export async function withServer<T>(
-  ctx: ScenarioContext,
-  spec: ServerSpec,
-  dataDir: string,
-  body: (server: ServerProcess) => Promise<T>,
-): Promise<T> {
+export async function withServer<T>(ctx: ScenarioContext, spec: ServerSpec, dataDir: string, body: (server: ServerProcess) => Promise<T>): Promise<T> {
   const server = await ServerProcess.start(spec, dataDir, ctx.cores.server);
   try {
     return await body(server);
@@ -124,9 +119,7 @@ export function firstPhase(result: SteadyResult): PhaseResult {
 export function steadyFailures(result: SteadyResult): string[] {
   return [
     ...(result.warmup === null ? [] : deliveryFailures(result.warmup, 'warm-up: ')),
-    ...result.phases.flatMap((phase) =>
-      deliveryFailures(phase, result.phases.length > 1 ? `at ${Math.round(phase.targetInboundPerSec)}/s: ` : ''),
-    ),
+    ...result.phases.flatMap((phase) => deliveryFailures(phase, result.phases.length > 1 ? `at ${Math.round(phase.targetInboundPerSec)}/s: ` : '')),
   ];
 }
 
@@ -155,7 +148,10 @@ export function combineRounds(rounds: ScenarioOutcome[]): ScenarioOutcome {
     ok: failures.length === 0 && measured.length === rounds.length,
     failures,
     figures,
-    notes: [`${rounds.length} rounds, interleaved with the other servers: ${perRound}`, ...rounds.flatMap((round, i) => round.notes.map((note) => `round ${i + 1}: ${note}`))],
+    notes: [
+      `${rounds.length} rounds, interleaved with the other servers: ${perRound}`,
+      ...rounds.flatMap((round, i) => round.notes.map((note) => `round ${i + 1}: ${note}`)),
+    ],
     raw: { rounds: rounds.map((round) => round.raw) },
   };
 }

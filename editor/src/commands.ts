@@ -22,9 +22,7 @@ export const setParagraph: Command = setBlockType(nodes['paragraph']!);
 export function toggleHeading(level: number): Command {
   if (!Number.isInteger(level) || level < 1 || level > 6) throw new RangeError(`heading level ${level} is not 1-6`);
   return (state, dispatch) =>
-    blockActive(state, nodes['heading']!, { level })
-      ? setParagraph(state, dispatch)
-      : setBlockType(nodes['heading']!, { level })(state, dispatch);
+    blockActive(state, nodes['heading']!, { level }) ? setParagraph(state, dispatch) : setBlockType(nodes['heading']!, { level })(state, dispatch);
 }
 
 /**

@@ -76,13 +76,15 @@ export class ContentCheck {
     if (known !== undefined) return known;
     if (depth > MAX_DEPTH) throw new Unreadable(`its elements are nested more than ${MAX_DEPTH} deep`);
     const nodeType = Object.hasOwn(this.schema.nodes, type.nodeName) ? this.schema.nodes[type.nodeName] : undefined;
-    if (nodeType === undefined || nodeType === this.schema.topNodeType) throw new Unreadable(`it holds a "${type.nodeName}" element, which this editor does not know`);
+    if (nodeType === undefined || nodeType === this.schema.topNodeType)
+      throw new Unreadable(`it holds a "${type.nodeName}" element, which this editor does not know`);
     const attrs = type.getAttributes() as Record<string, unknown>;
     // Every key y-prosemirror could read, inherited ones too (an attribute named `__proto__` sets
     // the object's prototype), and only the schema's own attributes (`constructor` is "in" any object).
     // y-prosemirror never stores `ychange` (it marks changes when rendering a snapshot), so one is foreign.
     for (const name of keysOf(attrs)) {
-      if (!Object.hasOwn(nodeType.spec.attrs ?? {}, name)) throw new Unreadable(`its "${type.nodeName}" element has a "${name}" attribute, which this editor does not know`);
+      if (!Object.hasOwn(nodeType.spec.attrs ?? {}, name))
+        throw new Unreadable(`its "${type.nodeName}" element has a "${name}" attribute, which this editor does not know`);
     }
     const children: Node[] = [];
     for (const child of type.toArray()) {
@@ -131,7 +133,8 @@ export class ContentCheck {
         if (markType === undefined) throw new Unreadable(`its text is formatted with "${name}", which this editor does not know`);
         const markAttrs = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
         for (const attr of keysOf(markAttrs)) {
-          if (!Object.hasOwn(markType.spec.attrs ?? {}, attr)) throw new Unreadable(`its "${name}" formatting has a "${attr}" attribute, which this editor does not know`);
+          if (!Object.hasOwn(markType.spec.attrs ?? {}, attr))
+            throw new Unreadable(`its "${name}" formatting has a "${attr}" attribute, which this editor does not know`);
         }
         let mark: Mark;
         try {
@@ -154,7 +157,12 @@ export class ContentCheck {
 /** Whether an element holds anything of value: text, or a leaf (an image, a rule, a break). */
 function holdsContent(element: Y.XmlElement, schema: Schema): boolean {
   for (const child of element.toArray()) {
-    if (child instanceof Y.XmlText ? child.length > 0 : child instanceof Y.XmlElement && (schema.nodes[child.nodeName]?.isLeaf !== false || holdsContent(child, schema))) return true;
+    if (
+      child instanceof Y.XmlText
+        ? child.length > 0
+        : child instanceof Y.XmlElement && (schema.nodes[child.nodeName]?.isLeaf !== false || holdsContent(child, schema))
+    )
+      return true;
   }
   return false;
 }

@@ -46,7 +46,8 @@ function deepest(node: Node, from: number, to: number, depth: number): number {
     const child = node.child(index);
     const end = pos + child.nodeSize;
     if (end > from) {
-      const inner = child.isTextblock || child.isLeaf ? depth + 1 : deepest(child, Math.max(0, from - pos - 1), Math.min(child.content.size, to - pos - 1), depth + 1);
+      const inner =
+        child.isTextblock || child.isLeaf ? depth + 1 : deepest(child, Math.max(0, from - pos - 1), Math.min(child.content.size, to - pos - 1), depth + 1);
       result = Math.max(result, inner);
     }
     pos = end;

@@ -6,11 +6,7 @@ type Attributes = Record<string, string | boolean | undefined>;
  * Creates `<tag>` with `attributes` (`true` sets an empty attribute, `false`/`undefined` omit it)
  * and `children` (strings become text nodes).
  */
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attributes: Attributes = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Attributes = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === false) continue;

@@ -113,5 +113,8 @@ export interface CollabEditorElement extends HTMLElement {
  */
 export function defineCollabEditor(tagName = 'collab-editor', defaultUrl: string | null = null): void {
   if (customElements.get(tagName) !== undefined) return;
-  customElements.define(tagName, collabEditorElement(() => defaultUrl));
+  customElements.define(
+    tagName,
+    collabEditorElement(() => defaultUrl),
+  );
 }

@@ -38,7 +38,12 @@ export class PresenceList {
       'form',
       { class: 'ce-rename', hidden: true },
       h('label', {}, 'Your name', this.input),
-      h('div', { class: 'ce-rename-actions' }, h('button', { type: 'button', class: 'ce-quiet', 'data-action': 'cancel' }, 'Cancel'), h('button', { type: 'submit' }, 'Save')),
+      h(
+        'div',
+        { class: 'ce-rename-actions' },
+        h('button', { type: 'button', class: 'ce-quiet', 'data-action': 'cancel' }, 'Cancel'),
+        h('button', { type: 'submit' }, 'Save'),
+      ),
     );
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -84,7 +89,12 @@ export class PresenceList {
     if (!self || this.options.onRename === null) {
       return h('li', { class: 'ce-person', title: label, 'data-self': self }, avatar, name);
     }
-    const button = h('button', { type: 'button', class: 'ce-person-button', title: 'You: change your name', 'aria-label': `You are ${user.name}. Change your name` }, avatar, name);
+    const button = h(
+      'button',
+      { type: 'button', class: 'ce-person-button', title: 'You: change your name', 'aria-label': `You are ${user.name}. Change your name` },
+      avatar,
+      name,
+    );
     button.addEventListener('click', () => this.openForm(user.name));
     return h('li', { class: 'ce-person', 'data-self': true }, button);
   }

@@ -150,12 +150,7 @@ export class StatusTracker {
     const next = this.derive();
     const previous = this.current;
     this.current = next;
-    return (
-      next.state !== previous.state ||
-      next.unsaved !== previous.unsaved ||
-      next.readOnly !== previous.readOnly ||
-      next.label !== previous.label
-    );
+    return next.state !== previous.state || next.unsaved !== previous.unsaved || next.readOnly !== previous.readOnly || next.label !== previous.label;
   }
 
   private derive(): EditorStatus {

@@ -38,8 +38,10 @@ interface Button {
 const ICONS = {
   code: '<path d="m8 7-5 5 5 5"/><path d="m16 7 5 5-5 5"/>',
   link: '<path d="M10 14a4.5 4.5 0 0 0 6.4 0l3.2-3.2a4.5 4.5 0 0 0-6.4-6.4L12 5.6"/><path d="M14 10a4.5 4.5 0 0 0-6.4 0l-3.2 3.2a4.5 4.5 0 0 0 6.4 6.4l1.2-1.2"/>',
-  bulletList: '<path d="M9 6h11M9 12h11M9 18h11"/><circle cx="4.5" cy="6" r="1" fill="currentColor"/><circle cx="4.5" cy="12" r="1" fill="currentColor"/><circle cx="4.5" cy="18" r="1" fill="currentColor"/>',
-  orderedList: '<path d="M10 6h10M10 12h10M10 18h10"/><path d="M4 4.5 5.5 4v5M4 10.5c.4-.6 1-.9 1.6-.7.8.3.9 1.2.3 1.8L4 14h2.5M4 16.5h2.3l-1.2 1.4c.9 0 1.4.5 1.3 1.2-.1.8-1.3 1.2-2.4.6" stroke-width="1.4"/>',
+  bulletList:
+    '<path d="M9 6h11M9 12h11M9 18h11"/><circle cx="4.5" cy="6" r="1" fill="currentColor"/><circle cx="4.5" cy="12" r="1" fill="currentColor"/><circle cx="4.5" cy="18" r="1" fill="currentColor"/>',
+  orderedList:
+    '<path d="M10 6h10M10 12h10M10 18h10"/><path d="M4 4.5 5.5 4v5M4 10.5c.4-.6 1-.9 1.6-.7.8.3.9 1.2.3 1.8L4 14h2.5M4 16.5h2.3l-1.2 1.4c.9 0 1.4.5 1.3 1.2-.1.8-1.3 1.2-2.4.6" stroke-width="1.4"/>',
   quote: '<path d="M4 11h4v6H4zM4 11c0-3 1-5 4-6"/><path d="M14 11h4v6h-4zM14 11c0-3 1-5 4-6"/>',
   codeBlock: '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="m10 10-2 2 2 2M14 10l2 2-2 2"/>',
   rule: '<path d="M3 12h18"/><path d="M7 7h.01M12 7h.01M17 7h.01M7 17h.01M12 17h.01M17 17h.01"/>',
@@ -47,7 +49,10 @@ const ICONS = {
   redo: '<path d="m15 14 5-5-5-5"/><path d="M20 9H9.5a5.5 5.5 0 0 0 0 11H13"/>',
 };
 
-const text = (label: string, tag: 'b' | 'i' = 'b') => (): Node => h(tag, {}, label);
+const text =
+  (label: string, tag: 'b' | 'i' = 'b') =>
+  (): Node =>
+    h(tag, {}, label);
 const svg = (body: string) => (): Node => icon(body);
 const always = (command: Command) => (): Command => command;
 
@@ -71,10 +76,34 @@ const BUTTONS: readonly (Button | 'separator')[] = [
   { name: 'code', title: 'Inline code (Ctrl+`)', content: svg(ICONS.code), command: always(toggleCode), active: (s) => markActive(s, schema.marks['code']!) },
   { name: 'link', title: 'Link (Ctrl+K)', content: svg(ICONS.link), command: promptLink, active: (s) => activeLink(s) !== null },
   'separator',
-  { name: 'bullet-list', title: 'Bullet list (- )', content: svg(ICONS.bulletList), command: always(toggleBulletList), active: (s) => inList(s, schema.nodes['bullet_list']!) },
-  { name: 'ordered-list', title: 'Numbered list (1. )', content: svg(ICONS.orderedList), command: always(toggleOrderedList), active: (s) => inList(s, schema.nodes['ordered_list']!) },
-  { name: 'blockquote', title: 'Quote (> )', content: svg(ICONS.quote), command: always(toggleBlockquote), active: (s) => ancestorActive(s, schema.nodes['blockquote']!) },
-  { name: 'code-block', title: 'Code block (```)', content: svg(ICONS.codeBlock), command: always(toggleCodeBlock), active: (s) => blockActive(s, schema.nodes['code_block']!) },
+  {
+    name: 'bullet-list',
+    title: 'Bullet list (- )',
+    content: svg(ICONS.bulletList),
+    command: always(toggleBulletList),
+    active: (s) => inList(s, schema.nodes['bullet_list']!),
+  },
+  {
+    name: 'ordered-list',
+    title: 'Numbered list (1. )',
+    content: svg(ICONS.orderedList),
+    command: always(toggleOrderedList),
+    active: (s) => inList(s, schema.nodes['ordered_list']!),
+  },
+  {
+    name: 'blockquote',
+    title: 'Quote (> )',
+    content: svg(ICONS.quote),
+    command: always(toggleBlockquote),
+    active: (s) => ancestorActive(s, schema.nodes['blockquote']!),
+  },
+  {
+    name: 'code-block',
+    title: 'Code block (```)',
+    content: svg(ICONS.codeBlock),
+    command: always(toggleCodeBlock),
+    active: (s) => blockActive(s, schema.nodes['code_block']!),
+  },
   { name: 'horizontal-rule', title: 'Divider (---)', content: svg(ICONS.rule), command: always(insertHorizontalRule) },
   'separator',
   { name: 'undo', title: 'Undo your last change (Ctrl+Z)', content: svg(ICONS.undo), command: always(undo) },
@@ -115,7 +144,11 @@ export class Toolbar {
         this.element.append(h('span', { class: 'ce-separator', role: 'separator' }));
         continue;
       }
-      const button = h('button', { type: 'button', class: 'ce-button', 'data-command': spec.name, title: spec.title, 'aria-label': spec.title }, spec.content());
+      const button = h(
+        'button',
+        { type: 'button', class: 'ce-button', 'data-command': spec.name, title: spec.title, 'aria-label': spec.title },
+        spec.content(),
+      );
       // Keep the editor's selection: act on mousedown and never take focus from the text.
       button.addEventListener('mousedown', (event) => event.preventDefault());
       button.addEventListener('click', () => {

@@ -14,9 +14,7 @@ const STORAGE_KEY = 'collab-editor:user';
 const MAX_NAME = 60;
 
 /** Colors readable as caret labels with white text, and distinct from each other. */
-export const USER_COLORS: readonly string[] = [
-  '#2563eb', '#db2777', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#c026d3', '#dc2626', '#4f46e5', '#0d9488',
-];
+export const USER_COLORS: readonly string[] = ['#2563eb', '#db2777', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#c026d3', '#dc2626', '#4f46e5', '#0d9488'];
 
 const ANIMALS = ['Otter', 'Heron', 'Fox', 'Lynx', 'Wren', 'Badger', 'Ibex', 'Marten', 'Puffin', 'Seal', 'Crane', 'Hare'];
 

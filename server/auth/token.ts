@@ -75,11 +75,7 @@ export async function verifyToken(token: string, key: Uint8Array): Promise<Token
 }
 
 /** Signs a token for `doc` in `mode`, valid for `ttlSeconds`. */
-export async function mintToken(
-  key: Uint8Array,
-  claims: { doc: string; mode: AccessMode; sub?: string | undefined },
-  ttlSeconds: number,
-): Promise<string> {
+export async function mintToken(key: Uint8Array, claims: { doc: string; mode: AccessMode; sub?: string | undefined }, ttlSeconds: number): Promise<string> {
   checkDocClaim(claims.doc);
   const { SignJWT } = await loadJose();
   const now = Math.floor(Date.now() / 1000);

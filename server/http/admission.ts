@@ -11,7 +11,7 @@
  * upgrades cannot slip past them together.
  */
 import type { IncomingMessage } from 'node:http';
-import { Access, authorize, type Grant } from '../auth/access.js';
+import { type Access, authorize, type Grant } from '../auth/access.js';
 import type { ServerConfig } from '../config.js';
 import { HttpError } from '../errors.js';
 import { parseDocumentName } from '../sync/document-name.js';

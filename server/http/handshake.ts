@@ -35,6 +35,8 @@ export function handshakeKey(request: IncomingMessage): string {
 
 /** The response that completes the handshake whose key is `key`. */
 export function handshakeResponse(key: string): string {
-  const accept = createHash('sha1').update(key + ACCEPT_GUID).digest('base64');
+  const accept = createHash('sha1')
+    .update(key + ACCEPT_GUID)
+    .digest('base64');
   return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
 }

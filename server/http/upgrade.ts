@@ -74,8 +74,7 @@ export function installUpgradeGate(server: Server, gate: UpgradeGate): void {
         gate.accept(socket as Socket, head, admission);
       },
       (error: unknown) => {
-        const refusal =
-          error instanceof HttpError ? error : new HttpError(503, 'unavailable', 'the server could not accept the connection');
+        const refusal = error instanceof HttpError ? error : new HttpError(503, 'unavailable', 'the server could not accept the connection');
         if (!(error instanceof HttpError)) gate.onError(error);
         gate.onRefused(request, refusal);
         refuse(socket, refusal);

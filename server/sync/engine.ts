@@ -8,7 +8,7 @@ import type { DocumentStore } from '../../persistence/document-store.js';
 import { MAX_TIMER_MS } from '../config.js';
 import type { Logger } from '../logger.js';
 import { CLOSE, Connection, type ConnectionEvents, type ConnectionLimits, type ConnectionTicket } from './connection.js';
-import { decodeClientMessage, encodeSyncStep2, encodeUpdate, ProtocolError } from './protocol.js';
+import { type ClientMessage, decodeClientMessage, encodeSyncStep2, encodeUpdate, ProtocolError } from './protocol.js';
 import { RoomRegistry } from './registry.js';
 import type { Room } from './room.js';
 
@@ -33,7 +33,10 @@ export class SyncEngine {
   private readonly log: Logger;
   private readonly events: ConnectionEvents;
 
-  constructor(store: DocumentStore, private readonly options: EngineOptions) {
+  constructor(
+    store: DocumentStore,
+    private readonly options: EngineOptions,
+  ) {
     this.log = options.logger;
     this.rooms = new RoomRegistry(store, { ...options, onReload: (survivors, reloaded) => this.moveOnReload(survivors, reloaded) });
     this.events = this.connectionEvents();
@@ -207,7 +210,7 @@ export class SyncEngine {
 
   private handle(connection: Connection, room: Room, frame: Uint8Array): void {
     if (!connection.isOpen || room.failed) return;
-    let message;
+    let message: ClientMessage;
     try {
       message = decodeClientMessage(frame);
     } catch (error) {

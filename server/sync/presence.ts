@@ -111,7 +111,10 @@ export class RoomPresence {
       const owner = this.owners.get(entry.clientId);
       if (owner !== undefined && owner !== connection && !sameUser(owner, connection)) {
         kept ??= entries.slice(0, i);
-        this.log().debug({ connection: connection.id, user: connection.ticket.identity, owner: owner.ticket.identity, clientId: entry.clientId }, "dropped presence for another user's client id");
+        this.log().debug(
+          { connection: connection.id, user: connection.ticket.identity, owner: owner.ticket.identity, clientId: entry.clientId },
+          "dropped presence for another user's client id",
+        );
         continue;
       }
       if (entry.state !== null && !connection.awarenessClients.has(entry.clientId) && connection.awarenessClients.size >= MAX_PRESENCE_CLIENTS) {

@@ -91,7 +91,10 @@ export class RoomRegistry {
       onFailure: (room, survivors, sender) => this.discard(room, survivors, sender),
     };
     store.onFailure((error) => {
-      options.logger.error({ err: error, rooms: this.entries.size }, 'the store failed: every document is closed and clients will resync; restart the server to recover');
+      options.logger.error(
+        { err: error, rooms: this.entries.size },
+        'the store failed: every document is closed and clients will resync; restart the server to recover',
+      );
       for (const entry of [...this.entries.values()]) entry.room?.storeFailed(error);
     });
   }
@@ -155,7 +158,10 @@ export class RoomRegistry {
       entry.holds--;
       if (entry.heard >= entry.holds) entry.endWait?.();
       // A connection that never joined leaves an empty room behind: start its grace period.
-      void entry.loading.then((room) => this.release(room), () => undefined);
+      void entry.loading.then(
+        (room) => this.release(room),
+        () => undefined,
+      );
     };
   }
 
@@ -279,10 +285,14 @@ export class RoomRegistry {
     // Let the room's current call stack finish before its doc goes away; when it reloads, once its
     // connections have moved.
     const destroy = (): void => void setImmediate(() => room.destroy());
-    if (survivors.length === 0) return destroy();
-    const reloaded = current && !this.closed && sender !== null
-      ? this.load(room.name, { room, address: sender.ticket.remoteAddress }).loading
-      : Promise.reject(new Error(this.closed ? 'the server is shutting down' : 'the document was unloaded while it failed'));
+    if (survivors.length === 0) {
+      destroy();
+      return;
+    }
+    const reloaded =
+      current && !this.closed && sender !== null
+        ? this.load(room.name, { room, address: sender.ticket.remoteAddress }).loading
+        : Promise.reject(new Error(this.closed ? 'the server is shutting down' : 'the document was unloaded while it failed'));
     reloaded.then(destroy, destroy);
     this.options.onReload(survivors, reloaded);
   }

@@ -154,7 +154,12 @@ export class Room {
       // The update that failed the room made the server apply the whole document again.
       options.updateTime.spend(failed.address, performance.now() - started);
       const presence = failed.room.presence;
-      if (presence !== null && !presence.empty) room.presence = presence.copy(room.doc, () => room.log, (message) => room.broadcast(message, null));
+      if (presence !== null && !presence.empty)
+        room.presence = presence.copy(
+          room.doc,
+          () => room.log,
+          (message) => room.broadcast(message, null),
+        );
     }
     room.logLength = stored.updates.length;
     // The stored bytes bound the encoded size from above; `fits` measures exactly near the limit.
@@ -171,7 +176,11 @@ export class Room {
 
   /** The room's presence, created on first use (see `presence`). */
   private get present(): RoomPresence {
-    return (this.presence ??= new RoomPresence(this.doc, () => this.log, (message) => this.broadcast(message, null)));
+    return (this.presence ??= new RoomPresence(
+      this.doc,
+      () => this.log,
+      (message) => this.broadcast(message, null),
+    ));
   }
 
   /** True once the room has failed; it takes no more messages and is being unloaded. */
@@ -417,7 +426,10 @@ export class Room {
     const senders = this.waitingMessages?.connections() ?? [];
     this.waitingMessages = null;
     const reason = 'too much waits for edits the server has not received; reconnect to resync';
-    this.log.warn({ connection: sender.id, user: sender.ticket.identity, structs, deletions, messages, senders: senders.length }, `dropped what waited in the document: ${reason}`);
+    this.log.warn(
+      { connection: sender.id, user: sender.ticket.identity, structs, deletions, messages, senders: senders.length },
+      `dropped what waited in the document: ${reason}`,
+    );
     for (const connection of senders) {
       if (connection.ticket.acks) connection.send(encodeError('waiting-dropped', reason));
       connection.close(CLOSE.tryAgainLater, reason);

@@ -64,7 +64,7 @@ export class WaitingMessages {
 
   /** The position of the connection's oldest waiting message, if any. */
   first(connection: Connection): number | undefined {
-    return this.byConnection.get(connection)?.[0]!.position;
+    return this.byConnection.get(connection)?.[0]?.position;
   }
 
   /** Forgets the messages `doc` has integrated all of; returns the connections that had some. */
@@ -119,11 +119,7 @@ export function dropWaiting(doc: Y.Doc): void {
  * queues as they were before it: Yjs retries its pending structs (a new queue object) when a
  * dependency arrives, and applies what it can of the waiting deletions with every update.
  */
-export function waitingIntegrated(
-  structsBefore: Y.Doc['store']['pendingStructs'],
-  deletionsBefore: Uint8Array | null,
-  store: Y.Doc['store'],
-): boolean {
+export function waitingIntegrated(structsBefore: Y.Doc['store']['pendingStructs'], deletionsBefore: Uint8Array | null, store: Y.Doc['store']): boolean {
   return (structsBefore !== null && store.pendingStructs !== structsBefore) || (deletionsBefore !== null && deletionsApplied(deletionsBefore, store));
 }
 

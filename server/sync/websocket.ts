@@ -70,7 +70,7 @@ const OPCODE_PONG = 0xa;
 const kWebSocket = Symbol('server WebSocket');
 type OwnedSocket = Socket & { [kWebSocket]?: ServerWebSocket };
 
-const enum State {
+enum State {
   Open,
   /** A close frame was sent or received: no more messages are reported. */
   Closing,

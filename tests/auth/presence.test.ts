@@ -76,7 +76,7 @@ async function awarenessUntilAnswered(raw: RawClient, marker: string): Promise<s
   return received;
 }
 
-it('drops what another user\'s connection publishes or removes of someone\'s presence, relaying nothing of it', async () => {
+it("drops what another user's connection publishes or removes of someone's presence, relaying nothing of it", async () => {
   const ada = await join('presence/spoof', 'ada');
   ada.socket.send(presence(100, 1, { user: { name: 'Ada' } }));
   await expect.poll(async () => (await presentNow('presence/spoof')).get(100)).toEqual({ user: { name: 'Ada' } });
@@ -104,7 +104,7 @@ it('drops what another user\'s connection publishes or removes of someone\'s pre
   ada.socket.close();
 });
 
-it('without identities, still drops a read-only connection\'s forgery of a writer\'s presence', async () => {
+it("without identities, still drops a read-only connection's forgery of a writer's presence", async () => {
   const writer = connectRaw(withQuery(`${server.wsUrl}/presence/anonymous`, { token: await token('presence/anonymous', 'rw') }));
   await writer.opened;
   await writer.nextFrame(0);
@@ -121,7 +121,7 @@ it('without identities, still drops a read-only connection\'s forgery of a write
   reader.socket.close();
 });
 
-it('without identities, drops what a connection from another address publishes of a writer\'s presence, and lets the same address take it over', async () => {
+it("without identities, drops what a connection from another address publishes of a writer's presence, and lets the same address take it over", async () => {
   const doc = 'presence/addresses';
   const anonymous = async (localAddress: string): Promise<RawClient> => {
     const raw = connectRaw(withQuery(`${server.wsUrl}/${doc}`, { token: await token(doc, 'rw') }), { localAddress });
@@ -154,7 +154,7 @@ it('lets the same user take their presence over from an older connection, which 
   await expect.poll(async () => (await presentNow('presence/reconnect')).get(200)).toEqual({ user: { name: 'Ada, back' } });
   before.socket.close();
   await before.closed;
-  await expect.poll(async () => (await fetch(`${server.httpUrl}/healthz`).then((r) => r.json()) as { connections: number }).connections).toBe(1);
+  await expect.poll(async () => ((await fetch(`${server.httpUrl}/healthz`).then((r) => r.json())) as { connections: number }).connections).toBe(1);
   expect((await presentNow('presence/reconnect')).get(200)).toEqual({ user: { name: 'Ada, back' } });
   after.socket.close();
 });

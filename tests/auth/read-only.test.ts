@@ -85,7 +85,7 @@ describe('read-only connections', () => {
     reader.destroy();
   });
 
-  it('refuse the official client\'s edits, tell it, and neither store nor broadcast them', async () => {
+  it("refuse the official client's edits, tell it, and neither store nor broadcast them", async () => {
     const before = await serverState();
     const reader = connectClient(server.wsUrl, DOC, { params: { token: await token(DOC, 'ro') } });
     const denied = new Promise<string>((resolve) => {
@@ -129,7 +129,7 @@ describe('read-only connections', () => {
       ['a sync step 2 with new content', encodeSyncStep2(Y.encodeStateAsUpdate(foreign))],
       ['an update that only deletes', encodeUpdate(deletion)],
       ['an update whose dependencies are missing (it would wait in the pending queue)', encodeUpdate(foreignUpdates[1]!)],
-      ['the server\'s own state plus one new struct', encodeSyncStep2(Y.mergeUpdates([Y.encodeStateAsUpdate(before), foreignUpdates[0]!]))],
+      ["the server's own state plus one new struct", encodeSyncStep2(Y.mergeUpdates([Y.encodeStateAsUpdate(before), foreignUpdates[0]!]))],
     ];
     for (const [what, frame] of attacks) {
       expect(await refusals(raw, frame), what).toEqual([

@@ -124,9 +124,7 @@ describe('tokens on WebSockets', () => {
     const raw = connectRaw(withQuery(`${server.wsUrl}/tokens/expiring`, { token: jwt }));
     await raw.opened;
     expect(await raw.closed).toEqual({ code: 1008, reason: 'token expired' });
-    await expect
-      .poll(() => server.logs.some((line) => line.includes('"user":"alice"') && line.includes('closed a connection: token expired')))
-      .toBe(true);
+    await expect.poll(() => server.logs.some((line) => line.includes('"user":"alice"') && line.includes('closed a connection: token expired'))).toBe(true);
   });
 });
 

@@ -30,7 +30,10 @@ describeInBrowser('editing together in two browsers', () => {
       newContext(suite.browser, { userName: 'Ada Lovelace', userColor: '#db2777' }),
       newContext(suite.browser, { userName: 'Bob Kahn', userColor: '#16a34a' }),
     ]);
-    cleanup.push(() => ada.close(), () => bob.close());
+    cleanup.push(
+      () => ada.close(),
+      () => bob.close(),
+    );
     return Promise.all([openEditor(ada, suite.server.httpUrl, name), openEditor(bob, suite.server.httpUrl, name)]);
   }
 

@@ -91,10 +91,7 @@ describeInBrowser('the editor embedded in another origin', () => {
   beforeAll(async () => {
     // The example is another origin, which the server must allow (--allowed-origins).
     const examplePort = await freePort();
-    [browser, server] = await Promise.all([
-      launchBrowser(),
-      startServer({ args: ['--allowed-origins', `http://127.0.0.1:${examplePort}`] }),
-    ]);
+    [browser, server] = await Promise.all([launchBrowser(), startServer({ args: ['--allowed-origins', `http://127.0.0.1:${examplePort}`] })]);
     example = await startExample(server.httpUrl, examplePort);
   });
   afterAll(async () => {
@@ -141,7 +138,7 @@ describeInBrowser('the editor embedded in another origin', () => {
     }
   });
 
-  it('says that the server refuses the page\'s origin, rather than that it is offline', async () => {
+  it("says that the server refuses the page's origin, rather than that it is offline", async () => {
     // The same example from an origin the server does not allow: localhost, not 127.0.0.1. A
     // browser hides the answer to a refused upgrade, so the editor asks the server over HTTP.
     const name = `e2e/embed-origin-${Date.now().toString(36)}`;

@@ -6,7 +6,6 @@ import { expect, it } from 'vitest';
 import { browserAndServerForSuite, describeInBrowser, newContext, openEditor, waitForCaretAtEnd } from '../helpers/browser.js';
 import { connectClient, waitForDoc } from '../helpers/clients.js';
 
-
 describeInBrowser('formatting', () => {
   const suite = browserAndServerForSuite();
 
@@ -68,7 +67,16 @@ describeInBrowser('formatting', () => {
       const fragment = client.doc.getXmlFragment('prosemirror');
       await waitForDoc(client.doc, () => fragment.toString().includes('link me'), 'the link in Node');
       const xml = fragment.toString();
-      for (const tag of ['<heading level="2">', '<blockquote>', '<code_block>', '<horizontal_rule>', '<hard_break>', '<ordered_list', '<bullet_list>', '<list_item>']) {
+      for (const tag of [
+        '<heading level="2">',
+        '<blockquote>',
+        '<code_block>',
+        '<horizontal_rule>',
+        '<hard_break>',
+        '<ordered_list',
+        '<bullet_list>',
+        '<list_item>',
+      ]) {
         expect(xml, tag).toContain(tag);
       }
       for (const mark of ['<em>soft</em>', '<code>code</code>']) expect(xml).toContain(mark);

@@ -33,7 +33,14 @@ function outline(doc: Y.Doc): string[] {
   return doc
     .getXmlFragment(FRAGMENT_NAME)
     .toArray()
-    .map((child) => (child instanceof Y.XmlElement ? `${child.nodeName}:${child.toArray().map((c) => (c instanceof Y.XmlText ? c.toString() : c.toString().replace(/<[^>]*>/g, ''))).join('')}` : `${child.constructor.name}:${child.toString()}`));
+    .map((child) =>
+      child instanceof Y.XmlElement
+        ? `${child.nodeName}:${child
+            .toArray()
+            .map((c) => (c instanceof Y.XmlText ? c.toString() : c.toString().replace(/<[^>]*>/g, '')))
+            .join('')}`
+        : `${child.constructor.name}:${child.toString()}`,
+    );
 }
 
 /** Types `text` in a new paragraph of the page, and returns the writer's outline once it has it. */
@@ -164,7 +171,11 @@ describeInBrowser('content and presence the editor must survive', () => {
     expect(styles).toContain('background-color: rgba(100, 116, 139, 0.44);');
     expect(styles.filter((style) => style.includes('position'))).toEqual([]);
 
-    expect(await typedAndReceived(opened, writer, 'typed by Hana')).toEqual(['paragraph:shared paragraph', 'paragraph:remote edit after the presence', 'paragraph:typed by Hana']);
+    expect(await typedAndReceived(opened, writer, 'typed by Hana')).toEqual([
+      'paragraph:shared paragraph',
+      'paragraph:remote edit after the presence',
+      'paragraph:typed by Hana',
+    ]);
     expect(errors).toEqual([]);
   });
 
@@ -192,8 +203,18 @@ describeInBrowser('content and presence the editor must survive', () => {
     // Everyone, the page itself included, ends with Hana's own state, published again past the forgery.
     const observer = await nodeClient(name);
     const seen = () => observer.provider.awareness.getStates().get(clientId) as { user?: { name?: string } } | undefined;
-    await waitForEvent(observer.provider.awareness, 'change', () => seen()?.user?.name === 'Honest Hana' && (observer.provider.awareness.meta.get(clientId)?.clock ?? 0) > 100, "Hana's own presence, after the forgery");
-    const own = await hana.evaluate(() => (window as unknown as { collabEditor: { provider: { awareness: { getLocalState(): { user: { name: string } } } } } }).collabEditor.provider.awareness.getLocalState().user.name);
+    await waitForEvent(
+      observer.provider.awareness,
+      'change',
+      () => seen()?.user?.name === 'Honest Hana' && (observer.provider.awareness.meta.get(clientId)?.clock ?? 0) > 100,
+      "Hana's own presence, after the forgery",
+    );
+    const own = await hana.evaluate(
+      () =>
+        (
+          window as unknown as { collabEditor: { provider: { awareness: { getLocalState(): { user: { name: string } } } } } }
+        ).collabEditor.provider.awareness.getLocalState().user.name,
+    );
     expect(own).toBe('Honest Hana');
   });
 });

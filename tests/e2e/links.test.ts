@@ -15,7 +15,13 @@ let counter = 0;
 const docName = (label: string) => `e2e/${label}-${Date.now().toString(36)}-${counter++}`;
 
 /** Addresses that are scripts once the URL parser has dropped tabs, newlines and leading controls. */
-const HIDDEN_SCRIPTS = ['java\tscript:window.PWNED=1', 'java\nscript:window.PWNED=2', 'java\rscript:window.PWNED=3', '\x01javascript:window.PWNED=4', ' \x00javascript:window.PWNED=5'];
+const HIDDEN_SCRIPTS = [
+  'java\tscript:window.PWNED=1',
+  'java\nscript:window.PWNED=2',
+  'java\rscript:window.PWNED=3',
+  '\x01javascript:window.PWNED=4',
+  ' \x00javascript:window.PWNED=5',
+];
 
 /** Appends a paragraph per link to the fragment: its text linked to `href`, as any Yjs client may write it. */
 function writeLinks(doc: Y.Doc, links: readonly (readonly [text: string, href: string])[]): void {
@@ -55,7 +61,10 @@ describeInBrowser('links in the editor', () => {
     const client = connectClient(suite.server.wsUrl, name);
     cleanup.push(() => client.destroy());
     await client.synced;
-    writeLinks(client.doc, [...HIDDEN_SCRIPTS, 'https://example.com/safe'].map((href, index) => [`link${index}`, href] as const));
+    writeLinks(
+      client.doc,
+      [...HIDDEN_SCRIPTS, 'https://example.com/safe'].map((href, index) => [`link${index}`, href] as const),
+    );
 
     const context = await newContext(suite.browser);
     cleanup.push(() => context.close());

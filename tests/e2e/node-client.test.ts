@@ -7,7 +7,6 @@ import * as Y from 'yjs';
 import { blockTexts, browserAndServerForSuite, describeInBrowser, newContext, openEditor, typeAtEnd, waitForText } from '../helpers/browser.js';
 import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
 
-
 describeInBrowser('the editor and a Node Yjs client', () => {
   const suite = browserAndServerForSuite();
 
@@ -39,7 +38,12 @@ describeInBrowser('the editor and a Node Yjs client', () => {
       const paragraphs = fragment
         .toArray()
         .filter((node): node is Y.XmlElement => node instanceof Y.XmlElement && node.nodeName === 'paragraph')
-        .map((node) => node.toArray().map((text) => (text instanceof Y.XmlText ? text.toString() : '')).join(''));
+        .map((node) =>
+          node
+            .toArray()
+            .map((text) => (text instanceof Y.XmlText ? text.toString() : ''))
+            .join(''),
+        );
       expect(paragraphs).toEqual(['Written by a Node client', 'Typed in Chromium']);
       expect(await blockTexts(page)).toEqual(['Written by a Node client', 'Typed in Chromium']);
     } finally {

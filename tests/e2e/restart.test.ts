@@ -5,16 +5,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  blockTexts,
-  describeInBrowser,
-  launchBrowser,
-  newContext,
-  openEditor,
-  typeAtEnd,
-  waitForStatus,
-  waitForText,
-} from '../helpers/browser.js';
+import { blockTexts, describeInBrowser, launchBrowser, newContext, openEditor, typeAtEnd, waitForStatus, waitForText } from '../helpers/browser.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';
@@ -124,11 +115,11 @@ describeInBrowser('the editor across restarts and outages', () => {
     const dataDir = await freshDataDir();
     const first = await serverOn(dataDir);
     const [adaContext, bobContext] = await Promise.all([newContext(browser, { userName: 'Ada' }), newContext(browser, { userName: 'Bob' })]);
-    cleanup.push(() => adaContext.close(), () => bobContext.close());
-    const [ada, bob] = await Promise.all([
-      openEditor(adaContext, first.httpUrl, 'e2e/outage'),
-      openEditor(bobContext, first.httpUrl, 'e2e/outage'),
-    ]);
+    cleanup.push(
+      () => adaContext.close(),
+      () => bobContext.close(),
+    );
+    const [ada, bob] = await Promise.all([openEditor(adaContext, first.httpUrl, 'e2e/outage'), openEditor(bobContext, first.httpUrl, 'e2e/outage')]);
     await typeAtEnd(ada, 'Before the outage');
     await waitForText(bob, 'Before the outage');
 

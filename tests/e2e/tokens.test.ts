@@ -8,7 +8,6 @@ import { blockTexts, browserAndServerForSuite, describeInBrowser, newContext, op
 
 const SECRET = 'e2e-secret-that-is-long-enough-for-hs256-0123456789';
 
-
 describeInBrowser('the editor with access tokens', () => {
   const suite = browserAndServerForSuite({ args: ['--auth-secret', SECRET] });
 

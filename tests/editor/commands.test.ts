@@ -30,7 +30,7 @@ function stateWith(text: string, from: number, to = from): EditorState {
 const p = (text = '') => nodes['paragraph']!.create(null, text === '' ? null : schema.text(text));
 const li = (...content: Node[]) => nodes['list_item']!.create(null, content);
 const ul = (...items: Node[]) => nodes['bullet_list']!.create(null, items);
-const ol = (...items: Node[]) => nodes['ordered_list']!.create(null, items);
+const _ol = (...items: Node[]) => nodes['ordered_list']!.create(null, items);
 
 /** A state of `blocks` with the caret where the text holds `|` (which is removed). */
 function withCaret(...blocks: Node[]): EditorState {
@@ -79,7 +79,17 @@ describe('schema', () => {
 
   it('reads the scheme as the browser does, so nothing the URL parser drops can hide a script', () => {
     // The URL parser removes tabs and newlines anywhere, and C0 controls and spaces at either end.
-    for (const href of ['java\tscript:alert(1)', 'java\nscript:alert(1)', 'java\rscript:alert(1)', '\x01javascript:alert(1)', ' \x00javascript:alert(1)', 'javascript:alert(1)\x1f', 'jav\tascr\nipt:alert(1)', '\tdata:text/html,x', 'vbscript:x']) {
+    for (const href of [
+      'java\tscript:alert(1)',
+      'java\nscript:alert(1)',
+      'java\rscript:alert(1)',
+      '\x01javascript:alert(1)',
+      ' \x00javascript:alert(1)',
+      'javascript:alert(1)\x1f',
+      'jav\tascr\nipt:alert(1)',
+      '\tdata:text/html,x',
+      'vbscript:x',
+    ]) {
       expect(safeHref(href), JSON.stringify(href)).toBeNull();
       expect(new URL(href, 'https://example.com/').protocol, JSON.stringify(href)).not.toMatch(/^https?:$/);
     }
@@ -160,19 +170,19 @@ describe('commands', () => {
   });
 
   it('inserts a rule and goes on typing after it, wherever the caret is', () => {
-    const after = (state: EditorState) => typed(run(state, insertHorizontalRule), 'X').doc.toString();
+    const typedAfter = (state: EditorState) => typed(run(state, insertHorizontalRule), 'X').doc.toString();
     const rule = 'horizontal_rule';
     // An empty line, as after "Intro" and Enter, and an empty document: the rule goes above the line.
-    expect(after(withCaret(p('Intro'), p('|')))).toBe(`doc(paragraph("Intro"), ${rule}, paragraph("X"))`);
-    expect(after(withCaret(p('|')))).toBe(`doc(${rule}, paragraph("X"))`);
+    expect(typedAfter(withCaret(p('Intro'), p('|')))).toBe(`doc(paragraph("Intro"), ${rule}, paragraph("X"))`);
+    expect(typedAfter(withCaret(p('|')))).toBe(`doc(${rule}, paragraph("X"))`);
     // The middle of a paragraph splits it; its start puts the rule above it.
-    expect(after(withCaret(p('ab|cd')))).toBe(`doc(paragraph("ab"), ${rule}, paragraph("Xcd"))`);
-    expect(after(withCaret(p('|abc')))).toBe(`doc(${rule}, paragraph("Xabc"))`);
+    expect(typedAfter(withCaret(p('ab|cd')))).toBe(`doc(paragraph("ab"), ${rule}, paragraph("Xcd"))`);
+    expect(typedAfter(withCaret(p('|abc')))).toBe(`doc(${rule}, paragraph("Xabc"))`);
     // The end of a paragraph, of the document or before a list: a new line after the rule.
-    expect(after(withCaret(p('abc|')))).toBe(`doc(paragraph("abc"), ${rule}, paragraph("X"))`);
-    expect(after(withCaret(p('abc|'), ul(li(p('a')))))).toBe(`doc(paragraph("abc"), ${rule}, paragraph("X"), bullet_list(list_item(paragraph("a"))))`);
+    expect(typedAfter(withCaret(p('abc|')))).toBe(`doc(paragraph("abc"), ${rule}, paragraph("X"))`);
+    expect(typedAfter(withCaret(p('abc|'), ul(li(p('a')))))).toBe(`doc(paragraph("abc"), ${rule}, paragraph("X"), bullet_list(list_item(paragraph("a"))))`);
     // In a list item: the rule and the new line stay in the item.
-    expect(after(withCaret(ul(li(p('a|')), li(p('b')))))).toBe(
+    expect(typedAfter(withCaret(ul(li(p('a|')), li(p('b')))))).toBe(
       `doc(bullet_list(list_item(paragraph("a"), ${rule}, paragraph("X")), list_item(paragraph("b"))))`,
     );
     // Selected text is replaced by the rule.
@@ -195,7 +205,8 @@ describe('names and tokens', () => {
   it('accepts the names the server accepts', () => {
     const marked = ['हिन्दी', 'தமிழ்', 'বাংলা', 'عَرَبِيّ', 'cafe\u0301'];
     for (const name of ['notes', 'team/notes', 'a-b_c.d~e:f@g', 'Ünïcode/文書', ...marked]) expect(isDocumentName(name), name).toBe(true);
-    for (const name of ['', '/lead', 'trail/', 'a//b', 'a/../b', 'has space', 'per%cent', '\u0301mark-first', 'a/\u0301b']) expect(isDocumentName(name), name).toBe(false);
+    for (const name of ['', '/lead', 'trail/', 'a//b', 'a/../b', 'has space', 'per%cent', '\u0301mark-first', 'a/\u0301b'])
+      expect(isDocumentName(name), name).toBe(false);
   });
 
   it('reads the mode claim of a token without verifying it', () => {

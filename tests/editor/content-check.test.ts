@@ -83,46 +83,98 @@ describe('ContentCheck', () => {
   });
 
   const refused: Array<[string, (fragment: Y.XmlFragment, doc: Y.Doc) => void, RegExp]> = [
-    ['an unknown block (content of a newer version or another app)', (f) => f.push([element('callout', [paragraph('inside')], { kind: 'warning' })]), /"callout" element, which this editor does not know/],
-    ['an unknown inline node', (f) => f.push([element('paragraph', [text('Hi '), element('mention', [], { id: 'u42' }), text(' there')])]), /"mention" element/],
+    [
+      'an unknown block (content of a newer version or another app)',
+      (f) => f.push([element('callout', [paragraph('inside')], { kind: 'warning' })]),
+      /"callout" element, which this editor does not know/,
+    ],
+    [
+      'an unknown inline node',
+      (f) => f.push([element('paragraph', [text('Hi '), element('mention', [], { id: 'u42' }), text(' there')])]),
+      /"mention" element/,
+    ],
     ['an unknown mark', (f) => f.push([element('paragraph', [text('plain '), text('lit', { highlight: {} })])]), /formatted with "highlight"/],
-    ['an attribute the node does not have', (f) => f.push([element('paragraph', [text('centered')], { align: 'center' })]), /"paragraph" element has a "align" attribute/],
-    ['an attribute the mark does not have', (f) => f.push([element('paragraph', [text('link', { link: { href: 'https://a.example', title: null, rel: 'sponsored' } })])]), /"link" formatting has a "rel" attribute/],
-    ['a heading inside a paragraph', (f) => f.push([element('paragraph', [element('heading', [text('h')], { level: 2 })])]), /"paragraph" element does not fit/],
+    [
+      'an attribute the node does not have',
+      (f) => f.push([element('paragraph', [text('centered')], { align: 'center' })]),
+      /"paragraph" element has a "align" attribute/,
+    ],
+    [
+      'an attribute the mark does not have',
+      (f) => f.push([element('paragraph', [text('link', { link: { href: 'https://a.example', title: null, rel: 'sponsored' } })])]),
+      /"link" formatting has a "rel" attribute/,
+    ],
+    [
+      'a heading inside a paragraph',
+      (f) => f.push([element('paragraph', [element('heading', [text('h')], { level: 2 })])]),
+      /"paragraph" element does not fit/,
+    ],
     ['a paragraph straight in a list', (f) => f.push([element('bullet_list', [paragraph('item')])]), /"bullet_list" element does not fit/],
-    ['an attribute named like an inherited property', (f) => f.push([element('paragraph', [text('p')], { constructor: 'keep-me' })]), /"constructor" attribute/],
-    ['a "ychange" attribute (y-prosemirror never stores one, and drops it on edit)', (f) => f.push([element('paragraph', [text('p')], { ychange: { type: 'added' } })]), /"ychange" attribute/],
+    [
+      'an attribute named like an inherited property',
+      (f) => f.push([element('paragraph', [text('p')], { constructor: 'keep-me' })]),
+      /"constructor" attribute/,
+    ],
+    [
+      'a "ychange" attribute (y-prosemirror never stores one, and drops it on edit)',
+      (f) => f.push([element('paragraph', [text('p')], { ychange: { type: 'added' } })]),
+      /"ychange" attribute/,
+    ],
     ['"ychange" formatting', (f) => f.push([element('paragraph', [text('tracked', { ychange: { type: 'added', user: 'x' } })])]), /formatted with "ychange"/],
-    ['formatting hidden behind a "__proto__" key', (f) => {
-      const t = new Y.XmlText();
-      t.insert(0, 'victim', JSON.parse('{"__proto__": {"highlight": {"color": "yellow"}}}') as Record<string, unknown>);
-      f.push([element('paragraph', [t])]);
-    }, /"highlight"/],
-    ['two links on the same text', (f) => {
-      const t = new Y.XmlText();
-      t.insert(0, 'two links', { link: { href: 'https://a.example/', title: null }, 'link--AAAAAAAA': { href: 'https://b.example/', title: null } });
-      f.push([element('paragraph', [t])]);
-    }, /"link" formatting together with formatting that excludes it/],
+    [
+      'formatting hidden behind a "__proto__" key',
+      (f) => {
+        const t = new Y.XmlText();
+        t.insert(0, 'victim', JSON.parse('{"__proto__": {"highlight": {"color": "yellow"}}}') as Record<string, unknown>);
+        f.push([element('paragraph', [t])]);
+      },
+      /"highlight"/,
+    ],
+    [
+      'two links on the same text',
+      (f) => {
+        const t = new Y.XmlText();
+        t.insert(0, 'two links', { link: { href: 'https://a.example/', title: null }, 'link--AAAAAAAA': { href: 'https://b.example/', title: null } });
+        f.push([element('paragraph', [t])]);
+      },
+      /"link" formatting together with formatting that excludes it/,
+    ],
     ['text at the top level', (f) => f.push([text('loose')]), /holds text where the editor expects/],
     ['a hook at the top level', (f) => f.push([new Y.XmlHook('widget') as unknown as Y.XmlElement]), /holds a hook/],
     ['a hook in a paragraph', (f) => f.push([element('paragraph', [text('x'), new Y.XmlHook('widget')])]), /holds a hook/],
     ['a map in a paragraph', (f) => f.push([element('paragraph', [text('x'), new Y.Map()])]), /holds a shared/],
-    ['an embed in text', (f) => {
-      const t = new Y.XmlText();
-      t.insert(0, 'ab');
-      t.insertEmbed(1, { foo: 1 });
-      f.push([element('paragraph', [t])]);
-    }, /its text holds a JSON value/],
-    ['a string at the top level (the name used as a Y.Text)', (_f, doc) => {
-      const other = new Y.Doc();
-      other.getText(FRAGMENT_NAME).insert(0, 'S');
-      Y.applyUpdate(doc, Y.encodeStateAsUpdate(other));
-    }, /holds a string/],
+    [
+      'an embed in text',
+      (f) => {
+        const t = new Y.XmlText();
+        t.insert(0, 'ab');
+        t.insertEmbed(1, { foo: 1 });
+        f.push([element('paragraph', [t])]);
+      },
+      /its text holds a JSON value/,
+    ],
+    [
+      'a string at the top level (the name used as a Y.Text)',
+      (_f, doc) => {
+        const other = new Y.Doc();
+        other.getText(FRAGMENT_NAME).insert(0, 'S');
+        Y.applyUpdate(doc, Y.encodeStateAsUpdate(other));
+      },
+      /holds a string/,
+    ],
     ['a horizontal rule with text in it', (f) => f.push([element('horizontal_rule', [text('x')])]), /"horizontal_rule" element does not fit/],
     ['a "doc" inside the document', (f) => f.push([element('doc', [paragraph('nested')])]), /"doc" element/],
     ['a "text" element', (f) => f.push([element('text', [text('x')])]), /"text" element does not fit/],
-    ['nesting past the limit (2,000 deep overflows the browser editor\'s stack)', (f) => f.push([nested(500)]), new RegExp(`nested more than ${MAX_DEPTH} deep`)],
-    ['a mark attribute of the wrong kind', (f) => f.push([element('paragraph', [text('odd', { link: { href: { a: 1 }, title: null } })])]), /"link" formatting does not fit .*Expected value of type string/],
+    [
+      "nesting past the limit (2,000 deep overflows the browser editor's stack)",
+      (f) => f.push([nested(500)]),
+      new RegExp(`nested more than ${MAX_DEPTH} deep`),
+    ],
+    [
+      'a mark attribute of the wrong kind',
+      (f) => f.push([element('paragraph', [text('odd', { link: { href: { a: 1 }, title: null } })])]),
+      /"link" formatting does not fit .*Expected value of type string/,
+    ],
   ];
   for (const [what, build, reason] of refused) {
     it(`refuses ${what}, saying why`, () => {
@@ -181,7 +233,7 @@ describe('depthLimit', () => {
     expect(takes(state, state.tr.insertText('x', deepText))).toBe(false);
   });
 
-  it("lets y-prosemirror show the shared document, which the content check has passed", () => {
+  it('lets y-prosemirror show the shared document, which the content check has passed', () => {
     const state = EditorState.create({ schema, plugins: [depthLimit(4)] });
     const render = state.tr.replaceWith(0, state.doc.content.size, quoted(5)).setMeta(ySyncPluginKey, { isChangeOrigin: true });
     expect(takes(state, render)).toBe(true);

@@ -30,7 +30,12 @@ describe('StatusTracker', () => {
     // The server has something, but not all of it: still saving.
     status.saved(new Map([[1, 3]]));
     expect(status.status.state).toBe('saving');
-    status.saved(new Map([[1, 5], [2, 9]]));
+    status.saved(
+      new Map([
+        [1, 5],
+        [2, 9],
+      ]),
+    );
     expect(status.status).toMatchObject({ state: 'saved', unsaved: false, label: 'Saved' });
   });
 

@@ -79,7 +79,10 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.uint8Array({ minLength: 0, maxLength: 64 }) }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('huge-varint' as const), where: fc.constantFrom('type' as const, 'sync-type' as const, 'length' as const, 'awareness-count' as const) }),
+    arbitrary: fc.record({
+      kind: fc.constant('huge-varint' as const),
+      where: fc.constantFrom('type' as const, 'sync-type' as const, 'length' as const, 'awareness-count' as const),
+    }),
   },
   {
     weight: 2,

@@ -12,14 +12,7 @@ import { removeDir, startServer, type ServerProcess, type StartOptions } from '.
 /** The browser binary: `CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
 export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 /** Why the browser tests cannot run here, or `null` if they can. */
 export function browserUnavailable(): string | null {
@@ -83,10 +76,7 @@ export async function launchBrowser(): Promise<Browser> {
  * A fresh context (its own storage, IndexedDB and cookies: a different browser profile, in effect)
  * that forwards page errors to the test output. `userName` presets the remembered editor name.
  */
-export async function newContext(
-  browser: Browser,
-  options: BrowserContextOptions & { userName?: string; userColor?: string } = {},
-): Promise<BrowserContext> {
+export async function newContext(browser: Browser, options: BrowserContextOptions & { userName?: string; userColor?: string } = {}): Promise<BrowserContext> {
   const { userName, userColor, ...contextOptions } = options;
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, ...contextOptions });
   if (userName !== undefined) {

@@ -23,11 +23,7 @@ export interface YClient {
 }
 
 /** Connects the official provider to `wsUrl/<name>`. */
-export function connectClient(
-  wsUrl: string,
-  name: string,
-  options: { params?: Record<string, string>; doc?: Y.Doc; connect?: boolean } = {},
-): YClient {
+export function connectClient(wsUrl: string, name: string, options: { params?: Record<string, string>; doc?: Y.Doc; connect?: boolean } = {}): YClient {
   const doc = options.doc ?? new Y.Doc();
   const provider = new WebsocketProvider(wsUrl, name, doc, {
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,

@@ -72,10 +72,12 @@ describe('refused upgrades', () => {
           `GET /ws/bad%zz${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
             'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
         );
-        return new Promise<Socket>((resolve) => socket.once('data', (response: Buffer) => {
-          expect(response.toString('latin1')).toMatch(/^HTTP\/1\.1 400 /);
-          resolve(socket);
-        }));
+        return new Promise<Socket>((resolve) =>
+          socket.once('data', (response: Buffer) => {
+            expect(response.toString('latin1')).toMatch(/^HTTP\/1\.1 400 /);
+            resolve(socket);
+          }),
+        );
       }),
     );
     // The refusal is read; a moment later the server lets go of the socket (before, it kept every
@@ -112,7 +114,7 @@ describe('documents loaded at once', () => {
 });
 
 describe('origins of browser pages', () => {
-  it('by default admits the server\'s own pages and non-browser clients, and refuses other origins with 403', async () => {
+  it("by default admits the server's own pages and non-browser clients, and refuses other origins with 403", async () => {
     const server = await serverWith([]);
     await open(`${server.wsUrl}/doc`);
     await open(`${server.wsUrl}/doc`, { Origin: server.httpUrl });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { HttpError } from '../../server/errors.js';
+import type { HttpError } from '../../server/errors.js';
 import { checkOrigin } from '../../server/http/origin.js';
 import { TokenBucket } from '../../server/sync/rate-limit.js';
 import { changesNothing, findMisplacedItem } from '../../server/sync/update-check.js';
@@ -101,7 +101,12 @@ describe('changesNothing', () => {
     // A deletion range partly deleted already still deletes something.
     const partly = server();
     partly.getText('t').delete(0, 1);
-    expect(changesNothing(partly, updateOf(server(), (d) => d.getText('t').delete(0, 3)))).toBe(false);
+    expect(
+      changesNothing(
+        partly,
+        updateOf(server(), (d) => d.getText('t').delete(0, 3)),
+      ),
+    ).toBe(false);
   });
 });
 
@@ -113,7 +118,10 @@ describe('findMisplacedItem', () => {
     Y.applyUpdate(b, Y.encodeStateAsUpdate(a));
     const fromA = updateOf(a, (d) => d.getText('t').insert(3, 'XYZ'));
     const fromB = updateOf(b, (d) => d.getText('t').insert(3, '123'));
-    for (const [doc, update] of [[a, fromB], [b, fromA]] as const) {
+    for (const [doc, update] of [
+      [a, fromB],
+      [b, fromA],
+    ] as const) {
       doc.transact((transaction) => {
         Y.applyUpdate(doc, update);
         expect(findMisplacedItem(doc, transaction.beforeState)).toBe(null);
@@ -147,12 +155,15 @@ describe('findMisplacedItem', () => {
 
   it('finds an item placed before its origin or past its right origin, however far from them', () => {
     // "a", a run of 100 "b" (client 1) and a run of 100 "c" after it (client 2).
-    const base = docWith((d) => d.getText('t').insert(0, 'a' + 'b'.repeat(100)), 1);
+    const base = docWith((d) => d.getText('t').insert(0, `a${'b'.repeat(100)}`), 1);
     const other = docWith((d) => Y.applyUpdate(d, Y.encodeStateAsUpdate(base)), 2);
     other.getText('t').insert(101, 'c'.repeat(100));
     // A forged item of client 0 with its origin in the middle of the b's and its right origin
     // 40 characters to the left of it: Yjs puts it right after its origin, 150 items from the end.
-    for (const [origin, rightOrigin] of [[50, 10], [10, 9]]) {
+    for (const [origin, rightOrigin] of [
+      [50, 10],
+      [10, 9],
+    ]) {
       const doc = new Y.Doc();
       Y.applyUpdate(doc, Y.encodeStateAsUpdate(other));
       const found = misplacedIn(doc, forgedItem(0, Y.createID(1, origin!), Y.createID(1, rightOrigin!)));

@@ -74,7 +74,10 @@ describe('the time an update may take to apply', () => {
     const target = await server();
     const editor = connectClient(target.wsUrl, 'scanned');
     const reader = connectClient(target.wsUrl, 'scanned');
-    cleanup.push(() => editor.destroy(), () => reader.destroy());
+    cleanup.push(
+      () => editor.destroy(),
+      () => reader.destroy(),
+    );
     let dropped = 0;
     for (const client of [editor, reader]) client.provider.on('connection-close', () => dropped++);
     await Promise.all([editor.synced, reader.synced]);
@@ -154,7 +157,7 @@ describe('the time an update may take to apply', () => {
     neighbour.doc.getText('x').insert(0, 'mine');
     const check = connectClient(target.wsUrl, 'busy');
     cleanup.push(() => check.destroy());
-    await waitForDoc(check.doc, () => check.doc.getText('x').toString() === 'mine', 'the neighbour\'s edit');
+    await waitForDoc(check.doc, () => check.doc.getText('x').toString() === 'mine', "the neighbour's edit");
     expect(check.doc.getText('t').length).toBe(1001);
   });
 });

@@ -50,7 +50,10 @@ describe('what waits for missing edits', () => {
     waiter.socket.send(encodeUpdate(dependent));
     const editor = connectClient(target.wsUrl, 'flooded');
     const reader = connectClient(target.wsUrl, 'flooded');
-    cleanup.push(() => editor.destroy(), () => reader.destroy());
+    cleanup.push(
+      () => editor.destroy(),
+      () => reader.destroy(),
+    );
     await Promise.all([editor.synced, reader.synced]);
 
     // Deletions of thousands of characters nobody wrote: each would wait, and Yjs would apply them

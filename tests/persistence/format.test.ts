@@ -34,7 +34,12 @@ async function snapshot(): Promise<{ entries: [string, string][]; files: string[
   const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
   try {
     const entries = (await db.iterator().all()).map(([key, value]): [string, string] => [key, Buffer.from(value).toString('hex')]);
-    return { entries, files: readdirSync(dir).filter((file) => file.startsWith(JOURNAL_PREFIX)).sort() };
+    return {
+      entries,
+      files: readdirSync(dir)
+        .filter((file) => file.startsWith(JOURNAL_PREFIX))
+        .sort(),
+    };
   } finally {
     await db.close();
   }
@@ -84,7 +89,9 @@ it('refuses a store in a storage format this version does not read, and leaves i
   const before = await snapshot();
   const opening = LevelDocumentStore.open(dir);
   await expect(opening).rejects.toThrow(StoreOpenError);
-  await expect(opening).rejects.toThrow(`holds storage format ${STORAGE_FORMAT + 1}, written by a newer version of collab-server; this version reads format ${STORAGE_FORMAT}`);
+  await expect(opening).rejects.toThrow(
+    `holds storage format ${STORAGE_FORMAT + 1}, written by a newer version of collab-server; this version reads format ${STORAGE_FORMAT}`,
+  );
   // Nothing written: no journal file started, no key added or changed.
   expect(await snapshot()).toEqual(before);
 });

@@ -3,7 +3,7 @@
  * the way the engine stores them, must load and fold in time linear in the history.
  * The time bounds are generous: they catch a quadratic fold, not a slow machine.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as Y from 'yjs';
 
 import { applyStoredDocument, foldUpdates } from '../../persistence/fold.js';
@@ -97,7 +97,9 @@ describeWithTrace('a 100,000-update history', () => {
     foldUpdates(stored.updates.slice(0, 2_000));
     const quarter = timeApply(stored.updates.slice(0, HISTORY / 4));
     const full = timeApply(stored.updates);
-    console.log(`read ${HISTORY} logged updates: ${readMs} ms; apply 25k: ${quarter.ms} ms, apply 100k: ${full.ms} ms (ratio ${(full.ms / quarter.ms).toFixed(1)}, linear is 4, quadratic 16)`);
+    console.log(
+      `read ${HISTORY} logged updates: ${readMs} ms; apply 25k: ${quarter.ms} ms, apply 100k: ${full.ms} ms (ratio ${(full.ms / quarter.ms).toFixed(1)}, linear is 4, quadratic 16)`,
+    );
 
     expect(quarter.text).toBe(textAt25k);
     expect(full.text).toBe(finalText);

@@ -193,11 +193,26 @@ describe('bad input', () => {
       });
     for (const [ranges, clock] of [
       [Array.from({ length: 1000 }, (): [number, number] => [0, 20]), 0],
-      [[[0, 10], [5, 10]], 5],
-      [[[10, 1], [3, 1]], 3],
+      [
+        [
+          [0, 10],
+          [5, 10],
+        ],
+        5,
+      ],
+      [
+        [
+          [10, 1],
+          [3, 1],
+        ],
+        3,
+      ],
     ] as Array<[Array<[number, number]>, number]>) {
       const before = await snapshot();
-      expect(await sendBad(deletions(ranges))).toEqual({ code: 1007, reason: `invalid message: update deletes from client 77's clock ${clock} again, or out of order` });
+      expect(await sendBad(deletions(ranges))).toEqual({
+        code: 1007,
+        reason: `invalid message: update deletes from client 77's clock ${clock} again, or out of order`,
+      });
       await expectUndisturbed(before);
     }
   });
@@ -257,14 +272,16 @@ describe('bad input', () => {
     client.doc.getText('t').insert(0, 'ok');
     client.destroy();
     const listing = (await (await fetch(`${server.httpUrl}/api/documents`)).json()) as { documents: Array<{ name: string }> };
-    await expect.poll(async () => {
-      const refreshed = (await (await fetch(`${server.httpUrl}/api/documents`)).json()) as { documents: Array<{ name: string }> };
-      return refreshed.documents.map((d) => d.name);
-    }).toContain(name);
+    await expect
+      .poll(async () => {
+        const refreshed = (await (await fetch(`${server.httpUrl}/api/documents`)).json()) as { documents: Array<{ name: string }> };
+        return refreshed.documents.map((d) => d.name);
+      })
+      .toContain(name);
     expect(listing.documents.length).toBeGreaterThan(0);
   });
 
-  it('counts a name\'s length in characters, a letter outside the Basic Multilingual Plane as one', async () => {
+  it("counts a name's length in characters, a letter outside the Basic Multilingual Plane as one", async () => {
     // U+20000, a CJK letter: one character, two UTF-16 units.
     const longest = encodeURIComponent('\u{20000}'.repeat(256));
     const client = connectClient(server.wsUrl, longest);

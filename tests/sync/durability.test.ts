@@ -3,7 +3,7 @@
  * restart keeps content, kill -9 loses nothing another client saw, SIGTERM drains every write,
  * and clients that ask for it learn when their updates are stored.
  */
-import * as decoding from 'lib0/decoding';
+import type * as decoding from 'lib0/decoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { decodeSaved, MESSAGE_SAVED } from '../../server/sync/protocol.js';

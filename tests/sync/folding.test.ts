@@ -40,7 +40,11 @@ describe('folding', () => {
     cleanup.push(() => server.kill());
     const names = Array.from({ length: DOCS }, (_, i) => `busy-${i}`);
     const pairs = names.map((name) => ({ name, writer: connectClient(server.wsUrl, name), witness: connectClient(server.wsUrl, name) }));
-    for (const { writer, witness } of pairs) cleanup.push(() => writer.destroy(), () => witness.destroy());
+    for (const { writer, witness } of pairs)
+      cleanup.push(
+        () => writer.destroy(),
+        () => witness.destroy(),
+      );
     await Promise.all(pairs.flatMap(({ writer, witness }) => [writer.synced, witness.synced]));
 
     // Every document crosses the threshold in the same moment: one keystroke per update, all at

@@ -233,7 +233,7 @@ describe('updates a room stores and relays', () => {
     cleanup.push(() => observer.destroy());
     let observerClosed = 0;
     observer.provider.on('connection-close', () => observerClosed++);
-    await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'hello', 'the author\'s text');
+    await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'hello', "the author's text");
 
     // The author's next keystroke lands at the end: the forged item, between 'Z' and 'h', is now
     // between the end of the text and its start. That keystroke fails the room once: the author's

@@ -8,9 +8,28 @@ import { expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { encodeSyncStep1, encodeUpdate, MESSAGE_AWARENESS, MESSAGE_ERROR, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, SYNC_STEP_2 } from '../../server/sync/protocol.js';
+import {
+  encodeSyncStep1,
+  encodeUpdate,
+  MESSAGE_AWARENESS,
+  MESSAGE_ERROR,
+  MESSAGE_QUERY_AWARENESS,
+  MESSAGE_SYNC,
+  SYNC_STEP_2,
+} from '../../server/sync/protocol.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, connectRaw, forgedItem, type RawClient, seededRandom, testSeed, typist, waitForDoc, waitForEvent, type YClient } from '../helpers/clients.js';
+import {
+  connectClient,
+  connectRaw,
+  forgedItem,
+  type RawClient,
+  seededRandom,
+  testSeed,
+  typist,
+  waitForDoc,
+  waitForEvent,
+  type YClient,
+} from '../helpers/clients.js';
 import { type ServerProcess, startServer, startTestServer } from '../helpers/server-process.js';
 
 const cleanup = cleanupAfterEach();
@@ -85,7 +104,10 @@ it('closes, with the reason, a connection whose update waits for an edit the ser
   type('a');
   const waiter = connectRaw(`${target.wsUrl}/waiting?ack=1`);
   const attacker = connectRaw(`${target.wsUrl}/waiting`);
-  cleanup.push(() => waiter.socket.close(), () => attacker.socket.close());
+  cleanup.push(
+    () => waiter.socket.close(),
+    () => attacker.socket.close(),
+  );
   await Promise.all([waiter.opened, attacker.opened]);
   waiter.socket.send(encodeUpdate(type('b')));
   // The answer to a presence query, handled after it, says the keystroke is in.
@@ -247,7 +269,10 @@ it('blames the connection whose waiting item breaks the document, not the author
   const target = await server();
   const author = connectClient(target.wsUrl, 'blame');
   const reader = connectClient(target.wsUrl, 'blame');
-  cleanup.push(() => author.destroy(), () => reader.destroy());
+  cleanup.push(
+    () => author.destroy(),
+    () => reader.destroy(),
+  );
   const authorCloses: number[] = [];
   author.provider.on('connection-close', (event) => authorCloses.push(event?.code ?? 0));
   await Promise.all([author.synced, reader.synced]);
@@ -273,7 +298,7 @@ it('blames the connection whose waiting item breaks the document, not the author
     .toMatch(/"answerable":\[\{"connection":\d+[^\]]*\}\],"bystander":\d+/);
 });
 
-it("removes the presence of a connection that closed while the document reloaded, for everyone who stayed", async () => {
+it('removes the presence of a connection that closed while the document reloaded, for everyone who stayed', async () => {
   const target = await server();
   const { clients, first } = await editingTogether(target, 'presence', 2);
   // A raw client publishes a cursor, then closes: its close frame reaches the server, but it stops
@@ -291,7 +316,11 @@ it("removes the presence of a connection that closed while the document reloaded
   encoding.writeVarUint8Array(presence, encoding.toUint8Array(states));
   leaving.socket.send(encoding.toUint8Array(presence));
   const sees = (present: boolean) =>
-    Promise.all(clients.map((client) => waitForEvent(client.provider.awareness, 'change', () => client.provider.awareness.getStates().has(4242) === present, 'the cursor', 10_000)));
+    Promise.all(
+      clients.map((client) =>
+        waitForEvent(client.provider.awareness, 'change', () => client.provider.awareness.getStates().has(4242) === present, 'the cursor', 10_000),
+      ),
+    );
   await sees(true);
   const tcp = (leaving.socket as unknown as { _socket: import('node:net').Socket })._socket;
   leaving.socket.close(1000, 'bye');

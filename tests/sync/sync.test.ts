@@ -2,7 +2,7 @@
  * Live sync between real y-websocket clients through a real server process.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
@@ -145,7 +145,7 @@ describe('sync between clients', () => {
     expect(b.provider.awareness.getStates().has(aId)).toBe(false);
   });
 
-  it('keeps a client\'s presence when another client, who echoed it, leaves', async () => {
+  it("keeps a client's presence when another client, who echoed it, leaves", async () => {
     const [a, b, c] = [client('echoed-presence'), client('echoed-presence'), client('echoed-presence')];
     await Promise.all([a.synced, b.synced, c.synced]);
     const aId = a.doc.clientID;

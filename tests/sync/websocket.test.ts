@@ -145,11 +145,7 @@ class RawSocket {
 }
 
 /** A client frame: masked unless told otherwise, with any first byte and declared length. */
-function clientFrame(
-  opcode: number,
-  payload: Uint8Array,
-  options: { fin?: boolean; rsv?: number; masked?: boolean; declaredLength?: number } = {},
-): Buffer {
+function clientFrame(opcode: number, payload: Uint8Array, options: { fin?: boolean; rsv?: number; masked?: boolean; declaredLength?: number } = {}): Buffer {
   const { fin = true, rsv = 0, masked = true } = options;
   const length = options.declaredLength ?? payload.length;
   const header: number[] = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
@@ -248,7 +244,7 @@ describe('WebSocket frames', () => {
     raw.destroy();
   });
 
-  it('holds no more than a fragmented message\'s own bytes while it arrives, however the reads that carry it are padded', async () => {
+  it("holds no more than a fragmented message's own bytes while it arrives, however the reads that carry it are padded", async () => {
     const raw = await RawSocket.open('frames');
     // Each empty fragment in one write with 63 KiB of pongs (ignored by the server): a fragment
     // kept as a view into what was read with it would keep all of that alive.

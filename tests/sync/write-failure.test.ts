@@ -66,7 +66,10 @@ describe('a failed write', () => {
 
     const writer: YClient = connectClient(url, 'fragile', { params: { ack: '1' } });
     const observer: YClient = connectClient(url, 'fragile');
-    cleanup.push(() => writer.destroy(), () => observer.destroy());
+    cleanup.push(
+      () => writer.destroy(),
+      () => observer.destroy(),
+    );
     const errors: Array<[string, string]> = [];
     const savedClocks: number[] = [];
     writer.provider.messageHandlers[MESSAGE_ERROR] = (_e, decoder: decoding.Decoder) => {
