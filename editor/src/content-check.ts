@@ -20,6 +20,7 @@
 import { Fragment, Slice, type Mark, type Node, type Schema } from 'prosemirror-model';
 import { Transform } from 'prosemirror-transform';
 import * as Y from 'yjs';
+import { firstItem } from '../../protocol/yjs-internals.js';
 
 /**
  * Deepest nesting of elements shown; honest documents stay far below it (a quote in a list in a
@@ -115,7 +116,7 @@ export class ContentCheck {
   private text(text: Y.XmlText): Node[] {
     // Yjs leaves "ychange" formatting out of the delta (it is for rendering snapshots), and the
     // next edit of the text drops it: it is found among the text's own items instead.
-    for (let item = text._start; item !== null; item = item.right) {
+    for (let item = firstItem(text); item !== null; item = item.right) {
       if (!item.deleted && item.content instanceof Y.ContentFormat && item.content.key === 'ychange' && item.content.value !== null) {
         throw new Unreadable('its text is formatted with "ychange", which this editor does not keep');
       }

@@ -3,7 +3,7 @@
  * to open or create one. A `?token=` in the page's URL is passed to the API and to the editor.
  */
 import { h } from './dom.js';
-import { isDocumentName } from '../../server/sync/document-name.js';
+import { isDocumentName } from '../../protocol/document-name.js';
 
 interface DocumentSummary {
   readonly name: string;

@@ -11,8 +11,8 @@ import { IndexeddbPersistence } from 'y-indexeddb';
 import type { Awareness } from 'y-protocols/awareness';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
-import { MESSAGE_AUTH, MESSAGE_ERROR, MESSAGE_SAVED, MESSAGE_SYNC, SYNC_STEP_1, SYNC_UPDATE, decodeSaved } from '../../server/sync/protocol.js';
-import { isDocumentName } from '../../server/sync/document-name.js';
+import { MESSAGE_AUTH, MESSAGE_ERROR, MESSAGE_SAVED, MESSAGE_SYNC, SYNC_STEP_1, SYNC_UPDATE, decodeSaved } from '../../protocol/y-websocket.js';
+import { isDocumentName } from '../../protocol/document-name.js';
 import { FRAGMENT_NAME } from './schema.js';
 import { StatusTracker, type EditorStatus } from './status.js';
 

@@ -14,7 +14,7 @@ import type { IncomingMessage } from 'node:http';
 import { type Access, authorize, type Grant } from '../auth/access.js';
 import type { ServerConfig } from '../config.js';
 import { HttpError } from '../errors.js';
-import { parseDocumentName } from '../sync/document-name.js';
+import { DocumentNameError, parseDocumentName } from '../../protocol/document-name.js';
 import type { RoomRegistry } from '../sync/registry.js';
 import { AddressLimit } from './address-limit.js';
 import { checkHost } from './host.js';
@@ -45,7 +45,7 @@ export async function checkAccess(
   if (!path.startsWith(WS_PREFIX)) {
     throw new HttpError(404, 'not-found', `WebSocket connections go to ${WS_PREFIX}<document name>`);
   }
-  const documentName = parseDocumentName(path.slice(WS_PREFIX.length), config.maxNameLength);
+  const documentName = documentNameOf(path.slice(WS_PREFIX.length), config.maxNameLength);
   checkHost(headers.host, config.allowedHosts);
   checkOrigin(headers.origin, headers.host, config.allowedOrigins);
   const grant = await access.authenticate(query.get('token'));
@@ -76,4 +76,14 @@ export function createUpgradeCheck(config: AdmissionConfig, access: Access, room
     };
     return { ticket, releaseHold };
   };
+}
+
+/** The document name in a raw path, or `HttpError(400, 'invalid-document-name')` with the reason. */
+function documentNameOf(raw: string, maxLength: number): string {
+  try {
+    return parseDocumentName(raw, maxLength);
+  } catch (error) {
+    if (error instanceof DocumentNameError) throw new HttpError(400, error.code, error.message);
+    throw error;
+  }
 }

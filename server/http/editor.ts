@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
 import { HttpError } from '../errors.js';
-import { validateDocumentName } from '../sync/document-name.js';
+import { DocumentNameError, parseDocumentName } from '../../protocol/document-name.js';
 import { editorPage, homePage, messagePage, type AssetManifest } from './editor-pages.js';
 
 export interface EditorRoutesOptions {
@@ -85,10 +85,10 @@ export function editorRoutes(options: EditorRoutesOptions): Hono {
       const raw = new URL(c.req.url).pathname.slice('/d/'.length);
       let name: string;
       try {
-        name = validateDocumentName(decodeURIComponent(raw), maxNameLength);
+        name = parseDocumentName(raw, maxNameLength);
       } catch (error) {
-        const message = error instanceof HttpError ? error.message : 'invalid document name: it is not valid percent-encoding';
-        return c.body(messagePage(currentManifest(), title, `${message}.`), 400, PAGE_HEADERS);
+        if (!(error instanceof DocumentNameError)) throw error;
+        return c.body(messagePage(currentManifest(), title, `${error.message}.`), 400, PAGE_HEADERS);
       }
       return page(c, (current) => editorPage(current, title, name));
     })

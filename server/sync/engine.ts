@@ -8,7 +8,9 @@ import type { DocumentStore } from '../../persistence/document-store.js';
 import { MAX_TIMER_MS } from '../config.js';
 import type { Logger } from '../logger.js';
 import { CLOSE, Connection, type ConnectionEvents, type ConnectionLimits, type ConnectionTicket } from './connection.js';
-import { type ClientMessage, decodeClientMessage, encodeSyncStep2, encodeUpdate, ProtocolError } from './protocol.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import { type ClientMessage, decodeClientMessage, encodeSyncStep2, encodeUpdate, isInitialSyncStep1 } from '../../protocol/y-websocket.js';
+import { UpdateScanner } from '../../protocol/yjs-internals.js';
 import { RoomRegistry } from './registry.js';
 import type { Room } from './room.js';
 
@@ -32,6 +34,8 @@ export class SyncEngine {
   private readonly pinger: NodeJS.Timeout;
   private readonly log: Logger;
   private readonly events: ConnectionEvents;
+  /** Decodes every update the engine receives (see `UpdateScanner`). */
+  private readonly scanner = new UpdateScanner();
 
   constructor(
     store: DocumentStore,
@@ -212,7 +216,7 @@ export class SyncEngine {
     if (!connection.isOpen || room.failed) return;
     let message: ClientMessage;
     try {
-      message = decodeClientMessage(frame);
+      message = decodeClientMessage(frame, this.scanner);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.log.warn(
@@ -277,8 +281,3 @@ const CLIENT_CAUSED: ReadonlySet<number> = new Set([CLOSE.protocolError, CLOSE.p
 
 /** A Yjs update that changes nothing. */
 const EMPTY_UPDATE = Uint8Array.of(0, 0);
-
-/** Sync step 1 with an empty state vector: what a client that holds nothing sends first. */
-function isInitialSyncStep1(frame: Uint8Array): boolean {
-  return frame.length === 4 && frame[0] === 0 && frame[1] === 0 && frame[2] === 1 && frame[3] === 0;
-}

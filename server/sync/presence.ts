@@ -15,7 +15,8 @@ import type * as Y from 'yjs';
 import type { Logger } from '../logger.js';
 import { CLOSE, type Connection } from './connection.js';
 import { binaryFrame } from './frame.js';
-import { encodeAwareness, encodeAwarenessUpdate, type AwarenessEntry } from './protocol.js';
+import { type AwarenessEntry, encodeAwarenessUpdate } from '../../protocol/awareness.js';
+import { encodeAwareness } from '../../protocol/y-websocket.js';
 
 /** The most presence client ids one connection may publish: an official client publishes one. */
 export const MAX_PRESENCE_CLIENTS = 8;

@@ -15,20 +15,21 @@ import type { Logger } from '../logger.js';
 import type { BackgroundQueue } from './background.js';
 import { CLOSE, Connection, type AckState } from './connection.js';
 import { binaryFrame } from './frame.js';
+import type { UpdateStarts } from '../../protocol/yjs-update.js';
 import {
+  type ClientMessage,
   encodeError,
   encodePermissionDenied,
   encodeSaved,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeUpdate,
-  type ClientMessage,
-  type UpdateStarts,
-} from './protocol.js';
+} from '../../protocol/y-websocket.js';
 import { RoomPresence } from './presence.js';
 import { changesNothing, findMisplacedItem } from './update-check.js';
 import { applyWithin, UpdateTooSlow, updateTimeLimit, type AddressTimeBudget } from './update-time.js';
-import { dropWaiting, encodeIntegrated, somethingWaits, waitingIntegrated, WaitingMessages, waitingPastLimits, type WaitingSize } from './waiting.js';
+import { clearPending, markPending, pendingIntegrated, somethingPending } from '../../protocol/yjs-internals.js';
+import { encodeIntegrated, WaitingMessages, waitingPastLimits, type WaitingSize } from './waiting.js';
 
 export interface RoomOptions {
   /**
@@ -350,9 +351,7 @@ export class Room {
   private integrate(connection: Connection, update: Uint8Array, starts: UpdateStarts): Refusal | null {
     const newClients = clientsIfAllNew(this.doc, starts);
     const own = newClients >= 0;
-    const store = this.doc.store;
-    const structsBefore = store.pendingStructs;
-    const deletionsBefore = store.pendingDs;
+    const pendingBefore = markPending(this.doc);
     let listening = !own;
     let retried = false;
     let retriedKnown = false;
@@ -369,12 +368,12 @@ export class Room {
           applyWithin(limit, () => {
             Y.applyUpdate(this.doc, update, connection);
             effect.deleted = transaction.deleteSet.clients.size > 0;
-            if (!listening && somethingWaits(this.doc)) {
+            if (!listening && somethingPending(this.doc)) {
               // Part of it waits: what was integrated is what Yjs's update event reports as the transaction ends.
               this.doc.on('update', this.onDocUpdate);
               listening = true;
             }
-            retried = this.pendingIntegrated = waitingIntegrated(structsBefore, deletionsBefore, store);
+            retried = this.pendingIntegrated = pendingIntegrated(this.doc, pendingBefore);
             retriedKnown = true;
             const misplaced = findMisplacedItem(this.doc, transaction.beforeState);
             if (misplaced) throw new Error(`item ${misplaced.id.client}:${misplaced.id.clock} does not lie between its origins`);
@@ -402,7 +401,7 @@ export class Room {
       this.size += update.length;
       this.sizeExact = false;
       if (!listening && (newClients > 0 || effect.deleted)) this.onDocUpdate(update, connection);
-      if (somethingWaits(this.doc)) (this.waitingMessages ??= new WaitingMessages()).note(connection, connection.acks?.received ?? 0, update, this.doc);
+      if (somethingPending(this.doc)) (this.waitingMessages ??= new WaitingMessages()).note(connection, connection.acks?.received ?? 0, update, this.doc);
       // What waits is integrated only when Yjs retries its queues.
       if (this.waitingMessages !== null && retried) {
         for (const released of this.waitingMessages.release(this.doc)) {
@@ -422,7 +421,7 @@ export class Room {
    * their clients send it again, with what it needs, when they reconnect.
    */
   private dropWaiting(sender: Connection, { structs, deletions, messages }: WaitingSize): void {
-    dropWaiting(this.doc);
+    clearPending(this.doc);
     const senders = this.waitingMessages?.connections() ?? [];
     this.waitingMessages = null;
     const reason = 'too much waits for edits the server has not received; reconnect to resync';
@@ -728,9 +727,8 @@ export interface Reload {
  * many clients' structs it carries (0 for a delete set alone); otherwise -1. See `Room.integrate`.
  */
 function clientsIfAllNew(doc: Y.Doc, starts: UpdateStarts): number {
-  const store = doc.store;
-  if (store.pendingStructs !== null || store.pendingDs !== null) return -1;
-  for (const [client, clock] of starts) if (clock < Y.getState(store, client)) return -1;
+  if (somethingPending(doc)) return -1;
+  for (const [client, clock] of starts) if (clock < Y.getState(doc.store, client)) return -1;
   return starts.size;
 }
 

@@ -11,6 +11,7 @@
  * - Whether an update placed an item where its origins say it cannot be (`findMisplacedItem`).
  */
 import * as Y from 'yjs';
+import { firstItem, newestItemOfKey } from '../../protocol/yjs-internals.js';
 import { checkDeadline } from './update-time.js';
 
 /**
@@ -117,7 +118,7 @@ class ListNumbers {
     const key = member.parentSub;
     if (key === null) {
       let numbers = this.sequences.get(parent);
-      if (numbers === undefined) this.sequences.set(parent, (numbers = number(parent._start)));
+      if (numbers === undefined) this.sequences.set(parent, (numbers = number(firstItem(parent))));
       return numbers;
     }
     let byKey = this.keys.get(parent);
@@ -125,7 +126,7 @@ class ListNumbers {
     let numbers = byKey.get(key);
     if (numbers === undefined) {
       // A key's history is kept from its first value to its last (the one in `_map`).
-      let first = parent._map.get(key) ?? null;
+      let first = newestItemOfKey(parent, key);
       let steps = 0;
       while (first?.left) {
         first = first.left;

@@ -20,7 +20,7 @@
  * A bound per update still lets a client send updates just under it, one after another; the budget
  * per address bounds that.
  */
-import * as Y from 'yjs';
+import { checkBeforeEachItem } from '../../protocol/yjs-internals.js';
 
 /** Thrown from inside Yjs's integration when an update runs past its time (see `applyWithin`). */
 export class UpdateTooSlow extends Error {
@@ -33,7 +33,6 @@ export class UpdateTooSlow extends Error {
 /** When the running `applyWithin` must stop (Infinity when none runs), and its limit. */
 let deadline = Infinity;
 let limitMs = 0;
-let installed = false;
 
 /** The time an update of `bytes` may take to apply: `baseMs` plus 1 ms per KiB (0: no limit). */
 export function updateTimeLimit(baseMs: number, bytes: number): number {
@@ -46,7 +45,7 @@ export function updateTimeLimit(baseMs: number, bytes: number): number {
  */
 export function applyWithin<T>(ms: number, apply: () => T): T {
   if (ms === Infinity) return apply();
-  if (!installed) installCheck();
+  checkBeforeEachItem(checkDeadline);
   limitMs = ms;
   deadline = performance.now() + ms;
   try {
@@ -59,15 +58,6 @@ export function applyWithin<T>(ms: number, apply: () => T): T {
 /** Throws `UpdateTooSlow` once the running `applyWithin` is past its time: for walks of our own. */
 export function checkDeadline(): void {
   if (deadline !== Infinity && performance.now() > deadline) throw new UpdateTooSlow(limitMs);
-}
-
-function installCheck(): void {
-  installed = true;
-  const integrate = Y.Item.prototype.integrate;
-  Y.Item.prototype.integrate = function (this: Y.Item, transaction: Y.Transaction, offset: number): void {
-    checkDeadline();
-    integrate.call(this, transaction, offset);
-  };
 }
 
 /** A client address's time: what it may still spend, as of `at`. */

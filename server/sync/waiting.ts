@@ -9,6 +9,7 @@
  * queues, and encodes a document without them.
  */
 import * as Y from 'yjs';
+import { pendingSizes, withoutPending } from '../../protocol/yjs-internals.js';
 import type { Connection } from './connection.js';
 
 /**
@@ -95,64 +96,19 @@ export class WaitingMessages {
   }
 }
 
-/** Whether anything waits in `doc`'s pending queues. */
-export function somethingWaits(doc: Y.Doc): boolean {
-  return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
-}
-
 /** What waits in `doc`, if it is past the limits (`messages` of them, see `WaitingMessages`); else null. */
 export function waitingPastLimits(doc: Y.Doc, messages: number): WaitingSize | null {
-  const structs = doc.store.pendingStructs?.update.length ?? 0;
-  const deletions = doc.store.pendingDs?.length ?? 0;
+  const { structs, deletions } = pendingSizes(doc);
   if (structs <= MAX_WAITING_STRUCT_BYTES && deletions <= MAX_WAITING_DELETION_BYTES && messages <= MAX_WAITING_MESSAGES) return null;
   return { structs, deletions, messages };
 }
 
-/** Empties `doc`'s pending queues: what waited there was never stored nor sent. */
-export function dropWaiting(doc: Y.Doc): void {
-  doc.store.pendingStructs = null;
-  doc.store.pendingDs = null;
-}
-
-/**
- * Whether something that waited was integrated by the transaction running now, given the pending
- * queues as they were before it: Yjs retries its pending structs (a new queue object) when a
- * dependency arrives, and applies what it can of the waiting deletions with every update.
- */
-export function waitingIntegrated(structsBefore: Y.Doc['store']['pendingStructs'], deletionsBefore: Uint8Array | null, store: Y.Doc['store']): boolean {
-  return (structsBefore !== null && store.pendingStructs !== structsBefore) || (deletionsBefore !== null && deletionsApplied(deletionsBefore, store));
-}
-
 /**
  * `Y.encodeStateAsUpdate` without what waits in the doc's pending queues, which Yjs adds to it: what
- * waits is neither stored nor sent to a client. The queues are set aside for the (synchronous)
- * encoding only.
+ * waits is neither stored nor sent to a client.
  */
 export function encodeIntegrated(doc: Y.Doc, stateVector?: Uint8Array): Uint8Array {
-  const store = doc.store;
-  const { pendingStructs, pendingDs } = store;
-  if (pendingStructs === null && pendingDs === null) return Y.encodeStateAsUpdate(doc, stateVector);
-  store.pendingStructs = null;
-  store.pendingDs = null;
-  try {
-    return Y.encodeStateAsUpdate(doc, stateVector);
-  } finally {
-    store.pendingStructs = pendingStructs;
-    store.pendingDs = pendingDs;
-  }
-}
-
-/**
- * Whether a deletion that waited in `pending` (Yjs's pending delete set, a v2 update) was applied,
- * at least in part. Yjs keeps a range waiting from the first clock its client's state lacks, so a
- * range was applied once the state passed its start.
- */
-function deletionsApplied(pending: Uint8Array, store: Y.Doc['store']): boolean {
-  for (const [client, ranges] of Y.decodeUpdateV2(pending).ds.clients) {
-    const state = Y.getState(store, client);
-    if (ranges.some(({ clock }) => clock < state)) return true;
-  }
-  return false;
+  return withoutPending(doc, () => Y.encodeStateAsUpdate(doc, stateVector));
 }
 
 /** The state each client of `update` must reach for all of it, structs and deletions, to be integrated. */

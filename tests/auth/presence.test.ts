@@ -7,7 +7,7 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MAX_PRESENCE_STATE_LENGTH } from '../../server/sync/protocol.js';
+import { MAX_PRESENCE_STATE_LENGTH } from '../../protocol/index.js';
 import { MAX_PRESENCE_CLIENTS } from '../../server/sync/presence.js';
 import { connectRaw, type RawClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';

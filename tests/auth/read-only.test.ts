@@ -6,7 +6,7 @@
 import * as decoding from 'lib0/decoding';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { encodeSyncStep1, encodeSyncStep2, encodeUpdate, MESSAGE_AUTH, MESSAGE_ERROR } from '../../server/sync/protocol.js';
+import { encodeSyncStep1, encodeSyncStep2, encodeUpdate, MESSAGE_AUTH, MESSAGE_ERROR } from '../../protocol/index.js';
 import { connectClient, connectRaw, waitForDoc, type RawClient, type YClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { authArgs, token, withQuery } from '../helpers/tokens.js';

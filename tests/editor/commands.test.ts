@@ -15,7 +15,7 @@ import {
   toggleHeading,
   toggleOrderedList,
 } from '../../editor/src/commands.js';
-import { isDocumentName } from '../../server/sync/document-name.js';
+import { isDocumentName } from '../../protocol/document-name.js';
 import { safeHref, schema } from '../../editor/src/schema.js';
 import { tokenMode } from '../../editor/src/session.js';
 

@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
-import { encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../../server/sync/protocol.js';
+import { encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../../protocol/index.js';
 
 export type Edit =
   | { readonly op: 'insert'; readonly index: number; readonly text: string }

@@ -23,7 +23,7 @@
 import * as decoding from 'lib0/decoding';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { decodeClientMessage, decodeSaved, encodeSyncStep1, MESSAGE_SAVED } from '../../server/sync/protocol.js';
+import { decodeClientMessage, decodeSaved, encodeSyncStep1, MESSAGE_SAVED } from '../../protocol/index.js';
 import { encodeIntegrated } from '../../server/sync/waiting.js';
 import { connectClient, waitForDoc } from '../helpers/clients.js';
 import { withQuery } from '../helpers/tokens.js';

@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { encodeUpdate } from '../../server/sync/protocol.js';
+import { encodeUpdate } from '../../protocol/index.js';
 import { connectClient, connectRaw } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { seedDocument } from './frames.js';

@@ -5,7 +5,7 @@
 import * as decoding from 'lib0/decoding';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { encodeSyncStep2, encodeUpdate, MESSAGE_ERROR, MESSAGE_SAVED } from '../../server/sync/protocol.js';
+import { encodeSyncStep2, encodeUpdate, MESSAGE_ERROR, MESSAGE_SAVED } from '../../protocol/index.js';
 import { connectClient, connectRaw, type RawClient, type YClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 

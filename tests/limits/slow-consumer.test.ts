@@ -6,7 +6,7 @@ import * as encoding from 'lib0/encoding';
 import type { Socket } from 'node:net';
 import * as Y from 'yjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MAX_PRESENCE_STATE_LENGTH } from '../../server/sync/protocol.js';
+import { MAX_PRESENCE_STATE_LENGTH } from '../../protocol/index.js';
 import { connectRaw, type RawClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 

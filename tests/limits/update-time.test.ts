@@ -8,7 +8,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { encodeUpdate, MESSAGE_ERROR } from '../../server/sync/protocol.js';
+import { encodeUpdate, MESSAGE_ERROR } from '../../protocol/index.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, type RawClient, seededRandom, testSeed, waitForDoc } from '../helpers/clients.js';
 import { type ServerProcess, startTestServer } from '../helpers/server-process.js';

@@ -6,7 +6,7 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { describe, expect, it } from 'vitest';
-import { encodeUpdate, MESSAGE_ERROR } from '../../server/sync/protocol.js';
+import { encodeUpdate, MESSAGE_ERROR } from '../../protocol/index.js';
 import { MAX_WAITING_DELETION_BYTES, MAX_WAITING_MESSAGES, MAX_WAITING_STRUCT_BYTES } from '../../server/sync/waiting.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, type RawClient, typist, waitForDoc } from '../helpers/clients.js';

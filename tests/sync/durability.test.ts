@@ -6,7 +6,7 @@
 import type * as decoding from 'lib0/decoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { decodeSaved, MESSAGE_SAVED } from '../../server/sync/protocol.js';
+import { decodeSaved, MESSAGE_SAVED } from '../../protocol/index.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, seededRandom, testSeed, waitForDoc, type YClient } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';

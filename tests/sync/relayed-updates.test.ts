@@ -7,7 +7,7 @@
 import * as decoding from 'lib0/decoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { decodeSaved, encodeUpdate, MESSAGE_SAVED, MESSAGE_SYNC, SYNC_UPDATE } from '../../server/sync/protocol.js';
+import { decodeSaved, encodeUpdate, MESSAGE_SAVED, MESSAGE_SYNC, SYNC_UPDATE } from '../../protocol/index.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, type RawClient, typist, waitForDoc } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';

@@ -8,15 +8,7 @@ import { expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import {
-  encodeSyncStep1,
-  encodeUpdate,
-  MESSAGE_AWARENESS,
-  MESSAGE_ERROR,
-  MESSAGE_QUERY_AWARENESS,
-  MESSAGE_SYNC,
-  SYNC_STEP_2,
-} from '../../server/sync/protocol.js';
+import { encodeSyncStep1, encodeUpdate, MESSAGE_AWARENESS, MESSAGE_ERROR, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, SYNC_STEP_2 } from '../../protocol/index.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import {
   connectClient,

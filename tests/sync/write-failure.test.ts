@@ -17,7 +17,7 @@ import * as Y from 'yjs';
 import { LevelDocumentStore } from '../../persistence/level-store.js';
 import { createCollabServer, type CollabServer } from '../../server/app.js';
 import { DEFAULT_CONFIG } from '../../server/config.js';
-import { decodeSaved, encodeUpdate, MESSAGE_ERROR, MESSAGE_SAVED } from '../../server/sync/protocol.js';
+import { decodeSaved, encodeUpdate, MESSAGE_ERROR, MESSAGE_SAVED } from '../../protocol/index.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, connectRaw, waitForDoc, type YClient } from '../helpers/clients.js';
 import { removeDir, tempDataDir } from '../helpers/server-process.js';

@@ -16,7 +16,7 @@ import {
   MESSAGE_SAVED,
   ProtocolError,
   type ProtocolErrorCode,
-} from '../../server/sync/protocol.js';
+} from '../../protocol/index.js';
 
 function sampleUpdate(): Uint8Array {
   const doc = new Y.Doc();

@@ -5,25 +5,25 @@
  * (any script, with the marks that scripts such as Devanagari, Tamil or Arabic write their vowels
  * and accents with) and `- _ . ~ : @ /`, with `/` only between non-empty segments that are not `.`
  * or `..`, and no mark starting a segment. Names are keys in the store, never paths on disk; the
- * rules keep them readable in URLs, logs and listings, and free of control characters.
- *
- * The editor's pages check names with `isDocumentName` too, to explain a bad one before the server
- * refuses it.
+ * rules keep them readable in URLs, logs and listings, and free of control characters. The server
+ * and the editor's pages check names with the same functions.
  */
-import { HttpError } from '../errors.js';
 
 const SEGMENT = String.raw`[\p{L}\p{N}\-_.~:@][\p{L}\p{M}\p{N}\-_.~:@]*`;
 const NAME_PATTERN = new RegExp(`^${SEGMENT}(?:/${SEGMENT})*$`, 'u');
+
+/** A name that is not a valid document name; the message says why. */
+export class DocumentNameError extends Error {
+  override readonly name = 'DocumentNameError';
+  readonly code = 'invalid-document-name';
+}
 
 /** Whether `name` (decoded) is a valid document name, the length limit aside. */
 export function isDocumentName(name: string): boolean {
   return NAME_PATTERN.test(name) && !name.split('/').some((segment) => segment === '.' || segment === '..');
 }
 
-/**
- * Decodes and validates a name taken raw from a URL path.
- * Throws `HttpError(400, 'invalid-document-name')` with the reason.
- */
+/** Decodes a name taken raw from a URL path, and validates it. Throws `DocumentNameError` with the reason. */
 export function parseDocumentName(raw: string, maxLength: number): string {
   let name: string;
   try {
@@ -34,7 +34,7 @@ export function parseDocumentName(raw: string, maxLength: number): string {
   return validateDocumentName(name, maxLength);
 }
 
-/** Validates an already decoded name. Throws `HttpError(400, 'invalid-document-name')`. */
+/** Validates an already decoded name, returning it. Throws `DocumentNameError` with the reason. */
 export function validateDocumentName(name: string, maxLength: number): string {
   if (name.length === 0) throw invalid('it is empty');
   if (longerThan(name, maxLength)) throw invalid(`it is longer than ${maxLength} characters`);
@@ -58,6 +58,6 @@ function longerThan(name: string, max: number): boolean {
   return false;
 }
 
-function invalid(reason: string): HttpError {
-  return new HttpError(400, 'invalid-document-name', `invalid document name: ${reason}`);
+function invalid(reason: string): DocumentNameError {
+  return new DocumentNameError(`invalid document name: ${reason}`);
 }
