@@ -14,7 +14,8 @@ import { checkAccess, createUpgradeCheck, WS_PREFIX } from './http/admission.js'
 import { editorRoutes } from './http/editor.js';
 import { apiRoutes } from './http/routes.js';
 import { checkHost } from './http/host.js';
-import { installUpgradeGate } from './http/upgrade.js';
+import { installUpgradeGate } from './websocket/upgrade.js';
+import { ServerWebSocket } from './websocket/websocket.js';
 import type { Logger } from './logger.js';
 import { SyncEngine } from './sync/engine.js';
 
@@ -68,7 +69,10 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
   const httpServer = createAdaptorServer({ fetch: app.fetch }) as Server;
   installUpgradeGate(httpServer, {
     check: createUpgradeCheck(config, access, engine.rooms),
-    accept: (socket, head, { ticket, releaseHold }) => engine.accept(socket, head, ticket, releaseHold),
+    accept: (tcp, head, { ticket, releaseHold }) => {
+      const socket = new ServerWebSocket(tcp, config.maxMessageSize);
+      socket.start(engine.accept(socket, ticket, releaseHold), head);
+    },
     onError: (error) => logger.error({ err: error }, 'upgrade check failed'),
     // The path without its query, which may hold a token.
     onRefused: (request, refusal) =>

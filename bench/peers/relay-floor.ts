@@ -18,9 +18,9 @@
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { binaryFrame } from '../../server/sync/frame.js';
-import { handshakeKey, handshakeResponse } from '../../server/http/handshake.js';
-import { ServerWebSocket } from '../../server/sync/websocket.js';
+import { handshakeKey, handshakeResponse } from '../../server/websocket/handshake.js';
+import { SharedMessage } from '../../server/websocket/message-socket.js';
+import { ServerWebSocket } from '../../server/websocket/websocket.js';
 
 const { values } = parseArgs({
   options: {
@@ -62,35 +62,38 @@ server.on('upgrade', (request, tcp: Socket, head: Buffer) => {
   if (room === undefined) rooms.set(path, (room = new Set()));
   const peers = room;
   tcp.write(handshakeResponse(key));
-  const socket: ServerWebSocket = new ServerWebSocket(tcp, 1024 * 1024, {
-    onMessage: (data) => {
-      if (data[0] !== 0) return;
-      if (data[1] === 0) socket.send(SYNC_STEP_2_EMPTY);
-      else if (data[1] === 2) {
-        const frame = binaryFrame(data);
-        if (fault !== undefined && ++forwarded % FAULT_EVERY === 0) forwardWrongly(fault, frame, socket, peers);
-        else for (const other of peers) if (other !== socket) other.sendFrame(frame);
-      }
-    },
-    onPong: () => undefined,
-    onError: () => undefined, // a closing socket; onClose follows
-    onClose: () => {
-      peers.delete(socket);
-      if (peers.size === 0) rooms.delete(path);
-    },
-  });
+  const socket: ServerWebSocket = new ServerWebSocket(tcp, 1024 * 1024);
   peers.add(socket);
-  socket.start(head);
+  socket.start(
+    {
+      onMessage: (data) => {
+        if (data[0] !== 0) return;
+        if (data[1] === 0) socket.send(SYNC_STEP_2_EMPTY);
+        else if (data[1] === 2) {
+          const frame = SharedMessage.of(data);
+          if (fault !== undefined && ++forwarded % FAULT_EVERY === 0) forwardWrongly(fault, frame, socket, peers);
+          else for (const other of peers) if (other !== socket) other.sendShared(frame);
+        }
+      },
+      onPong: () => undefined,
+      onError: () => undefined, // a closing socket; onClose follows
+      onClose: () => {
+        peers.delete(socket);
+        if (peers.size === 0) rooms.delete(path);
+      },
+    },
+    head,
+  );
 });
 
 /** Forwards one update the way `fault` says (see the top of this file). */
-function forwardWrongly(fault: Fault, frame: Buffer, sender: ServerWebSocket, peers: Set<ServerWebSocket>): void {
+function forwardWrongly(fault: Fault, frame: SharedMessage, sender: ServerWebSocket, peers: Set<ServerWebSocket>): void {
   const recipients = [...peers].filter((peer) => peer !== sender);
-  for (const [i, recipient] of recipients.entries()) if (i > 0 || fault !== 'drop') recipient.sendFrame(frame);
-  if (fault === 'duplicate') recipients[0]?.sendFrame(frame);
+  for (const [i, recipient] of recipients.entries()) if (i > 0 || fault !== 'drop') recipient.sendShared(frame);
+  if (fault === 'duplicate') recipients[0]?.sendShared(frame);
   if (fault === 'misdeliver') {
     const elsewhere = [...rooms.values()].find((room) => room !== peers) ?? new Set<ServerWebSocket>();
-    for (const stranger of elsewhere) stranger.sendFrame(frame);
+    for (const stranger of elsewhere) stranger.sendShared(frame);
   }
 }
 

@@ -19,7 +19,8 @@ import type { RoomRegistry } from '../sync/registry.js';
 import { AddressLimit } from './address-limit.js';
 import { checkHost } from './host.js';
 import { checkOrigin } from './origin.js';
-import type { Admission, UpgradeCheck } from './upgrade.js';
+import type { ConnectionTicket } from '../sync/member.js';
+import type { Admission, UpgradeCheck } from '../websocket/upgrade.js';
 
 /** Where WebSockets connect: `/ws/<document name>`. */
 export const WS_PREFIX = '/ws/';
@@ -54,9 +55,14 @@ export async function checkAccess(
   return { documentName, grant, query };
 }
 
-export function createUpgradeCheck(config: AdmissionConfig, access: Access, rooms: RoomRegistry): UpgradeCheck {
+/** An admitted WebSocket: what the sync engine needs to know of it. */
+export interface ConnectionAdmission extends Admission {
+  readonly ticket: ConnectionTicket;
+}
+
+export function createUpgradeCheck(config: AdmissionConfig, access: Access, rooms: RoomRegistry): UpgradeCheck<ConnectionAdmission> {
   const addresses = new AddressLimit(config.maxConnectionsPerAddress);
-  return async (request: IncomingMessage): Promise<Admission> => {
+  return async (request: IncomingMessage): Promise<ConnectionAdmission> => {
     const { documentName, grant, query } = await checkAccess(config, access, request, request.headers);
     const socket = request.socket;
     const remoteAddress = socket.remoteAddress ?? 'unknown';

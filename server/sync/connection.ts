@@ -1,28 +1,16 @@
 /**
- * One client's WebSocket, as the sync engine sees it: what it may do, what it has sent, and a
- * send that never throws at a socket that went away.
+ * One client's WebSocket, as the sync engine sees it: what it may do (its ticket), what it sent
+ * while its room was not ready (its backlog), when its token expires, whether it answers pings,
+ * and a send that never throws at a socket that went away. This class owns all of that: only its
+ * own methods change it, and its close clears it.
  */
-import type { Socket } from 'node:net';
-import type { AccessMode } from '../auth/token.js';
+import { encodeError } from '../../protocol/y-websocket.js';
+import { MAX_TIMER_MS } from '../config.js';
+import { CLOSE } from '../websocket/close-codes.js';
+import type { MessageListener, MessageSocket, SharedMessage } from '../websocket/message-socket.js';
+import { AckState, type ConnectionTicket, type RoomMember } from './member.js';
 import { TokenBucket } from './rate-limit.js';
 import type { Room } from './room.js';
-import { ServerWebSocket, type WebSocketListener } from './websocket.js';
-
-/** What the upgrade gate established about a connection before it was accepted. */
-export interface ConnectionTicket {
-  /** The validated, decoded document name. */
-  readonly documentName: string;
-  /** The client asked for "saved" and "error" messages (`ack=1`). */
-  readonly acks: boolean;
-  /** The peer's address, for logs and per-address limits. */
-  readonly remoteAddress: string;
-  /** `ro`: the connection receives the document but every update it sends is refused. */
-  readonly mode: AccessMode;
-  /** The token's `sub`, for logs; null without one. */
-  readonly identity: string | null;
-  /** When the token expires (ms since the epoch); the connection is closed then. Null: never. */
-  readonly expiresAt: number | null;
-}
 
 /** Limits on one connection; see `ServerConfig`. */
 export interface ConnectionLimits {
@@ -34,29 +22,6 @@ export interface ConnectionLimits {
   readonly maxSendBuffer: number;
 }
 
-/** WebSocket close codes this server uses, with their meaning. */
-export const CLOSE = {
-  /** The server is stopping. */
-  goingAway: 1001,
-  /** A frame that breaks the WebSocket protocol (sent by `ServerWebSocket`). */
-  protocolError: 1002,
-  /** A text frame: the protocol is binary. */
-  unsupportedData: 1003,
-  /** A message that does not decode, or an update the document cannot take (or a close reason that is not UTF-8). */
-  invalidPayload: 1007,
-  /** A policy was broken (rate, limits, permissions). */
-  policyViolation: 1008,
-  /** A message over the size limit (sent by `ServerWebSocket`), or a document grown past its limit. */
-  messageTooBig: 1009,
-  /** The server failed: a write or a load did not succeed. Reconnecting resyncs. */
-  internalError: 1011,
-  /** The client reads too slowly; reconnecting resyncs. */
-  tryAgainLater: 1013,
-} as const;
-
-/** How long a slow consumer's close frame may wait behind its backlog before the socket is dropped. */
-const SLOW_CLOSE_GRACE_MS = 1000;
-
 /**
  * What happens on a connection, for the engine: one object for all connections, so that an idle
  * connection holds no closures of its own.
@@ -64,35 +29,32 @@ const SLOW_CLOSE_GRACE_MS = 1000;
 export interface ConnectionEvents {
   message(connection: Connection, data: Uint8Array, binary: boolean): void;
   error(connection: Connection, error: Error): void;
+  /** The connection closed; its timer, hold and backlog are already given up. */
   close(connection: Connection): void;
 }
 
+/** How long a slow consumer's close frame may wait behind its backlog before the socket is dropped. */
+const SLOW_CLOSE_GRACE_MS = 1000;
+/** Messages a connection may send while its room loads or reloads; one that sends more is closed. */
+export const MAX_BACKLOG = 1024;
+
 let nextConnectionId = 1;
 
-/** Where a connection that asked for acknowledgements (`ack=1`) stands: kept only for those. */
-export class AckState {
-  /** Update-bearing messages received (sync step 2 and update). */
-  received = 0;
-  /** The highest `received` count acknowledged as saved, and the state vector it was saved at. */
-  acked = 0;
-  stateVector: Uint8Array | null = null;
-  /** A "saved" message is queued for this tick. */
-  queued = false;
-}
-
-export class Connection implements WebSocketListener {
+export class Connection implements RoomMember, MessageListener {
   readonly id = nextConnectionId++;
-  readonly socket: ServerWebSocket;
   /** Null unless the client asked for "saved" and "error" messages. */
   readonly acks: AckState | null;
-  /** Cleared at each ping, set by each pong: a peer still false at the next ping is dead. */
-  alive = true;
   /** The room this connection joined; null until its document is loaded. */
-  room: Room | null = null;
-  /** Frames received before the room was ready, handled once it is; null before the first (and once joined). */
-  backlog: Uint8Array[] | null = null;
+  private joined: Room | null = null;
+  /**
+   * Messages received while the room was not ready (loading, or reloading after a failure),
+   * handled once it is; null when nothing waits (before the first message, and once joined).
+   */
+  private backlog: Uint8Array[] | null = null;
   /** Closes the connection when its token expires; null without an expiry. */
-  expiryTimer: NodeJS.Timeout | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  /** Cleared at each ping, set by each pong: a peer still false at the next ping is dead. */
+  private alive = true;
   /** Gives back the upgrade gate's hold on the room; null once given back. */
   private hold: (() => void) | null;
   /** Created at the first awareness state: most connections never publish one. */
@@ -102,18 +64,23 @@ export class Connection implements WebSocketListener {
   /** Bytes of document state (sync step 2) queued and not yet written out: exempt from `maxSendBuffer`. */
   private stateInFlight = 0;
 
-  /** For `tcp`, upgraded; nothing is read before `socket.start`. */
+  /** For `socket`, whose owner reports its events to this connection (see `MessageListener`). */
   constructor(
-    tcp: Socket,
+    readonly socket: MessageSocket,
     readonly ticket: ConnectionTicket,
     private readonly limits: ConnectionLimits,
     releaseHold: () => void,
     private readonly events: ConnectionEvents,
   ) {
-    this.socket = new ServerWebSocket(tcp, limits.maxMessageSize, this);
     this.hold = releaseHold;
     this.acks = ticket.acks ? new AckState() : null;
     this.bucket = limits.maxMessageRate === 0 ? null : new TokenBucket(limits.maxMessageRate, limits.maxMessageRate * 2);
+    if (ticket.expiresAt !== null) this.expireAt(ticket.expiresAt);
+  }
+
+  /** The room this connection is in; null until its document is loaded. */
+  get room(): Room | null {
+    return this.joined;
   }
 
   /** Awareness client ids this connection has published a state for; removed when it closes. */
@@ -124,6 +91,19 @@ export class Connection implements WebSocketListener {
   /** The code and reason this side closed with, for the log; null if the peer closed first. */
   get closedWith(): { readonly code: number; readonly reason: string } | null {
     return this.socket.closedWith;
+  }
+
+  /** True until the connection is closed by either side. */
+  get isOpen(): boolean {
+    return this.socket.isOpen;
+  }
+
+  /** Joins `room` (leaving the room it was in, if any, without a word) and gives back the gate's hold. */
+  enter(room: Room): void {
+    this.releaseHold();
+    if (this.joined !== null && this.joined !== room) this.joined.forget(this);
+    this.joined = room;
+    room.join(this);
   }
 
   /** Gives back the upgrade gate's hold on the room (once joined, or closed). Idempotent. */
@@ -139,19 +119,74 @@ export class Connection implements WebSocketListener {
     return this.bucket === null || this.bucket.take();
   }
 
-  /** True until the connection is closed by either side. */
-  get isOpen(): boolean {
-    return this.socket.isOpen;
+  // The backlog: what waits for the room.
+
+  /** Whether messages wait for the room (see `backlog`). */
+  get waiting(): boolean {
+    return this.backlog !== null;
   }
+
+  /** Starts a backlog, with `first` in it if given: the room is not ready for this connection. */
+  startWaiting(first: Uint8Array | null): void {
+    this.backlog = first === null ? [] : [first];
+  }
+
+  /** Adds a message to the backlog; false, and nothing added, once it holds `MAX_BACKLOG`. */
+  wait(message: Uint8Array): boolean {
+    const backlog = (this.backlog ??= []);
+    if (backlog.length >= MAX_BACKLOG) return false;
+    backlog.push(message);
+    return true;
+  }
+
+  /** Takes the backlog out (the room is ready); null if nothing waited. */
+  takeBacklog(): Uint8Array[] | null {
+    const backlog = this.backlog;
+    this.backlog = null;
+    return backlog;
+  }
+
+  /** Puts messages not handled yet back at the head of the backlog, if one was started meanwhile. */
+  putBack(messages: readonly Uint8Array[]): void {
+    this.backlog?.unshift(...messages);
+  }
+
+  retryAfterReload(message: Uint8Array): void {
+    this.backlog?.unshift(message);
+  }
+
+  // Liveness and expiry.
+
+  /**
+   * Pings the peer, and returns true, if it answered the previous ping; otherwise returns false and
+   * sends nothing: the peer is dead, and the caller drops it.
+   */
+  pingIfAlive(): boolean {
+    if (!this.alive) return false;
+    this.alive = false;
+    if (this.isOpen) this.socket.ping();
+    return true;
+  }
+
+  /** Closes the connection when its token expires; a token valid past `MAX_TIMER_MS` re-arms in steps. */
+  private expireAt(expiresAt: number): void {
+    const left = expiresAt - Date.now();
+    this.expiryTimer =
+      left > MAX_TIMER_MS
+        ? setTimeout(() => this.expireAt(expiresAt), MAX_TIMER_MS)
+        : setTimeout(() => this.close(CLOSE.policyViolation, 'token expired'), Math.max(0, left));
+    this.expiryTimer.unref();
+  }
+
+  // Sending.
 
   /** Sends a message (see `keepingUp`). */
   send(message: Uint8Array): void {
     if (this.keepingUp()) this.socket.send(message);
   }
 
-  /** Sends a complete WebSocket frame built by `binaryFrame`, shared with the room's other connections. */
-  sendFramed(frame: Buffer): void {
-    if (this.keepingUp()) this.socket.sendFrame(frame);
+  sendShared(message: SharedMessage): void {
+    if (this.keepingUp()) this.socket.sendShared(message);
   }
 
   /**
@@ -174,8 +209,9 @@ export class Connection implements WebSocketListener {
     });
   }
 
-  ping(): void {
-    if (this.isOpen) this.socket.ping();
+  refuse(code: string, reason: string, closeCode: number): void {
+    if (this.ticket.acks) this.send(encodeError(code, reason));
+    this.close(closeCode, reason);
   }
 
   /**
@@ -207,7 +243,7 @@ export class Connection implements WebSocketListener {
     this.socket.terminate();
   }
 
-  // WebSocketListener: handed to the engine.
+  // MessageListener: what the socket reports, handed to the engine.
 
   onMessage(data: Uint8Array, binary: boolean): void {
     this.events.message(this, data, binary);
@@ -222,6 +258,10 @@ export class Connection implements WebSocketListener {
   }
 
   onClose(): void {
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    this.releaseHold();
+    this.backlog = null;
     this.events.close(this);
   }
 }

@@ -3,11 +3,12 @@
  * rate and its token's lifetime, decodes every frame before anything acts on it, drops dead
  * peers, and stops cleanly.
  */
-import type { Socket } from 'node:net';
 import type { DocumentStore } from '../../persistence/document-store.js';
-import { MAX_TIMER_MS } from '../config.js';
 import type { Logger } from '../logger.js';
-import { CLOSE, Connection, type ConnectionEvents, type ConnectionLimits, type ConnectionTicket } from './connection.js';
+import { CLOSE } from '../websocket/close-codes.js';
+import type { MessageListener, MessageSocket } from '../websocket/message-socket.js';
+import { Connection, type ConnectionEvents, type ConnectionLimits } from './connection.js';
+import type { ConnectionTicket, RoomMember } from './member.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { type ClientMessage, decodeClientMessage, encodeSyncStep2, encodeUpdate, isInitialSyncStep1 } from '../../protocol/y-websocket.js';
 import { UpdateScanner } from '../../protocol/yjs-internals.js';
@@ -24,9 +25,6 @@ export interface EngineOptions extends ConnectionLimits {
   readonly updateTimePerAddress: number;
   readonly logger: Logger;
 }
-
-/** Frames a connection may send while its room loads; a client that floods a loading room is cut off. */
-const MAX_BACKLOG = 1024;
 
 export class SyncEngine {
   readonly rooms: RoomRegistry;
@@ -54,14 +52,13 @@ export class SyncEngine {
   }
 
   /**
-   * Takes a socket whose upgrade the gate has checked and completed (`head`: what the client sent
-   * after its handshake), with its ticket and the function that gives back the gate's hold on its
-   * room.
+   * Takes a socket whose upgrade the gate has checked and completed, with its ticket and the
+   * function that gives back the gate's hold on its room. Returns the connection, for the socket to
+   * report to once started.
    */
-  accept(tcp: Socket, head: Uint8Array, ticket: ConnectionTicket, releaseHold: () => void): void {
-    const connection = new Connection(tcp, ticket, this.options, releaseHold, this.events);
+  accept(socket: MessageSocket, ticket: ConnectionTicket, releaseHold: () => void): MessageListener {
+    const connection = new Connection(socket, ticket, this.options, releaseHold, this.events);
     this.connections.add(connection);
-    if (ticket.expiresAt !== null) this.closeAtExpiry(connection, ticket.expiresAt);
     this.log.debug(
       { connection: connection.id, doc: ticket.documentName, address: ticket.remoteAddress, user: ticket.identity, mode: ticket.mode },
       'connection opened',
@@ -73,7 +70,7 @@ export class SyncEngine {
         connection.close(CLOSE.internalError, 'the document could not be loaded');
       },
     );
-    connection.socket.start(head);
+    return connection;
   }
 
   /**
@@ -98,19 +95,16 @@ export class SyncEngine {
       connection.close(CLOSE.unsupportedData, 'text frames are not supported: send binary y-websocket messages');
       return;
     }
-    const { room, backlog } = connection;
+    const room = connection.room;
     if (room && !room.failed) this.handle(connection, room, frame);
     else if (room) {
       // Its room failed: a connection kept open waits for the reloaded document (see `moveOnReload`).
-      if (backlog === null) return;
-      if (backlog.length < MAX_BACKLOG) backlog.push(frame);
-      else connection.close(CLOSE.policyViolation, 'too many messages while the document reloads');
-    } else if (backlog === null) {
+      if (connection.waiting && !connection.wait(frame)) connection.close(CLOSE.policyViolation, 'too many messages while the document reloads');
+    } else if (!connection.waiting) {
       // The first message while the room loads, which a large document waits for (see RoomRegistry).
       this.rooms.heard(connection.ticket.documentName);
-      connection.backlog = isInitialSyncStep1(frame) && this.answerFromStore(connection) ? [] : [frame];
-    } else if (backlog.length < MAX_BACKLOG) backlog.push(frame);
-    else connection.close(CLOSE.policyViolation, 'too many messages while the document loads');
+      connection.startWaiting(isInitialSyncStep1(frame) && this.answerFromStore(connection) ? null : frame);
+    } else if (!connection.wait(frame)) connection.close(CLOSE.policyViolation, 'too many messages while the document loads');
   }
 
   private joined(connection: Connection, loaded: Room): void {
@@ -133,8 +127,7 @@ export class SyncEngine {
       );
       return false;
     }
-    connection.room = loaded;
-    loaded.join(connection);
+    connection.enter(loaded);
     if (!connection.isOpen) {
       loaded.leave(connection);
       this.rooms.release(loaded);
@@ -149,14 +142,13 @@ export class SyncEngine {
    * `moveOnReload`), or goes with the connection if it was closed.
    */
   private handleBacklog(connection: Connection): void {
-    const frames = connection.backlog;
-    connection.backlog = null;
+    const frames = connection.takeBacklog();
     if (frames === null) return;
     for (let i = 0; i < frames.length; i++) {
       const room = connection.room;
       if (room === null || room.failed) {
         // `moveOnReload` gave a kept connection a new backlog as the room failed.
-        (connection.backlog as Uint8Array[] | null)?.unshift(...frames.slice(i));
+        connection.putBack(frames.slice(i));
         return;
       }
       this.handle(connection, room, frames[i]!);
@@ -167,13 +159,15 @@ export class SyncEngine {
    * Connections that an update failing their room kept open (see `Room.fail`): their messages wait
    * until the document has reloaded, then they join it as they are, and what waited is handled.
    */
-  private moveOnReload(survivors: readonly Connection[], reloaded: Promise<Room>): void {
-    for (const connection of survivors) connection.backlog = [];
+  private moveOnReload(members: readonly RoomMember[], reloaded: Promise<Room>): void {
+    // Every member of a room is one of this engine's connections.
+    const survivors = members as readonly Connection[];
+    for (const connection of survivors) connection.startWaiting(null);
     reloaded.then(
       (room) => {
         const moved: Connection[] = [];
         for (const connection of survivors) {
-          connection.room?.connections.delete(connection);
+          connection.room?.forget(connection);
           if (connection.isOpen && this.enter(connection, room)) moved.push(connection);
         }
         // One that was closing never joins: its presence, copied with everyone's, goes, and the
@@ -193,9 +187,6 @@ export class SyncEngine {
   }
 
   private closed(connection: Connection): void {
-    if (connection.expiryTimer !== null) clearTimeout(connection.expiryTimer);
-    connection.releaseHold();
-    connection.backlog = null;
     this.logClose(connection);
     this.connections.delete(connection);
     const room = connection.room;
@@ -243,17 +234,6 @@ export class SyncEngine {
     });
   }
 
-  /** Closes the connection when its token expires (`closed` cancels that); a token valid past `MAX_TIMER_MS` re-arms in steps. */
-  private closeAtExpiry(connection: Connection, expiresAt: number): void {
-    const arm = () => {
-      const left = expiresAt - Date.now();
-      connection.expiryTimer =
-        left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => connection.close(CLOSE.policyViolation, 'token expired'), Math.max(0, left));
-      connection.expiryTimer.unref();
-    };
-    arm();
-  }
-
   /** Limits, expiry and broken frames close connections for the client's reasons, not the server's: worth a line each. */
   private logClose(connection: Connection): void {
     const closed = connection.closedWith;
@@ -265,13 +245,9 @@ export class SyncEngine {
 
   private pingAll(): void {
     for (const connection of this.connections) {
-      if (!connection.alive) {
-        this.log.info({ connection: connection.id, doc: connection.ticket.documentName }, 'dropping a peer that did not answer a ping');
-        connection.terminate();
-        continue;
-      }
-      connection.alive = false;
-      connection.ping();
+      if (connection.pingIfAlive()) continue;
+      this.log.info({ connection: connection.id, doc: connection.ticket.documentName }, 'dropping a peer that did not answer a ping');
+      connection.terminate();
     }
   }
 }

@@ -13,8 +13,9 @@
 import * as awarenessProtocol from 'y-protocols/awareness';
 import type * as Y from 'yjs';
 import type { Logger } from '../logger.js';
-import { CLOSE, type Connection } from './connection.js';
-import { binaryFrame } from './frame.js';
+import { CLOSE } from '../websocket/close-codes.js';
+import { SharedMessage } from '../websocket/message-socket.js';
+import type { RoomMember } from './member.js';
 import { type AwarenessEntry, encodeAwarenessUpdate } from '../../protocol/awareness.js';
 import { encodeAwareness } from '../../protocol/y-websocket.js';
 
@@ -24,9 +25,9 @@ export const MAX_PRESENCE_CLIENTS = 8;
 export class RoomPresence {
   private readonly awareness: awarenessProtocol.Awareness;
   /** Which connection each published client id belongs to. */
-  private readonly owners = new Map<number, Connection>();
+  private readonly owners = new Map<number, RoomMember>();
   /** The frame of everyone's presence, until presence changes (see `everyone`). */
-  private frame: Buffer | null = null;
+  private frame: SharedMessage | null = null;
 
   /**
    * `onTimeout` is called with the awareness message that removes presence which timed out (a
@@ -65,8 +66,8 @@ export class RoomPresence {
    * per change of presence. Built per query, a query one byte long cost the encoding of every
    * state, over and over.
    */
-  everyone(): Buffer {
-    return (this.frame ??= binaryFrame(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()]))));
+  everyone(): SharedMessage {
+    return (this.frame ??= SharedMessage.of(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()]))));
   }
 
   /**
@@ -75,7 +76,7 @@ export class RoomPresence {
    * connection that publishes more than `MAX_PRESENCE_CLIENTS` client ids is closed, and nothing of
    * the message is applied.
    */
-  publish(connection: Connection, entries: readonly AwarenessEntry[], update: Uint8Array): Uint8Array | null {
+  publish(connection: RoomMember, entries: readonly AwarenessEntry[], update: Uint8Array): Uint8Array | null {
     const kept = this.claim(connection, entries, update);
     if (kept === null) return null;
     awarenessProtocol.applyAwarenessUpdate(this.awareness, kept, connection);
@@ -83,7 +84,7 @@ export class RoomPresence {
   }
 
   /** Removes the presence `connection` published; returns the awareness message that tells the others, if any. */
-  leave(connection: Connection): Uint8Array | null {
+  leave(connection: RoomMember): Uint8Array | null {
     const states = this.awareness.getStates();
     for (const id of connection.awarenessClients) if (this.owners.get(id) === connection) this.owners.delete(id);
     const clients = [...connection.awarenessClients].filter((id) => states.has(id));
@@ -101,7 +102,7 @@ export class RoomPresence {
    * Records whose presence the message publishes, and leaves out what is not the sender's. Returns
    * the update to apply and relay (`update` itself unless something was dropped), or null.
    */
-  private claim(connection: Connection, entries: readonly AwarenessEntry[], update: Uint8Array): Uint8Array | null {
+  private claim(connection: RoomMember, entries: readonly AwarenessEntry[], update: Uint8Array): Uint8Array | null {
     let kept: AwarenessEntry[] | null = null;
     for (const [i, entry] of entries.entries()) {
       // An echo changes nothing and claims nothing: it goes on as it came.
@@ -161,7 +162,7 @@ export class RoomPresence {
  * user's own editor would take the forged state on and publish it as its own. (Behind a proxy,
  * every client has the proxy's address; give tokens a `sub` there.)
  */
-function sameUser(owner: Connection, taker: Connection): boolean {
+function sameUser(owner: RoomMember, taker: RoomMember): boolean {
   if (owner.ticket.identity !== taker.ticket.identity) return false;
   if (taker.ticket.mode === 'ro' && owner.ticket.mode === 'rw') return false;
   return owner.ticket.identity !== null || owner.ticket.remoteAddress === taker.ticket.remoteAddress;

@@ -18,7 +18,7 @@
  * arrive during the apply and wait for all of it.
  */
 import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
-import type { Connection } from './connection.js';
+import type { RoomMember } from './member.js';
 import type { Logger } from '../logger.js';
 import { HttpError } from '../errors.js';
 import { BackgroundQueue } from './background.js';
@@ -42,7 +42,7 @@ export interface RegistryOptions {
    * wait for `reloaded`, and then join it (see `Room.fail`). It rejects if the document could not
    * be loaded again, or if the server is shutting down.
    */
-  readonly onReload: (survivors: readonly Connection[], reloaded: Promise<Room>) => void;
+  readonly onReload: (survivors: readonly RoomMember[], reloaded: Promise<Room>) => void;
 }
 
 /** Longest a read document waits, unapplied, for its connections' first messages (see above). */
@@ -275,7 +275,7 @@ export class RoomRegistry {
    * document is loaded again for them (the sender of the update that failed it pays the time of
    * that load, see `AddressTimeBudget`); otherwise the next connection loads it.
    */
-  private discard(room: Room, survivors: readonly Connection[], sender: Connection | null): void {
+  private discard(room: Room, survivors: readonly RoomMember[], sender: RoomMember | null): void {
     const entry = this.entries.get(room.name);
     const current = entry?.room === room;
     if (current) {

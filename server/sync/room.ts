@@ -13,8 +13,9 @@ import type { DocumentStore, StoredDocument } from '../../persistence/document-s
 import { applyStoredDocument } from '../../persistence/fold.js';
 import type { Logger } from '../logger.js';
 import type { BackgroundQueue } from './background.js';
-import { CLOSE, Connection, type AckState } from './connection.js';
-import { binaryFrame } from './frame.js';
+import { CLOSE } from '../websocket/close-codes.js';
+import { SharedMessage } from '../websocket/message-socket.js';
+import type { AckState, RoomMember } from './member.js';
 import type { UpdateStarts } from '../../protocol/yjs-update.js';
 import {
   type ClientMessage,
@@ -55,14 +56,14 @@ export interface RoomOptions {
    * there (see `fail`); `sender` answers for that update (its address pays for the reload). When a
    * write failed, every connection is closed, `survivors` is empty and `sender` null.
    */
-  readonly onFailure: (room: Room, survivors: readonly Connection[], sender: Connection | null) => void;
+  readonly onFailure: (room: Room, survivors: readonly RoomMember[], sender: RoomMember | null) => void;
 }
 
 /** Updates applied in order and appended by the same store write, with the connection each came from. */
 interface StoredBatch {
   readonly write: Promise<void>;
   readonly updates: Uint8Array[];
-  readonly senders: (Connection | null)[];
+  readonly senders: (RoomMember | null)[];
 }
 
 /** Settled: what `lastWrite` is before the first append (one promise for every room). */
@@ -70,7 +71,7 @@ const NOTHING_WRITTEN: Promise<void> = Promise.resolve();
 
 export class Room {
   readonly doc: Y.Doc;
-  readonly connections = new Set<Connection>();
+  readonly connections = new Set<RoomMember>();
   /**
    * Who is present, created at the first awareness message: a room whose clients publish no
    * presence spares its maps, listeners and interval timer (about 1.3 KiB).
@@ -190,14 +191,19 @@ export class Room {
   }
 
   /** Adds a connection and starts the handshake: our state vector, and who is present. */
-  join(connection: Connection): void {
+  join(connection: RoomMember): void {
     this.connections.add(connection);
     connection.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
-    if (this.presence !== null && !this.presence.empty) connection.sendFramed(this.presence.everyone());
+    if (this.presence !== null && !this.presence.empty) connection.sendShared(this.presence.everyone());
+  }
+
+  /** Drops a member without a word: it moves to the reloaded document (see `Room.fail`). */
+  forget(connection: RoomMember): void {
+    this.connections.delete(connection);
   }
 
   /** Removes a connection; the presence it published is removed for everyone else. */
-  leave(connection: Connection): void {
+  leave(connection: RoomMember): void {
     if (!this.connections.delete(connection)) return;
     this.waitingMessages?.forget(connection);
     this.dropPresence(connection);
@@ -207,13 +213,13 @@ export class Room {
    * Removes the presence `connection` published, for everyone else: it left, or it closed before
    * it could join this room, reloaded with the presence of the room it was in (see `Room.fail`).
    */
-  dropPresence(connection: Connection): void {
+  dropPresence(connection: RoomMember): void {
     const removal = this.presence?.leave(connection) ?? null;
     if (removal !== null) this.broadcast(removal, connection);
   }
 
   /** Handles one decoded message from a connection of this room. */
-  receive(connection: Connection, message: ClientMessage): void {
+  receive(connection: RoomMember, message: ClientMessage): void {
     if (this.failure) return;
     switch (message.type) {
       case 'sync-step-1':
@@ -229,7 +235,7 @@ export class Room {
         break;
       }
       case 'query-awareness':
-        connection.sendFramed(this.present.everyone());
+        connection.sendShared(this.present.everyone());
         break;
     }
   }
@@ -269,7 +275,7 @@ export class Room {
     this.doc.destroy();
   }
 
-  private applyClientUpdate(connection: Connection, update: Uint8Array, starts: UpdateStarts): void {
+  private applyClientUpdate(connection: RoomMember, update: Uint8Array, starts: UpdateStarts): void {
     const acks = connection.acks;
     if (acks !== null) acks.received++;
     if (update.length === 2 && update[0] === 0 && update[1] === 0) {
@@ -348,7 +354,7 @@ export class Room {
    * that could be known: then their senders are. A part can be forged to wait for a user's next
    * keystroke, so that the keystroke would break the document and the user would be blamed.
    */
-  private integrate(connection: Connection, update: Uint8Array, starts: UpdateStarts): Refusal | null {
+  private integrate(connection: RoomMember, update: Uint8Array, starts: UpdateStarts): Refusal | null {
     const newClients = clientsIfAllNew(this.doc, starts);
     const own = newClients >= 0;
     const pendingBefore = markPending(this.doc);
@@ -420,7 +426,7 @@ export class Room {
    * stored nor sent, so only its senders are concerned. They are told and closed with 1013, and
    * their clients send it again, with what it needs, when they reconnect.
    */
-  private dropWaiting(sender: Connection, { structs, deletions, messages }: WaitingSize): void {
+  private dropWaiting(sender: RoomMember, { structs, deletions, messages }: WaitingSize): void {
     clearPending(this.doc);
     const senders = this.waitingMessages?.connections() ?? [];
     this.waitingMessages = null;
@@ -454,7 +460,7 @@ export class Room {
     return Y.parseUpdateMeta(diff).to.size === 0;
   }
 
-  private refuseReadOnly(connection: Connection): void {
+  private refuseReadOnly(connection: RoomMember): void {
     this.log.debug({ connection: connection.id, user: connection.ticket.identity }, 'refused an update from a read-only connection');
     const reason = 'this connection is read-only: the update was not applied';
     connection.send(encodePermissionDenied(reason));
@@ -462,7 +468,7 @@ export class Room {
   }
 
   /** The connection's address has used up its time (see `AddressTimeBudget`): nothing of the update was applied. */
-  private refuseOverTime(connection: Connection): void {
+  private refuseOverTime(connection: RoomMember): void {
     const { msPerSecond } = this.options.updateTime;
     const reason = `updates from this address took more than ${msPerSecond} ms per second to apply; reconnect later`;
     this.log.warn({ connection: connection.id, user: connection.ticket.identity, address: connection.ticket.remoteAddress }, `refused an update: ${reason}`);
@@ -470,7 +476,7 @@ export class Room {
     connection.close(CLOSE.tryAgainLater, reason);
   }
 
-  private refuseTooLarge(connection: Connection, update: Uint8Array): void {
+  private refuseTooLarge(connection: RoomMember, update: Uint8Array): void {
     const reason = `the document would grow past its size limit of ${this.options.maxDocumentSize} bytes`;
     this.log.warn({ connection: connection.id, user: connection.ticket.identity, size: this.size, update: update.length }, `refused an update: ${reason}`);
     if (connection.ticket.acks) connection.send(encodeError('document-too-large', reason));
@@ -485,7 +491,7 @@ export class Room {
    */
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     if (this.integrationFailed) return;
-    const sender = origin instanceof Connection && !this.pendingIntegrated ? origin : null;
+    const sender = !this.pendingIntegrated && this.connections.has(origin as RoomMember) ? (origin as RoomMember) : null;
     const write = this.store.append(this.name, update);
     this.unstored++;
     this.lastWrite = write;
@@ -543,15 +549,15 @@ export class Room {
       this.broadcast(encodeUpdate(updates[0]!), senders[0]!);
       return;
     }
-    const frames = updates.map((update) => binaryFrame(encodeUpdate(update)));
-    const all = Buffer.concat(frames);
+    const messages = updates.map((update) => SharedMessage.of(encodeUpdate(update)));
+    const all = SharedMessage.together(messages);
     for (const connection of this.connections) {
       if (!senders.includes(connection)) {
-        connection.sendFramed(all);
+        connection.sendShared(all);
         continue;
       }
-      const others = frames.filter((_, i) => senders[i] !== connection);
-      if (others.length > 0) connection.sendFramed(others.length === 1 ? others[0]! : Buffer.concat(others));
+      const others = messages.filter((_, i) => senders[i] !== connection);
+      if (others.length > 0) connection.sendShared(others.length === 1 ? others[0]! : SharedMessage.together(others));
     }
   }
 
@@ -574,8 +580,8 @@ export class Room {
   private fail(
     error: Error,
     code: 'storage-failed' | 'invalid-update' | 'update-too-slow',
-    answerable: readonly Connection[] = [],
-    bystander: Connection | null = null,
+    answerable: readonly RoomMember[] = [],
+    bystander: RoomMember | null = null,
   ): void {
     if (this.failure) return;
     this.failure = error;
@@ -627,7 +633,7 @@ export class Room {
    * Acknowledges the connection's updates once the writes that hold them are stored. The state
    * vector is taken now, when the doc holds exactly what has been appended so far.
    */
-  private acknowledgeWhenStored(connection: Connection, acks: AckState): void {
+  private acknowledgeWhenStored(connection: RoomMember, acks: AckState): void {
     const waiting = this.waitingMessages?.first(connection);
     const count = waiting === undefined ? acks.received : waiting - 1;
     const stateVector = Y.encodeStateVector(this.doc);
@@ -650,23 +656,23 @@ export class Room {
   }
 
   /** Sends what the client lacks, computed when nothing is waiting to be stored. */
-  private async replyWithMissing(connection: Connection, stateVector: Uint8Array): Promise<void> {
+  private async replyWithMissing(connection: RoomMember, stateVector: Uint8Array): Promise<void> {
     await this.drain();
     if (!connection.isOpen) return;
     if (this.failure) {
       // The reloaded document answers it: the request goes first among what waits for it.
-      if (this.reloading) connection.backlog?.unshift(encodeSyncStep1(stateVector));
+      if (this.reloading) connection.retryAfterReload(encodeSyncStep1(stateVector));
       return;
     }
     connection.sendState(encodeSyncStep2(encodeIntegrated(this.doc, stateVector)));
   }
 
   /** Sends one message to every connection but `except`, framed once for all of them. */
-  private broadcast(message: Uint8Array, except: Connection | null): void {
+  private broadcast(message: Uint8Array, except: RoomMember | null): void {
     if (this.connections.size === 0 || (this.connections.size === 1 && this.connections.has(except!))) return;
-    const frame = binaryFrame(message);
+    const shared = SharedMessage.of(message);
     for (const connection of this.connections) {
-      if (connection !== except) connection.sendFramed(frame);
+      if (connection !== except) connection.sendShared(shared);
     }
   }
 
@@ -705,14 +711,14 @@ export class Room {
  * `Room.integrate`): those with parts that waited (`waited`, the sender left out), if the update
  * integrated some of them, or broke before that was known; otherwise null.
  */
-function othersAnswer(waited: readonly Connection[] | null, retried: boolean, retriedKnown: boolean): readonly Connection[] | null {
+function othersAnswer(waited: readonly RoomMember[] | null, retried: boolean, retriedKnown: boolean): readonly RoomMember[] | null {
   return waited !== null && waited.length > 0 && (retried || !retriedKnown) ? waited : null;
 }
 
 /** Why an update broke the document, and who answers for it (see `Room.integrate`). */
 interface Refusal {
   readonly error: unknown;
-  readonly answerable: readonly Connection[];
+  readonly answerable: readonly RoomMember[];
 }
 
 /** A room failed by an update, reloaded (see `Room.fail`), and the address of who answers for the update. */

@@ -10,7 +10,7 @@
  */
 import * as Y from 'yjs';
 import { pendingSizes, withoutPending } from '../../protocol/yjs-internals.js';
-import type { Connection } from './connection.js';
+import type { RoomMember } from './member.js';
 
 /**
  * The most that may wait in a document, in encoded bytes: insertions (Yjs's pending structs) and
@@ -45,7 +45,7 @@ export interface WaitingSize {
 
 /** The messages of a document's connections that have a part waiting, oldest first per connection. */
 export class WaitingMessages {
-  private readonly byConnection = new Map<Connection, WaitingMessage[]>();
+  private readonly byConnection = new Map<RoomMember, WaitingMessage[]>();
   private total = 0;
 
   /** How many messages wait, from every connection. */
@@ -54,7 +54,7 @@ export class WaitingMessages {
   }
 
   /** Records message `position` of `connection` if `doc` has not integrated all of `update`. */
-  note(connection: Connection, position: number, update: Uint8Array, doc: Y.Doc): void {
+  note(connection: RoomMember, position: number, update: Uint8Array, doc: Y.Doc): void {
     const complete = clocksToComplete(update);
     if (isComplete(doc, complete)) return;
     const messages = this.byConnection.get(connection);
@@ -64,13 +64,13 @@ export class WaitingMessages {
   }
 
   /** The position of the connection's oldest waiting message, if any. */
-  first(connection: Connection): number | undefined {
+  first(connection: RoomMember): number | undefined {
     return this.byConnection.get(connection)?.[0]?.position;
   }
 
   /** Forgets the messages `doc` has integrated all of; returns the connections that had some. */
-  release(doc: Y.Doc): Connection[] {
-    const released: Connection[] = [];
+  release(doc: Y.Doc): RoomMember[] {
+    const released: RoomMember[] = [];
     for (const [connection, messages] of this.byConnection) {
       const still = messages.filter((message) => !isComplete(doc, message.complete));
       if (still.length === messages.length) continue;
@@ -83,7 +83,7 @@ export class WaitingMessages {
   }
 
   /** Forgets a connection's messages (it left). */
-  forget(connection: Connection): void {
+  forget(connection: RoomMember): void {
     const messages = this.byConnection.get(connection);
     if (messages === undefined) return;
     this.total -= messages.length;
@@ -91,7 +91,7 @@ export class WaitingMessages {
   }
 
   /** The connections with a message waiting. */
-  connections(): Connection[] {
+  connections(): RoomMember[] {
     return [...this.byConnection.keys()];
   }
 }

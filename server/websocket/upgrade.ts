@@ -2,28 +2,22 @@
  * The WebSocket upgrade gate.
  *
  * Every upgrade request is checked before the WebSocket handshake: that it is a handshake this
- * server completes (`handshake.ts`), then path, document name, origin, token, per-address and
- * room limits (`admission.ts`). A refusal is a complete HTTP response with its status and a JSON
- * body giving the reason; an accepted request gets the handshake's answer, and its socket goes to
- * the sync engine with the ticket the checks issued.
- *
- * Why not `@hono/node-ws`: it answers refused upgrades with a bare status line (the reason is
- * lost), and every open socket keeps the upgrade's Hono Context, Request and their closures alive,
- * about 3.7 KiB per idle connection (15% of the server's memory per connection, measured with
- * 2,000 connections). Hono still serves every plain HTTP request. Nothing here outlives the
- * handshake: an open connection keeps neither the request nor its bytes.
+ * server completes (`handshake.ts`), then the owner's checks (the server's are in
+ * `http/admission.ts`). A refusal is a complete HTTP response with its status and a JSON body
+ * giving the reason; an accepted request gets the handshake's answer, and its socket goes to the
+ * owner with what the checks established. Nothing here outlives the handshake: an open connection
+ * keeps neither the request nor its bytes. (Why not `@hono/node-ws`: see
+ * docs/decisions/2026-12-07-own-websocket-layer.md.)
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.js';
-import type { ConnectionTicket } from '../sync/connection.js';
 import { handshakeKey, handshakeResponse } from './handshake.js';
 
-/** What the checks established about an admitted request. */
+/** What the checks established about an admitted request: the owner's own, and a hold to give back. */
 export interface Admission {
-  readonly ticket: ConnectionTicket;
   /**
    * Gives back the place the checks took for the connection in its room (idempotent). The checks
    * also register it for the socket's 'close', which the gate removes when it hands the socket over:
@@ -33,16 +27,16 @@ export interface Admission {
 }
 
 /** Decides whether an upgrade request may proceed; throws `HttpError` to refuse it. */
-export type UpgradeCheck = (request: IncomingMessage) => Promise<Admission>;
+export type UpgradeCheck<A extends Admission> = (request: IncomingMessage) => Promise<A>;
 
-export interface UpgradeGate {
+export interface UpgradeGate<A extends Admission> {
   /** The checks; an `HttpError` refuses with its status, anything else with 503 (and is reported). */
-  readonly check: UpgradeCheck;
+  readonly check: UpgradeCheck<A>;
   /**
    * Receives each socket whose handshake was answered, with what the client sent after its
    * handshake (`head`) and its admission; it owns the socket and `releaseHold` from then on.
    */
-  readonly accept: (socket: Socket, head: Uint8Array, admission: Admission) => void;
+  readonly accept: (socket: Socket, head: Uint8Array, admission: A) => void;
   /** Unexpected failures of `check`, for the log. */
   readonly onError: (error: unknown) => void;
   /** Each refusal, as it is answered, for the log. */
@@ -50,7 +44,7 @@ export interface UpgradeGate {
 }
 
 /** Installs the gate on `server`. */
-export function installUpgradeGate(server: Server, gate: UpgradeGate): void {
+export function installUpgradeGate<A extends Admission>(server: Server, gate: UpgradeGate<A>): void {
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     // A named function, not a closure: a closure here would share this scope's context with the
     // callbacks below and keep `request` and `head` alive as long as the socket.

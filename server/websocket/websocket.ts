@@ -1,7 +1,7 @@
 /**
  * The server side of one WebSocket (RFC 6455) on an upgraded TCP socket: frames in, frames out,
  * ping and pong, and the closing handshake. No extension is ever negotiated (see
- * `http/handshake.ts`), so every frame is plain.
+ * `handshake.ts`), so every frame is plain.
  *
  * Why not the `ws` library: per connection it keeps a WebSocket, a Receiver (a Writable stream,
  * with its state and listeners), a Sender and a closure, about 1.4 KiB of heap per idle connection
@@ -15,29 +15,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
+import { CLOSE } from './close-codes.js';
 import { binaryFrame, binaryFrameHeader, closeFrame, PING_FRAME, pongFrame } from './frame.js';
-
-/** What a `ServerWebSocket` reports, to the one object that owns it. */
-export interface WebSocketListener {
-  /**
-   * A complete message. `data` is a view into the bytes read, valid for as long as it is kept; it
-   * keeps alive at most `RETAINED_SLACK` bytes besides its own (see `deliver`). Text messages are
-   * reported as they are, `binary` false, without validating their UTF-8: this server refuses them.
-   */
-  onMessage(data: Uint8Array, binary: boolean): void;
-  /** A pong (the answer to `ping`). */
-  onPong(): void;
-  /** The socket failed; `onClose` follows. */
-  onError(error: Error): void;
-  /** The TCP connection closed, for whatever reason. Called once; nothing is reported after it. */
-  onClose(): void;
-}
-
-// Close codes this module sends on its own (the owner chooses the others).
-const PROTOCOL_ERROR = 1002;
-const INVALID_PAYLOAD = 1007;
-const POLICY_VIOLATION = 1008;
-const MESSAGE_TOO_BIG = 1009;
+import type { MessageListener, MessageSocket, SharedMessage } from './message-socket.js';
 
 /** How long a closing handshake may take before the TCP connection is dropped, in milliseconds. */
 const CLOSE_TIMEOUT_MS = 30_000;
@@ -77,7 +57,7 @@ enum State {
   Closed,
 }
 
-export class ServerWebSocket {
+export class ServerWebSocket implements MessageSocket {
   private state = State.Open;
   private closeSent = false;
   /** A close frame was received, or a frame broke the protocol: nothing more is read. */
@@ -91,6 +71,9 @@ export class ServerWebSocket {
   /** The code and reason this side closed with, for the log; null until it does (or if the client closed first). */
   closedWith: { readonly code: number; readonly reason: string } | null = null;
 
+  /** Set by `start`: the one object told of messages and of the close. */
+  private listener: MessageListener = NOT_STARTED;
+
   /**
    * For `tcp`, whose opening handshake is complete. Messages longer than `maxPayload` bytes are
    * refused (1009). Nothing is read before `start`.
@@ -98,14 +81,16 @@ export class ServerWebSocket {
   constructor(
     private readonly tcp: Socket,
     private readonly maxPayload: number,
-    private readonly listener: WebSocketListener,
   ) {}
 
   /**
-   * Starts reading: first `head` (what the client sent right after its handshake), then the
-   * socket, which must not have been destroyed yet (its 'close' would be missed).
+   * Starts reading, reporting to `listener`: first `head` (what the client sent right after its
+   * handshake), then the socket, which must not have been destroyed yet (its 'close' would be missed).
+   * A message is reported as a view of the bytes read, keeping alive at most `RETAINED_SLACK` bytes
+   * besides its own (see `deliver`).
    */
-  start(head: Uint8Array): void {
+  start(listener: MessageListener, head: Uint8Array): void {
+    this.listener = listener;
     const tcp = this.tcp as OwnedSocket;
     tcp[kWebSocket] = this;
     tcp.setNoDelay(true);
@@ -144,9 +129,9 @@ export class ServerWebSocket {
     this.tcp.uncork();
   }
 
-  /** Writes a complete frame built by `binaryFrame` (one buffer may go to many sockets). */
-  sendFrame(frame: Uint8Array): void {
-    this.tcp.write(frame);
+  /** Sends a message framed once for every socket that sends it (see `SharedMessage`). */
+  sendShared(message: SharedMessage): void {
+    this.tcp.write(frameOf(message));
   }
 
   ping(): void {
@@ -211,21 +196,21 @@ export class ServerWebSocket {
     const second = data[offset + 1]!;
     const fin = (first & 0x80) !== 0;
     const opcode = first & 0x0f;
-    if ((first & 0x70) !== 0) return this.fail(PROTOCOL_ERROR, 'reserved bits must be clear: no extension was negotiated');
-    if ((second & 0x80) === 0) return this.fail(PROTOCOL_ERROR, 'client frames must be masked');
+    if ((first & 0x70) !== 0) return this.fail(CLOSE.protocolError, 'reserved bits must be clear: no extension was negotiated');
+    if ((second & 0x80) === 0) return this.fail(CLOSE.protocolError, 'client frames must be masked');
     const shortLength = second & 0x7f;
     const control = opcode >= OPCODE_CLOSE;
     if (control) {
-      if (opcode > OPCODE_PONG) return this.fail(PROTOCOL_ERROR, `unknown opcode ${opcode}`);
-      if (!fin) return this.fail(PROTOCOL_ERROR, 'control frames must not be fragmented');
-      if (shortLength > 125) return this.fail(PROTOCOL_ERROR, 'control frames carry at most 125 bytes');
-      if (opcode === OPCODE_CLOSE && shortLength === 1) return this.fail(PROTOCOL_ERROR, 'a close frame cannot carry 1 byte');
+      if (opcode > OPCODE_PONG) return this.fail(CLOSE.protocolError, `unknown opcode ${opcode}`);
+      if (!fin) return this.fail(CLOSE.protocolError, 'control frames must not be fragmented');
+      if (shortLength > 125) return this.fail(CLOSE.protocolError, 'control frames carry at most 125 bytes');
+      if (opcode === OPCODE_CLOSE && shortLength === 1) return this.fail(CLOSE.protocolError, 'a close frame cannot carry 1 byte');
     } else if (opcode === OPCODE_CONTINUATION) {
-      if (this.fragmented === null) return this.fail(PROTOCOL_ERROR, 'a continuation frame without a message to continue');
+      if (this.fragmented === null) return this.fail(CLOSE.protocolError, 'a continuation frame without a message to continue');
     } else if (opcode === OPCODE_TEXT || opcode === OPCODE_BINARY) {
-      if (this.fragmented !== null) return this.fail(PROTOCOL_ERROR, 'a new message before the fragmented one ended');
+      if (this.fragmented !== null) return this.fail(CLOSE.protocolError, 'a new message before the fragmented one ended');
     } else {
-      return this.fail(PROTOCOL_ERROR, `unknown opcode ${opcode}`);
+      return this.fail(CLOSE.protocolError, `unknown opcode ${opcode}`);
     }
 
     const lengthBytes = shortLength === 126 ? 2 : shortLength === 127 ? 8 : 0;
@@ -237,12 +222,12 @@ export class ServerWebSocket {
     } else if (lengthBytes === 8) {
       const high = data.readUInt32BE(offset + 2);
       // Anything past 2^32 is far over any limit this server takes (and past 2^53 not a safe integer).
-      if (high !== 0) return this.fail(MESSAGE_TOO_BIG, `message too big: the limit is ${this.maxPayload} bytes`);
+      if (high !== 0) return this.fail(CLOSE.messageTooBig, `message too big: the limit is ${this.maxPayload} bytes`);
       payloadLength = data.readUInt32BE(offset + 6);
     }
     if (!control && (this.fragmented?.length ?? 0) + payloadLength > this.maxPayload) {
       // Refused before its payload is buffered.
-      return this.fail(MESSAGE_TOO_BIG, `message too big: the limit is ${this.maxPayload} bytes`);
+      return this.fail(CLOSE.messageTooBig, `message too big: the limit is ${this.maxPayload} bytes`);
     }
     const frameLength = headerLength + payloadLength;
     if (available < frameLength) return this.need(frameLength);
@@ -262,7 +247,7 @@ export class ServerWebSocket {
       return;
     }
     if (fragmented.fragments >= MAX_FRAGMENTS) {
-      this.fail(POLICY_VIOLATION, `a message may come in at most ${MAX_FRAGMENTS} fragments`);
+      this.fail(CLOSE.policyViolation, `a message may come in at most ${MAX_FRAGMENTS} fragments`);
       return;
     }
     fragmented.add(payload);
@@ -299,11 +284,11 @@ export class ServerWebSocket {
     if (payload.length >= 2) {
       code = (payload[0]! << 8) | payload[1]!;
       if (!isValidCloseCode(code)) {
-        this.fail(PROTOCOL_ERROR, `invalid close code ${code}`);
+        this.fail(CLOSE.protocolError, `invalid close code ${code}`);
         return;
       }
       if (!isUtf8(payload.subarray(2))) {
-        this.fail(INVALID_PAYLOAD, 'the close reason is not valid UTF-8');
+        this.fail(CLOSE.invalidPayload, 'the close reason is not valid UTF-8');
         return;
       }
     }
@@ -387,6 +372,14 @@ export class ServerWebSocket {
   }
 }
 
+/** The listener of a socket not started yet: nothing is read before `start`, so it is never called. */
+const NOT_STARTED: MessageListener = {
+  onMessage: () => undefined,
+  onPong: () => undefined,
+  onError: () => undefined,
+  onClose: () => undefined,
+};
+
 /** What `readFrame` returns for a frame that failed the connection. */
 const FAILED = 0;
 
@@ -456,6 +449,14 @@ class FragmentedMessage extends GatheredBytes {
     this.append(payload);
     this.fragments++;
   }
+}
+
+/** The frame of a shared message, built the first time it is sent (see `SharedMessage`). */
+function frameOf(message: SharedMessage): Uint8Array {
+  if (message.frame !== null) return message.frame;
+  const frame = message.payload !== null ? binaryFrame(message.payload) : Buffer.concat(message.parts!.map(frameOf));
+  message.frame = frame;
+  return frame;
 }
 
 function ownerOf(socket: Socket): ServerWebSocket {
