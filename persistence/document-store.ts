@@ -1,17 +1,40 @@
 /**
  * The durable store of Yjs documents, as the sync engine sees it.
  *
- * A document is an append-only log of Yjs updates plus a compacted state that folds the log's
- * older part. The engine knows the store only through this interface, so a PostgreSQL
- * implementation can follow the LevelDB one without touching the engine.
+ * A document is an append-only log of Yjs updates plus a compacted state (a snapshot) that folds
+ * the log's older part. Every logged update has a position: positions increase with each append
+ * to a document, so a reader can say what it has (`load`'s head) and ask for what came after
+ * (`readSince`), and a compaction can say exactly what it folds (`upTo`). That is what lets
+ * several processes share one store. The engine knows a store only through this interface, and
+ * every store passes the same contract suite (`tests/persistence/store-contract.ts`).
  */
 
-/** What `load` reads: the compacted state (if any) and the updates logged after it, oldest first. */
+/**
+ * A position in a document's log. Positions of one document increase with each append (a store
+ * may leave gaps between them); 0 is before the first.
+ */
+export type Position = number;
+
+/** What `load` reads: the compacted state (if any), the updates logged after it, oldest first, and how far that reaches. */
 export interface StoredDocument {
   /** A Yjs update (v1) holding the compacted state, or `null` when the document was never compacted. */
   readonly state: Uint8Array | null;
   /** Updates appended since the state was written, in append order. May overlap the state. */
   readonly updates: readonly Uint8Array[];
+  /** The position this read reached: nothing up to it is missing from `state` and `updates`. 0 for a document never written. */
+  readonly head: Position;
+}
+
+/** One update of a log, with its position (see `readSince`). */
+export interface LoggedUpdate {
+  readonly position: Position;
+  readonly update: Uint8Array;
+}
+
+/** Where a write left the documents it touched (see `append`). */
+export interface Written {
+  /** The position of `name`'s last update in this write. Throws `RangeError` if the write held none of it. */
+  position(name: string): Position;
 }
 
 /** One entry of `list`. */
@@ -29,43 +52,45 @@ export interface DocumentInfo {
  */
 export class StoreWriteError extends Error {
   override readonly name = 'StoreWriteError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** A store could not be opened; the message says why and what to do. */
 export class StoreOpenError extends Error {
   override readonly name = 'StoreOpenError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export interface DocumentStore {
   /**
-   * Reads a document. A name never written gives `{ state: null, updates: [] }`.
-   * The result reflects every append whose promise has resolved.
+   * Reads a document. A name never written gives `{ state: null, updates: [], head: 0 }`. The
+   * result reflects every append whose promise has resolved.
    */
   load(name: string): Promise<StoredDocument>;
 
   /**
    * Appends an update to the document's log. Appends made together (in one synchronous run of
-   * code), across all documents, are written in one batch. Resolves once the update is durable (synced to disk
-   * first when the store was opened with `fsync`); rejects with `StoreWriteError` if the write
-   * failed, in which case the update is not stored. Appends to one document are stored in call order.
-   * Appends written in the same batch may return the same promise.
+   * code), across all documents, are written together (group commit), and may share one promise.
+   * Resolves once the update is durable, with where the write left each document; rejects with
+   * `StoreWriteError` if it failed, and then the update is not stored. Appends to one document are
+   * stored, and resolve, in call order.
    */
-  append(name: string, update: Uint8Array): Promise<void>;
+  append(name: string, update: Uint8Array): Promise<Written>;
 
   /**
-   * Replaces the logged history of a document with `state`, a Yjs update that must contain every
-   * update appended to that document before this call. After a crash either the old log or the
-   * new state is there, never neither; beside the new state, the log may still hold some of the
-   * updates it folds (`load` may return updates the state contains, which change nothing).
-   * Updates appended after the call stay in the log.
+   * Replaces the logged updates of a document up to position `upTo` with `state`, a Yjs update
+   * that contains every one of them (and may contain later ones). Updates after `upTo` stay in the
+   * log. A no-op when the document's state already folds `upTo` or later (a newer compaction, by
+   * this process or another). After a crash either the old log or the new state is there, never
+   * neither; beside the new state the log may still hold some updates it folds, which `load` then
+   * returns and which change nothing. Rejects with `RangeError` for a position never written.
    */
-  compact(name: string, state: Uint8Array): Promise<void>;
+  compact(name: string, state: Uint8Array, upTo: Position): Promise<void>;
+
+  /**
+   * The updates logged after position `after`, in order, with their positions; null when a
+   * compaction has folded some of them into the state (the caller loads instead). Reflects every
+   * append whose promise has resolved.
+   */
+  readSince(name: string, after: Position): Promise<readonly LoggedUpdate[] | null>;
 
   /**
    * Registers `listener`, called once if the store fails after it resolved appends (they stay
@@ -76,10 +101,10 @@ export interface DocumentStore {
   /** Number of updates in the document's log (appended since its last compaction), as this store knows it. */
   logLength(name: string): Promise<number>;
 
-  /** Every stored document, in name order. */
+  /** Every stored document, in name order (by code point). */
   list(): Promise<DocumentInfo[]>;
 
-  /** Removes a document entirely. Deleting an unknown name does nothing. */
+  /** Removes a document entirely. Deleting an unknown name does nothing. Appends made after the call create it again. */
   delete(name: string): Promise<void>;
 
   /** Resolves when every write accepted before the call is durable (or rejects if one failed). */

@@ -19,7 +19,7 @@ import type { StoredDocument } from './document-store.js';
  * ignored by Yjs, so applying is idempotent. Throws whatever Yjs throws on a malformed update;
  * the transaction then ends with the updates before it applied.
  */
-export function applyStoredDocument(doc: Y.Doc, stored: StoredDocument, origin?: unknown): void {
+export function applyStoredDocument(doc: Y.Doc, stored: Pick<StoredDocument, 'state' | 'updates'>, origin?: unknown): void {
   doc.transact(() => {
     if (stored.state !== null) Y.applyUpdate(doc, stored.state);
     for (const update of stored.updates) Y.applyUpdate(doc, update);

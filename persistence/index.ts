@@ -1,7 +1,7 @@
 /** The durable store of documents: the interface the engine uses, and its implementations. */
 export { StoreOpenError, StoreWriteError } from './document-store.js';
-export type { DocumentInfo, DocumentStore, StoredDocument } from './document-store.js';
-export { LevelDocumentStore } from './level-store.js';
-export type { LevelDatabase, LevelStoreOptions } from './level-store.js';
+export type { DocumentInfo, DocumentStore, LoggedUpdate, Position, StoredDocument, Written } from './document-store.js';
+export { LevelDocumentStore } from './level/store.js';
+export type { LevelDatabase, LevelStoreOptions } from './level/store.js';
 export { applyStoredDocument, foldUpdates } from './fold.js';
 export type { FoldOptions } from './fold.js';

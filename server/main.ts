@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { StoreOpenError } from '../persistence/document-store.js';
-import { LevelDocumentStore } from '../persistence/level-store.js';
+import { LevelDocumentStore } from '../persistence/level/store.js';
 import { createCollabServer } from './app.js';
 import { parseConfig } from './cli.js';
 import { createLogger } from './logger.js';

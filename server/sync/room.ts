@@ -9,7 +9,7 @@
  * (re)joining client is likewise computed only when nothing is waiting to be stored.
  */
 import * as Y from 'yjs';
-import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
+import type { DocumentStore, Position, StoredDocument, Written } from '../../persistence/document-store.js';
 import { applyStoredDocument } from '../../persistence/fold.js';
 import type { Logger } from '../logger.js';
 import type { BackgroundQueue } from './background.js';
@@ -61,13 +61,13 @@ export interface RoomOptions {
 
 /** Updates applied in order and appended by the same store write, with the connection each came from. */
 interface StoredBatch {
-  readonly write: Promise<void>;
+  readonly write: Promise<Written>;
   readonly updates: Uint8Array[];
   readonly senders: (RoomMember | null)[];
 }
 
 /** Settled: what `lastWrite` is before the first append (one promise for every room). */
-const NOTHING_WRITTEN: Promise<void> = Promise.resolve();
+const NOTHING_WRITTEN: Promise<unknown> = Promise.resolve();
 
 export class Room {
   readonly doc: Y.Doc;
@@ -85,6 +85,8 @@ export class Room {
   private waiting: StoredBatch | null = null;
   /** Updates in the store's log since the last compaction. */
   private logLength = 0;
+  /** The position in the store's log of the last update stored (see `DocumentStore`). */
+  private head: Position = 0;
   private compaction: Promise<void> | null = null;
   /** The log length at which the next fold is due (see `nextFoldAt`). */
   private foldAt: number;
@@ -164,6 +166,7 @@ export class Room {
         );
     }
     room.logLength = stored.updates.length;
+    room.head = stored.head;
     // The stored bytes bound the encoded size from above; `fits` measures exactly near the limit.
     room.size = stored.updates.reduce((sum, update) => sum + update.length, stored.state?.length ?? 0);
     room.sizeExact = false;
@@ -499,7 +502,7 @@ export class Room {
     if (batch === null || batch.write !== write) {
       const next: StoredBatch = { write, updates: [], senders: [] };
       write.then(
-        () => this.onStored(next),
+        (written) => this.onStored(next, written),
         (error: unknown) => this.onWriteFailed(next, error),
       );
       this.waiting = batch = next;
@@ -524,8 +527,9 @@ export class Room {
     void this.compact();
   };
 
-  private onStored(batch: StoredBatch): void {
+  private onStored(batch: StoredBatch, written: Written): void {
     this.unstored -= batch.updates.length;
+    this.head = written.position(this.name);
     if (this.waiting === batch) this.waiting = null;
     // The connections an update failure kept are moved to the reloaded document, which holds
     // these updates: they must have them too.
@@ -677,13 +681,15 @@ export class Room {
   }
 
   private compact(): Promise<void> {
-    const folded = this.logLength;
+    // What the store folds: every update stored so far; those still being written stay in its log.
+    const folded = this.logLength - this.unstored;
+    const upTo = this.head;
     const started = performance.now();
     const state = encodeIntegrated(this.doc);
     const encodeMs = performance.now() - started;
     this.size = state.length;
     this.sizeExact = true;
-    const compaction = this.store.compact(this.name, state).then(
+    const compaction = this.store.compact(this.name, state, upTo).then(
       () => {
         this.logLength -= folded;
         this.compaction = null;

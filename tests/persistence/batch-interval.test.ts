@@ -6,7 +6,7 @@
 import { ClassicLevel } from 'classic-level';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { LevelDocumentStore } from '../../persistence/level-store.js';
+import { LevelDocumentStore } from '../../persistence/level/store.js';
 import { applyStoredDocument } from '../../persistence/fold.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { Editor, makeTempDir } from './helpers.js';
@@ -20,7 +20,7 @@ const cleanups = cleanupAfterEach();
  * a batch of its own.
  */
 async function appendSpacedOut(store: LevelDocumentStore, updates: Uint8Array[], untilWritten: boolean): Promise<void> {
-  const writes: Promise<void>[] = [];
+  const writes: Promise<unknown>[] = [];
   for (const update of updates) {
     writes.push(store.append('doc', update));
     await new Promise<void>((resolve) => setTimeout(resolve, 2));
@@ -67,7 +67,7 @@ describe('batchIntervalMs', () => {
     const first = new Editor().type('first document');
     const second = new Editor().type('second');
     // Interleaved, each append in a turn of its own: a group each, nearly all joining one batch.
-    const writes: Promise<void>[] = [];
+    const writes: Promise<unknown>[] = [];
     for (let i = 0; i < Math.max(first.length, second.length); i++) {
       if (i < first.length) writes.push(store.append('first', first[i]!));
       if (i < second.length) writes.push(store.append('second', second[i]!));
@@ -93,14 +93,15 @@ describe('batchIntervalMs', () => {
     // An hour: a load that waited for the interval would time the test out.
     const store = await LevelDocumentStore.open(dir, { batchIntervalMs: 3_600_000 });
     cleanups.push(() => store.close());
-    for (const update of other) await store.append('other', update);
+    let upTo = 0;
+    for (const update of other) upTo = (await store.append('other', update)).position('other');
     await store.append('doc', first!);
     await store.flush();
     // The next batch may start only an hour after that one, unless something queues behind it.
     await store.append('doc', second!);
     const folded = new Y.Doc();
     for (const update of other) Y.applyUpdate(folded, update);
-    const compaction = store.compact('other', Y.encodeStateAsUpdate(folded));
+    const compaction = store.compact('other', Y.encodeStateAsUpdate(folded), upTo);
     // Nothing can join the batch now: it is written at once, and the document loads in full.
     const doc = new Y.Doc();
     applyStoredDocument(doc, await store.load('doc'));

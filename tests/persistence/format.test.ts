@@ -10,9 +10,9 @@ import { LeveldbPersistence } from 'y-leveldb';
 import * as Y from 'yjs';
 
 import { StoreOpenError } from '../../persistence/document-store.js';
-import { JOURNAL_PREFIX } from '../../persistence/journal.js';
-import { encodeFormat, FORMAT_KEY, STORAGE_FORMAT } from '../../persistence/level-format.js';
-import { LevelDocumentStore } from '../../persistence/level-store.js';
+import { JOURNAL_PREFIX } from '../../persistence/level/journal.js';
+import { encodeFormat, FORMAT_KEY, STORAGE_FORMAT } from '../../persistence/level/format.js';
+import { LevelDocumentStore } from '../../persistence/level/store.js';
 import { Editor, makeTempDir, textOf } from './helpers.js';
 
 let dir: string;

@@ -12,7 +12,8 @@ import { gunzipSync } from 'node:zlib';
 
 import { ClassicLevel } from 'classic-level';
 import * as Y from 'yjs';
-import { JOURNAL_PREFIX } from '../../persistence/journal.js';
+import type { DocumentStore, Position } from '../../persistence/document-store.js';
+import { JOURNAL_PREFIX } from '../../persistence/level/journal.js';
 
 /** A fresh directory under the OS temp dir; `cleanup` removes it (call from `afterEach`). */
 export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -230,4 +231,10 @@ export function journalBytes(dir: string): number {
   return readdirSync(dir)
     .filter((entry) => entry.startsWith(JOURNAL_PREFIX))
     .reduce((sum, entry) => sum + statSync(join(dir, entry)).size, 0);
+}
+
+/** Appends `updates` to `name`, in order; resolves with the position of the last, up to which a compaction may fold them. */
+export async function appendAll(store: DocumentStore, name: string, updates: readonly Uint8Array[]): Promise<Position> {
+  const written = await Promise.all(updates.map((update) => store.append(name, update)));
+  return written.length === 0 ? 0 : written[written.length - 1]!.position(name);
 }

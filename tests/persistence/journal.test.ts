@@ -6,9 +6,9 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFi
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { encodeRecords, Journal } from '../../persistence/journal.js';
+import { encodeRecords, Journal } from '../../persistence/level/journal.js';
 import { StoreWriteError } from '../../persistence/document-store.js';
-import { LevelDocumentStore } from '../../persistence/level-store.js';
+import { LevelDocumentStore } from '../../persistence/level/store.js';
 import { Editor, journalBytes, makeTempDir, redirectJournal, textOf } from './helpers.js';
 
 let dir: string;

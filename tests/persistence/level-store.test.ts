@@ -4,10 +4,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { StoreWriteError } from '../../persistence/document-store.js';
-import { LevelDocumentStore, LOOP_SAMPLE_MS } from '../../persistence/level-store.js';
-import type { LevelDatabase } from '../../persistence/level-store.js';
-import { Editor, HeldLevel, journalBytes, makeTempDir, nextTurn, redirectJournal, spin, textOf } from './helpers.js';
+import { StoreWriteError, type Written } from '../../persistence/document-store.js';
+import { LOOP_SAMPLE_MS } from '../../persistence/group-commit.js';
+import { LevelDocumentStore } from '../../persistence/level/store.js';
+import type { LevelDatabase } from '../../persistence/level/store.js';
+import { appendAll, Editor, HeldLevel, journalBytes, makeTempDir, nextTurn, redirectJournal, spin, textOf } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -65,7 +66,7 @@ describe('LevelDocumentStore', () => {
 
   it('gives an empty document for a name never written', async () => {
     const store = await open();
-    expect(await store.load('nothing')).toEqual({ state: null, updates: [] });
+    expect(await store.load('nothing')).toEqual({ state: null, updates: [], head: 0 });
     expect(await store.logLength('nothing')).toBe(0);
   });
 
@@ -73,7 +74,7 @@ describe('LevelDocumentStore', () => {
     const store = await open();
     const names = ['a', 'ab', 'a\u0001', 'a/b', 'é'];
     const editors = names.map(() => new Editor());
-    const writes: Promise<void>[] = [];
+    const writes: Promise<unknown>[] = [];
     // Interleave the documents' keystrokes across ticks, as concurrent rooms would.
     for (let round = 0; round < 5; round++) {
       names.forEach((name, i) => {
@@ -143,7 +144,7 @@ describe('LevelDocumentStore', () => {
     db.hold();
     const first = store.append('doc', updates[0]!);
     await db.waitForBatches(1); // the first batch is in flight, held
-    const rest: Promise<void>[] = [];
+    const rest: Promise<unknown>[] = [];
     for (const update of updates.slice(1)) {
       rest.push(store.append('doc', update));
       await nextTurn(); // each in its own tick
@@ -161,9 +162,11 @@ describe('LevelDocumentStore', () => {
     let store = await open();
     const editor = new Editor();
     const before = editor.type('compacted ');
-    const writes = before.map((update) => store.append('doc', update));
-    // Compact without waiting for the appends (the store waits), then keep typing.
-    const compaction = store.compact('doc', editor.state());
+    const writes: Promise<unknown>[] = before.map((update) => store.append('doc', update));
+    // Compact up to the last of them as soon as it is journaled, before LevelDB has indexed it
+    // (the store waits for that), then keep typing.
+    const upTo = ((await writes[writes.length - 1]!) as Written).position('doc');
+    const compaction = store.compact('doc', editor.state(), upTo);
     const after = editor.type('and not');
     writes.push(...after.map((update) => store.append('doc', update)));
     await Promise.all([...writes, compaction]);
@@ -184,8 +187,9 @@ describe('LevelDocumentStore', () => {
   it('finishes a compaction in flight before closing, and reopens to the compacted document', async () => {
     let store = await open();
     const editor = new Editor();
-    for (const update of editor.type('written then compacted')) void store.append('doc', update);
-    const compaction = store.compact('doc', editor.state());
+    let last: Promise<Written> | null = null;
+    for (const update of editor.type('written then compacted')) last = store.append('doc', update);
+    const compaction = store.compact('doc', editor.state(), (await last!).position('doc'));
     const closing = store.close();
     await expect(compaction).resolves.toBeUndefined();
     await closing;
@@ -200,8 +204,8 @@ describe('LevelDocumentStore', () => {
     const { store, db, batches } = await openHeld();
     const editor = new Editor();
     const updates = editor.type('folded');
-    await Promise.all(updates.map((update) => store.append('doc', update)));
-    await store.compact('doc', editor.state());
+    const upTo = await appendAll(store, 'doc', updates);
+    await store.compact('doc', editor.state(), upTo);
 
     expect(batches).toHaveLength(2);
     const compaction = batches[1]! as { type: string; key: string }[];
@@ -214,9 +218,9 @@ describe('LevelDocumentStore', () => {
     const { store, db } = await openHeld();
     const editor = new Editor();
     const folded = editor.type('written, ');
-    await Promise.all(folded.map((update) => store.append('doc', update)));
+    const upTo = await appendAll(store, 'doc', folded);
     db.refuseClears = 1;
-    const error = await store.compact('doc', editor.state()).catch((e: unknown) => e);
+    const error = await store.compact('doc', editor.state(), upTo).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreWriteError);
 
     // The state is written and the folded updates are still logged beside it: the same text.
@@ -226,8 +230,7 @@ describe('LevelDocumentStore', () => {
     expect(textOf(stored.state, stored.updates)).toBe('written, ');
 
     const later = editor.type('then folded');
-    await Promise.all(later.map((update) => store.append('doc', update)));
-    await store.compact('doc', editor.state());
+    await store.compact('doc', editor.state(), await appendAll(store, 'doc', later));
     stored = await store.load('doc');
     expect(stored.updates).toEqual([]);
     expect(textOf(stored.state, [])).toBe('written, then folded');
@@ -238,11 +241,11 @@ describe('LevelDocumentStore', () => {
     const { store, db } = await openHeld();
     const editor = new Editor();
     const updates = editor.type('kept in the log');
-    await Promise.all(updates.map((update) => store.append('doc', update)));
+    const upTo = await appendAll(store, 'doc', updates);
     await store.flush();
 
     await db.close(); // a real failure: LevelDB refuses the compaction's reads and write
-    const error = await store.compact('doc', editor.state()).catch((e: unknown) => e);
+    const error = await store.compact('doc', editor.state(), upTo).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreWriteError);
     expect((error as StoreWriteError).cause).toMatchObject({ code: 'LEVEL_DATABASE_NOT_OPEN' });
 
@@ -252,7 +255,7 @@ describe('LevelDocumentStore', () => {
     expect(stored.updates).toEqual(updates);
     expect(await store.logLength('doc')).toBe(updates.length);
 
-    await store.compact('doc', editor.state());
+    await store.compact('doc', editor.state(), upTo);
     stored = await store.load('doc');
     expect(stored.updates).toEqual([]);
     expect(textOf(stored.state, [])).toBe('kept in the log');
@@ -262,8 +265,8 @@ describe('LevelDocumentStore', () => {
     let store = await open();
     for (const name of ['b', 'a', 'ab', 'c']) {
       const editor = new Editor();
-      await Promise.all(editor.type(`text of ${name}`).map((update) => store.append(name, update)));
-      if (name === 'c') await store.compact(name, editor.state());
+      const upTo = await appendAll(store, name, editor.type(`text of ${name}`));
+      if (name === 'c') await store.compact(name, editor.state(), upTo);
     }
     const listed = await store.list();
     expect(listed.map((info) => info.name)).toEqual(['a', 'ab', 'b', 'c']);
@@ -275,14 +278,14 @@ describe('LevelDocumentStore', () => {
     await store.delete('a');
     await store.delete('never-written'); // does nothing
     expect((await store.list()).map((info) => info.name)).toEqual(['ab', 'b', 'c']);
-    expect(await store.load('a')).toEqual({ state: null, updates: [] });
+    expect(await store.load('a')).toEqual({ state: null, updates: [], head: 0 });
     expect(await store.logLength('a')).toBe(0);
     expect(textOf(null, (await store.load('ab')).updates)).toBe('text of ab');
 
     await store.delete('c');
     store = await reopen(store);
     expect((await store.list()).map((info) => info.name)).toEqual(['ab', 'b']);
-    expect(await store.load('c')).toEqual({ state: null, updates: [] });
+    expect(await store.load('c')).toEqual({ state: null, updates: [], head: 0 });
   });
 
   it('deletes after the appends made before the call, and keeps the appends made after', async () => {
@@ -306,11 +309,11 @@ describe('LevelDocumentStore', () => {
   it("in fsync mode syncs compactions, deletions, and LevelDB's copy of appends before their journal file goes", async () => {
     const { store, db } = await openHeld({ fsync: true });
     const editor = new Editor();
-    await Promise.all(editor.type('durable').map((update) => store.append('doc', update)));
+    const upTo = await appendAll(store, 'doc', editor.type('durable'));
     await store.flush();
     // The journal holds these on disk: LevelDB's batch need not be synced.
     expect(db.syncs).toEqual([false]);
-    await store.compact('doc', editor.state());
+    await store.compact('doc', editor.state(), upTo);
     await store.delete('other');
     expect(db.syncs).toEqual([false, true, true]);
 
@@ -387,8 +390,11 @@ describe('LevelDocumentStore', () => {
   it('flush resolves once every write accepted before it is written', async () => {
     const { store, batches } = await openHeld();
     const updates = new Editor().type('flushed');
-    for (const update of updates) void store.append('doc', update);
-    void store.compact('doc', new Uint8Array([0, 0]));
+    let last: Promise<Written> | null = null;
+    for (const update of updates) last = store.append('doc', update);
+    // Journaled; LevelDB indexes them on a later turn, and the compaction after that.
+    const upTo = (await last!).position('doc');
+    void store.compact('doc', new Uint8Array([0, 0]), upTo);
     await store.flush();
     expect(batches).toHaveLength(2);
   });
@@ -401,7 +407,7 @@ describe('LevelDocumentStore', () => {
     for (const call of [
       () => store.append('doc', update),
       () => store.load('doc'),
-      () => store.compact('doc', update),
+      () => store.compact('doc', update, 1),
       () => store.logLength('doc'),
       () => store.list(),
       () => store.delete('doc'),
@@ -416,7 +422,7 @@ describe('LevelDocumentStore', () => {
     const update = new Editor().type('x')[0]!;
     await expect(store.append('a\u0000b', update)).rejects.toBeInstanceOf(RangeError);
     await expect(store.load('\ud800')).rejects.toBeInstanceOf(RangeError);
-    await expect(store.compact('a\u0000', update)).rejects.toBeInstanceOf(RangeError);
+    await expect(store.compact('a\u0000', update, 1)).rejects.toBeInstanceOf(RangeError);
     await expect(store.delete('a\u0000')).rejects.toBeInstanceOf(RangeError);
     await store.append('emoji 😀', update); // a surrogate pair is fine
     expect(await store.logLength('emoji 😀')).toBe(1);

@@ -14,7 +14,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { LevelDocumentStore } from '../../persistence/level-store.js';
+import { LevelDocumentStore } from '../../persistence/level/store.js';
 import { createCollabServer, type CollabServer } from '../../server/app.js';
 import { DEFAULT_CONFIG } from '../../server/config.js';
 import { decodeSaved, encodeUpdate, MESSAGE_ERROR, MESSAGE_SAVED } from '../../protocol/index.js';

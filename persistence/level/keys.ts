@@ -3,12 +3,19 @@
  *
  * Keys are UTF-8 strings; a document name never contains U+0000, which separates the parts:
  *   `s\0<name>`           the compacted state of a document (a Yjs update)
- *   `u\0<name>\0<seq>`    one logged update; `seq` is 16 lowercase hex digits, so key order is log order
+ *   `u\0<name>\0<seq>`    one logged update; `seq` (its position) is 16 lowercase hex digits, so key order is log order
  *   `m\0<name>`           the document's metadata (JSON, `DocumentMeta`)
  *   `seq`                 the last sequence number written, store-wide (hex)
  * A document's log is the range (`u\0<name>\0`, `u\0<name>\u0001`): a name that extends another,
  * `ab` after `a`, sorts after the bound because its next byte is above U+0001.
+ *
+ * Sequence numbers are store-wide: a document's positions are the sequence numbers of its updates.
  */
+
+import type { ClassicLevel } from 'classic-level';
+
+/** The database as the store uses it: UTF-8 keys, `Uint8Array` values. */
+export type LevelDatabase = ClassicLevel<string, Uint8Array>;
 
 /** What the store knows of a document besides its updates; written in every batch that touches it. */
 export interface DocumentMeta {
@@ -20,9 +27,14 @@ export interface DocumentMeta {
   readonly logBytes: number;
   /** Number of logged updates. */
   readonly logLength: number;
+  /**
+   * The position the compacted state folds every update up to; 0 without a state, -1 for a state
+   * written before positions were recorded (its position is unknown).
+   */
+  readonly statePosition: number;
 }
 
-export const EMPTY_META: DocumentMeta = { updatedAt: 0, stateBytes: 0, logBytes: 0, logLength: 0 };
+export const EMPTY_META: DocumentMeta = { updatedAt: 0, stateBytes: 0, logBytes: 0, logLength: 0, statePosition: 0 };
 
 export const SEQ_KEY = 'seq';
 /** The range of every metadata key: `gt` META_FIRST, `lt` META_END. */
@@ -39,6 +51,8 @@ export const logFirst = (name: string): string => `u\u0000${name}\u0000`;
 /** Exclusive upper bound of a document's log. */
 export const logEnd = (name: string): string => `u\u0000${name}\u0001`;
 export const logKey = (name: string, seq: number): string => logFirst(name) + seq.toString(16).padStart(16, '0');
+/** The sequence number (position) in a log key. */
+export const seqOfLogKey = (key: string): number => Number.parseInt(key.slice(-16), 16);
 
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
@@ -88,10 +102,13 @@ export function decodeMeta(bytes: Uint8Array): DocumentMeta {
   if (!fields.every((field) => typeof record[field] === 'number')) {
     throw new Error('Corrupt store: a metadata record lacks a field');
   }
+  const stateBytes = record['stateBytes'] as number;
+  const statePosition = typeof record['statePosition'] === 'number' ? record['statePosition'] : stateBytes > 0 ? -1 : 0;
   return {
     updatedAt: record['updatedAt'] as number,
-    stateBytes: record['stateBytes'] as number,
+    stateBytes,
     logBytes: record['logBytes'] as number,
     logLength: record['logLength'] as number,
+    statePosition,
   };
 }

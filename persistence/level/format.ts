@@ -14,8 +14,8 @@
  */
 import type { ClassicLevel } from 'classic-level';
 
-import { StoreOpenError } from './document-store.js';
-import { LOG_FIRST, LOG_END, META_END, META_FIRST, SEQ_KEY } from './level-keys.js';
+import { StoreOpenError } from '../document-store.js';
+import { LOG_FIRST, LOG_END, META_END, META_FIRST, SEQ_KEY } from './keys.js';
 
 /** The storage format this version reads and writes. */
 export const STORAGE_FORMAT = 1;

@@ -1,0 +1,241 @@
+/**
+ * The contract every `DocumentStore` keeps, as one suite run against each store: ordering and
+ * positions, durability once an append resolves (across `kill -9`), compaction at a boundary,
+ * what a crash leaves, deletion and listing. `describeStoreContract` is called by each store's
+ * own test file with a way to open that store on fresh storage.
+ */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import * as prng from 'lib0/prng';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DocumentStore } from '../../persistence/document-store.js';
+import { appendAll, Editor, nextTurn, textOf } from './helpers.js';
+
+/** Fresh, empty storage for one test. */
+export interface Storage {
+  /** Opens a store on it (again after a close, or after a process holding it was killed). */
+  open(): Promise<DocumentStore>;
+  /** How `store-child.mjs` opens the same storage in another process. */
+  readonly child: Record<string, unknown> & { readonly kind: string };
+  /** Removes the storage. */
+  remove(): Promise<void>;
+}
+
+const CHILD = resolve(import.meta.dirname, 'store-child.mjs');
+/** What the child types, one character per update. */
+const CHILD_TEXT = 'the quick brown fox jumps over the lazy dog; '.repeat(40);
+
+export function describeStoreContract(title: string, fresh: () => Promise<Storage>): void {
+  describe(`${title}: the DocumentStore contract`, () => {
+    let storage: Storage;
+    const open: DocumentStore[] = [];
+
+    beforeEach(async () => {
+      storage = await fresh();
+    });
+
+    afterEach(async () => {
+      await Promise.allSettled(open.splice(0).map((store) => store.close()));
+      await storage.remove();
+    });
+
+    async function openStore(): Promise<DocumentStore> {
+      const store = await storage.open();
+      open.push(store);
+      return store;
+    }
+
+    async function reopen(store: DocumentStore): Promise<DocumentStore> {
+      await store.close();
+      return openStore();
+    }
+
+    it('keeps each document to its appends, in order, with increasing positions, through a reopen', async () => {
+      let store = await openStore();
+      expect(await store.load('a')).toEqual({ state: null, updates: [], head: 0 });
+      const names = ['a', 'ab', 'a/b', 'é'];
+      const editors = names.map(() => new Editor());
+      const positions = new Map<string, number[]>(names.map((name) => [name, []]));
+      for (let round = 0; round < 4; round++) {
+        const writes = names.flatMap((name, i) =>
+          editors[i]!.type(`${name}${round};`).map((update) => store.append(name, update).then((written) => positions.get(name)!.push(written.position(name)))),
+        );
+        await Promise.all(writes);
+        await nextTurn();
+      }
+      for (const [i, name] of names.entries()) {
+        const stored = await store.load(name);
+        expect(stored.updates).toEqual(editors[i]!.updates);
+        const seen = positions.get(name)!;
+        // Appends made together may resolve with the same (last) position; they never go back.
+        for (let k = 1; k < seen.length; k++) expect(seen[k]!).toBeGreaterThanOrEqual(seen[k - 1]!);
+        expect(stored.head).toBe(seen[seen.length - 1]);
+        expect(await store.logLength(name)).toBe(editors[i]!.updates.length);
+      }
+      store = await reopen(store);
+      const later = editors[0]!.type('later');
+      const head = (await store.load('a')).head;
+      const written = await appendAll(store, 'a', later);
+      expect(written).toBeGreaterThan(head);
+      expect((await store.load('a')).updates).toEqual(editors[0]!.updates);
+    });
+
+    it('reflects every append that resolved in what it reads, even while later ones are pending', async () => {
+      const store = await openStore();
+      const updates = new Editor().type('pending');
+      for (const update of updates) void store.append('doc', update);
+      expect((await store.load('doc')).updates).toEqual(updates);
+      const since = await store.readSince('doc', 0);
+      expect(since?.map((logged) => logged.update)).toEqual(updates);
+    });
+
+    it('reads what came after a position, and says so when a compaction folded part of it', async () => {
+      const store = await openStore();
+      const editor = new Editor();
+      const first = editor.type('first ');
+      const middle = await appendAll(store, 'doc', first);
+      const second = editor.type('second');
+      const last = await appendAll(store, 'doc', second);
+      const after = await store.readSince('doc', middle);
+      expect(after?.map((logged) => logged.update)).toEqual(second);
+      expect(after?.[after.length - 1]?.position).toBe(last);
+      for (let k = 1; k < (after?.length ?? 0); k++) expect(after![k]!.position).toBeGreaterThan(after![k - 1]!.position);
+      expect(await store.readSince('doc', last)).toEqual([]);
+      await store.compact('doc', editor.state(), middle);
+      expect(await store.readSince('doc', 0)).toBeNull();
+      expect((await store.readSince('doc', middle))?.map((logged) => logged.update)).toEqual(second);
+    });
+
+    it('compacts exactly up to a boundary: what came after stays logged, and an older compaction changes nothing', async () => {
+      let store = await openStore();
+      const editor = new Editor();
+      const folded = editor.type('folded ');
+      const boundary = await appendAll(store, 'doc', folded);
+      const stateAtBoundary = editor.state();
+      const kept = editor.type('kept');
+      const head = await appendAll(store, 'doc', kept);
+      await store.compact('doc', stateAtBoundary, boundary);
+      let stored = await store.load('doc');
+      expect(stored.updates).toEqual(kept);
+      expect(textOf(stored.state, [])).toBe('folded ');
+      expect(textOf(stored.state, stored.updates)).toBe('folded kept');
+      expect(stored.head).toBe(head);
+      expect(await store.logLength('doc')).toBe(kept.length);
+
+      // A newer compaction, then one older than it (another process's, late): the older is a no-op.
+      await store.compact('doc', editor.state(), head);
+      await store.compact('doc', stateAtBoundary, boundary);
+      stored = await store.load('doc');
+      expect(stored.updates).toEqual([]);
+      expect(textOf(stored.state, [])).toBe('folded kept');
+      expect(stored.head).toBe(head);
+
+      store = await reopen(store);
+      stored = await store.load('doc');
+      expect(textOf(stored.state, stored.updates)).toBe('folded kept');
+      expect(stored.head).toBe(head);
+      await expect(store.compact('doc', editor.state(), head + 1_000_000)).rejects.toBeInstanceOf(RangeError);
+    });
+
+    it('deletes a document entirely; appends after it create it again, at later positions', async () => {
+      const store = await openStore();
+      const editor = new Editor();
+      const gone = await appendAll(store, 'doc', editor.type('gone'));
+      await store.compact('doc', editor.state(), gone);
+      await appendAll(store, 'other', new Editor().type('stays'));
+      await store.delete('doc');
+      await store.delete('never-written');
+      expect(await store.load('doc')).toEqual({ state: null, updates: [], head: 0 });
+      expect(await store.logLength('doc')).toBe(0);
+      expect((await store.list()).map((info) => info.name)).toEqual(['other']);
+      const again = new Editor().type('new');
+      const position = await appendAll(store, 'doc', again);
+      expect(position).toBeGreaterThan(gone);
+      expect((await store.load('doc')).updates).toEqual(again);
+    });
+
+    it('lists documents in code point order with their size and time of last write', async () => {
+      const store = await openStore();
+      const names = ['b', 'a', 'é', 'ab', 'Z'];
+      for (const name of names) {
+        const editor = new Editor();
+        const upTo = await appendAll(store, name, editor.type(`text of ${name}`));
+        if (name === 'ab') await store.compact(name, editor.state(), upTo);
+      }
+      const listed = await store.list();
+      expect(listed.map((info) => info.name)).toEqual(['Z', 'a', 'ab', 'b', 'é']);
+      for (const info of listed) {
+        expect(info.size).toBeGreaterThan(0);
+        expect(info.updatedAt).toBeGreaterThan(Date.now() - 60_000);
+        expect(info.updatedAt).toBeLessThanOrEqual(Date.now());
+      }
+    });
+
+    it('refuses a name with U+0000 with RangeError, and every call once closed', async () => {
+      const store = await openStore();
+      const update = new Editor().type('x')[0]!;
+      await expect(store.append('a\u0000b', update)).rejects.toBeInstanceOf(RangeError);
+      await store.close();
+      await expect(store.close()).resolves.toBeUndefined();
+      await expect(store.append('doc', update)).rejects.toThrow(/closed/);
+      await expect(store.load('doc')).rejects.toThrow(/closed/);
+    });
+
+    it('keeps every append that resolved when the process holding the store is killed', async () => {
+      const { acked, positions } = await runChildUntil(storage, 'append', 150);
+      const store = await openStore();
+      const stored = await store.load('doc');
+      const text = textOf(stored.state, stored.updates);
+      expect(CHILD_TEXT.startsWith(text)).toBe(true);
+      expect(text.length).toBeGreaterThanOrEqual(acked);
+      expect(stored.head).toBeGreaterThanOrEqual(positions[positions.length - 1]!);
+    });
+
+    it('loads a whole document after kills in the middle of compactions, positions never going back', async () => {
+      const seed = Number(process.env['TEST_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+      console.log(`[store contract] seed ${seed} (rerun with TEST_SEED=${seed})`);
+      const gen = prng.create(seed);
+      // Each trial kills the writer at a random moment; the next one starts on what it left, and
+      // types the same text again (the updates it sends again change nothing).
+      let highest = 0;
+      for (let trial = 0; trial < 3; trial++) {
+        const { acked, positions } = await runChildUntil(storage, 'compact', prng.int32(gen, 20, 300));
+        const store = await openStore();
+        const stored = await store.load('doc');
+        const text = textOf(stored.state, stored.updates);
+        expect(CHILD_TEXT.startsWith(text), `seed ${seed}, trial ${trial}`).toBe(true);
+        expect(text.length, `seed ${seed}, trial ${trial}`).toBeGreaterThanOrEqual(acked);
+        highest = Math.max(highest, positions[positions.length - 1]!);
+        expect(stored.head, `seed ${seed}, trial ${trial}`).toBeGreaterThanOrEqual(highest);
+        await store.close();
+        open.splice(open.indexOf(store), 1);
+      }
+    });
+  });
+}
+
+/**
+ * Runs `store-child.mjs` on `storage` until it reports `count` resolved appends (or all of its
+ * text), then kills it with SIGKILL; resolves with what it reported.
+ */
+async function runChildUntil(storage: Storage, mode: 'append' | 'compact', count: number): Promise<{ acked: number; positions: number[] }> {
+  const child = spawn(process.execPath, [CHILD, JSON.stringify(storage.child), mode, CHILD_TEXT], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let errors = '';
+  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const positions: number[] = [];
+  let acked = 0;
+  for await (const line of createInterface({ input: child.stdout })) {
+    const report = JSON.parse(line) as { acked?: number; position?: number; done?: boolean };
+    if (report.acked !== undefined) {
+      acked = report.acked;
+      positions.push(report.position!);
+    }
+    if (report.done || acked >= count) break;
+  }
+  child.kill('SIGKILL');
+  await exited;
+  if (acked === 0) throw new Error(`the store's child process reported nothing: ${errors}`);
+  return { acked, positions };
+}
