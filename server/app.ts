@@ -2,6 +2,7 @@
  * The server: a Hono app on @hono/node-server for HTTP, WebSockets admitted and opened by our
  * upgrade gate, the sync engine behind them and the store behind that.
  */
+import { randomUUID } from 'node:crypto';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { IncomingMessage, Server } from 'node:http';
@@ -17,6 +18,7 @@ import { checkHost } from './http/host.js';
 import { installUpgradeGate } from './websocket/upgrade.js';
 import { ServerWebSocket } from './websocket/websocket.js';
 import type { Logger } from './logger.js';
+import { type DocumentBus, LocalBus } from './sync/bus.js';
 import { SyncEngine } from './sync/engine.js';
 
 export interface CollabServer {
@@ -32,9 +34,15 @@ export interface CollabServer {
   close(): Promise<void>;
 }
 
-export function createCollabServer(config: ServerConfig, store: DocumentStore, logger: Logger): CollabServer {
+/** What a server is built on besides its configuration. */
+export interface ServerParts {
+  /** Where other instances' stored updates and presence come from; by default none (`LocalBus`). */
+  readonly bus?: DocumentBus;
+}
+
+export function createCollabServer(config: ServerConfig, store: DocumentStore, logger: Logger, options: ServerParts = {}): CollabServer {
   const access = new Access(config.authSecret);
-  const engine = new SyncEngine(store, { ...config, logger });
+  const engine = new SyncEngine(store, options.bus ?? new LocalBus(randomUUID()), { ...config, logger });
   const app = new Hono();
 
   app.onError((error, c) => {

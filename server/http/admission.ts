@@ -60,7 +60,7 @@ export interface ConnectionAdmission extends Admission {
   readonly ticket: ConnectionTicket;
 }
 
-export function createUpgradeCheck(config: AdmissionConfig, access: Access, rooms: RoomRegistry): UpgradeCheck<ConnectionAdmission> {
+export function createUpgradeCheck(config: AdmissionConfig, access: Access, rooms: Pick<RoomRegistry<never>, 'hold'>): UpgradeCheck<ConnectionAdmission> {
   const addresses = new AddressLimit(config.maxConnectionsPerAddress);
   return async (request: IncomingMessage): Promise<ConnectionAdmission> => {
     const { documentName, grant, query } = await checkAccess(config, access, request, request.headers);

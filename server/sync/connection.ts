@@ -45,7 +45,7 @@ export class Connection implements RoomMember, MessageListener {
   /** Null unless the client asked for "saved" and "error" messages. */
   readonly acks: AckState | null;
   /** The room this connection joined; null until its document is loaded. */
-  private joined: Room | null = null;
+  private joined: Room<Connection> | null = null;
   /**
    * Messages received while the room was not ready (loading, or reloading after a failure),
    * handled once it is; null when nothing waits (before the first message, and once joined).
@@ -79,7 +79,7 @@ export class Connection implements RoomMember, MessageListener {
   }
 
   /** The room this connection is in; null until its document is loaded. */
-  get room(): Room | null {
+  get room(): Room<Connection> | null {
     return this.joined;
   }
 
@@ -98,10 +98,9 @@ export class Connection implements RoomMember, MessageListener {
     return this.socket.isOpen;
   }
 
-  /** Joins `room` (leaving the room it was in, if any, without a word) and gives back the gate's hold. */
-  enter(room: Room): void {
+  /** Joins `room` and gives back the gate's hold. */
+  enter(room: Room<Connection>): void {
     this.releaseHold();
-    if (this.joined !== null && this.joined !== room) this.joined.forget(this);
     this.joined = room;
     room.join(this);
   }

@@ -8,7 +8,9 @@ import type { Logger } from '../logger.js';
 import { CLOSE } from '../websocket/close-codes.js';
 import type { MessageListener, MessageSocket } from '../websocket/message-socket.js';
 import { Connection, type ConnectionEvents, type ConnectionLimits } from './connection.js';
-import type { ConnectionTicket, RoomMember } from './member.js';
+import type { DocumentBus } from './bus.js';
+import type { ConnectionTicket } from './member.js';
+import { moveSurvivors } from './reload.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { type ClientMessage, decodeClientMessage, encodeSyncStep2, encodeUpdate, isInitialSyncStep1 } from '../../protocol/y-websocket.js';
 import { UpdateScanner } from '../../protocol/yjs-internals.js';
@@ -27,7 +29,7 @@ export interface EngineOptions extends ConnectionLimits {
 }
 
 export class SyncEngine {
-  readonly rooms: RoomRegistry;
+  readonly rooms: RoomRegistry<Connection>;
   private readonly connections = new Set<Connection>();
   private readonly pinger: NodeJS.Timeout;
   private readonly log: Logger;
@@ -37,10 +39,11 @@ export class SyncEngine {
 
   constructor(
     store: DocumentStore,
+    bus: DocumentBus,
     private readonly options: EngineOptions,
   ) {
     this.log = options.logger;
-    this.rooms = new RoomRegistry(store, { ...options, onReload: (survivors, reloaded) => this.moveOnReload(survivors, reloaded) });
+    this.rooms = new RoomRegistry<Connection>(store, { ...options, bus, onReload: (survivors, reloaded) => this.moveOnReload(survivors, reloaded) });
     this.events = this.connectionEvents();
     this.pinger = setInterval(() => this.pingAll(), options.pingIntervalMs);
     this.pinger.unref();
@@ -107,7 +110,7 @@ export class SyncEngine {
     } else if (!connection.wait(frame)) connection.close(CLOSE.policyViolation, 'too many messages while the document loads');
   }
 
-  private joined(connection: Connection, loaded: Room): void {
+  private joined(connection: Connection, loaded: Room<Connection>): void {
     if (this.enter(connection, loaded)) this.handleBacklog(connection);
   }
 
@@ -115,7 +118,7 @@ export class SyncEngine {
    * Adds the connection to its loaded room; false if it did not stay there. A room that failed as
    * it loaded (another connection's first messages broke it) is loaded again for it.
    */
-  private enter(connection: Connection, loaded: Room): boolean {
+  private enter(connection: Connection, loaded: Room<Connection>): boolean {
     connection.releaseHold();
     if (loaded.failed) {
       this.rooms.acquire(connection.ticket.documentName).then(
@@ -155,34 +158,20 @@ export class SyncEngine {
     }
   }
 
-  /**
-   * Connections that an update failing their room kept open (see `Room.fail`): their messages wait
-   * until the document has reloaded, then they join it as they are, and what waited is handled.
-   */
-  private moveOnReload(members: readonly RoomMember[], reloaded: Promise<Room>): void {
-    // Every member of a room is one of this engine's connections.
-    const survivors = members as readonly Connection[];
-    for (const connection of survivors) connection.startWaiting(null);
-    reloaded.then(
-      (room) => {
-        const moved: Connection[] = [];
-        for (const connection of survivors) {
-          connection.room?.forget(connection);
-          if (connection.isOpen && this.enter(connection, room)) moved.push(connection);
-        }
-        // One that was closing never joins: its presence, copied with everyone's, goes, and the
-        // others, all in now, are told.
-        for (const connection of survivors) if (!connection.isOpen) room.dropPresence(connection);
-        // All are in before what they sent meanwhile is handled: if that breaks the reloaded
-        // document, the others are in it, and move again.
-        for (const connection of moved) this.handleBacklog(connection);
-        // If all of them left meanwhile, the reloaded room starts its grace period.
-        this.rooms.release(room);
+  /** Connections that an update failing their room kept open (see `reload.ts`) move to the reloaded document. */
+  private moveOnReload(survivors: readonly Connection[], reloaded: Promise<Room<Connection>>): void {
+    moveSurvivors(
+      survivors,
+      reloaded,
+      {
+        leaveFailed: (connection) => connection.room?.forget(connection),
+        enter: (connection, room) => this.enter(connection, room),
+        dropPresence: (room, connection) => room.dropPresence(connection),
+        resume: (connection) => this.handleBacklog(connection),
+        release: (room) => this.rooms.release(room),
       },
-      (error: unknown) => {
-        this.log.error({ err: error, doc: survivors[0]?.ticket.documentName }, 'could not reload a document after an update broke it');
-        for (const connection of survivors) connection.close(CLOSE.internalError, 'the document could not be reloaded; reconnect to resync');
-      },
+      this.log,
+      survivors[0]?.ticket.documentName ?? '',
     );
   }
 
@@ -203,7 +192,7 @@ export class SyncEngine {
     await this.rooms.closeAll();
   }
 
-  private handle(connection: Connection, room: Room, frame: Uint8Array): void {
+  private handle(connection: Connection, room: Room<Connection>, frame: Uint8Array): void {
     if (!connection.isOpen || room.failed) return;
     let message: ClientMessage;
     try {

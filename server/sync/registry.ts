@@ -18,14 +18,16 @@
  * arrive during the apply and wait for all of it.
  */
 import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
-import type { RoomMember } from './member.js';
-import type { Logger } from '../logger.js';
 import { HttpError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { BackgroundQueue } from './background.js';
-import { Room, type Reload, type RoomOptions } from './room.js';
+import type { DocumentBus } from './bus.js';
+import type { RoomMember } from './member.js';
+import { type Reload, Room, type RoomOptions } from './room.js';
 import { AddressTimeBudget } from './update-time.js';
 
-export interface RegistryOptions {
+export interface RegistryOptions<M extends RoomMember> {
+  readonly bus: DocumentBus;
   readonly unloadGraceMs: number;
   readonly compactAfter: number;
   /** Rooms loaded at once; 0 for no limit. */
@@ -42,7 +44,7 @@ export interface RegistryOptions {
    * wait for `reloaded`, and then join it (see `Room.fail`). It rejects if the document could not
    * be loaded again, or if the server is shutting down.
    */
-  readonly onReload: (survivors: readonly RoomMember[], reloaded: Promise<Room>) => void;
+  readonly onReload: (survivors: readonly M[], reloaded: Promise<Room<M>>) => void;
 }
 
 /** Longest a read document waits, unapplied, for its connections' first messages (see above). */
@@ -54,9 +56,9 @@ const UPDATE_TIME_BURST = 8;
 /** How long the folds of one turn of the event loop may run before the rest wait for the next (see `background.ts`). */
 const FOLD_BUDGET_MS = 2;
 
-interface Entry {
-  loading: Promise<Room>;
-  room: Room | null;
+interface Entry<M extends RoomMember> {
+  loading: Promise<Room<M>>;
+  room: Room<M> | null;
   unloading: Promise<void> | null;
   timer: NodeJS.Timeout | null;
   /** Admitted connections that have not joined yet; the room stays loaded while any is held. */
@@ -71,17 +73,19 @@ interface Entry {
   endWait: (() => void) | null;
 }
 
-export class RoomRegistry {
-  private readonly entries = new Map<string, Entry>();
+export class RoomRegistry<M extends RoomMember> {
+  private readonly entries = new Map<string, Entry<M>>();
   private closed = false;
   /** What every room is loaded with: one object and one failure handler for all of them. */
-  private readonly roomOptions: RoomOptions;
+  private readonly roomOptions: RoomOptions<M>;
 
   constructor(
-    private readonly store: DocumentStore,
-    private readonly options: RegistryOptions,
+    store: DocumentStore,
+    private readonly options: RegistryOptions<M>,
   ) {
     this.roomOptions = {
+      store,
+      bus: options.bus,
       compactAfter: options.compactAfter,
       background: new BackgroundQueue(FOLD_BUDGET_MS, (error) => options.logger.error({ err: error }, 'a background task failed')),
       maxDocumentSize: options.maxDocumentSize,
@@ -105,7 +109,7 @@ export class RoomRegistry {
   }
 
   /** Resolves with the loaded room for `name`, loading it if needed. Rejects if the load failed. */
-  async acquire(name: string): Promise<Room> {
+  async acquire(name: string): Promise<Room<M>> {
     if (this.closed) throw new Error('the server is shutting down');
     for (;;) {
       const entry = this.entries.get(name);
@@ -190,13 +194,13 @@ export class RoomRegistry {
   }
 
   /** Called when a connection leaves: a room left empty is unloaded after the grace period. */
-  release(room: Room): void {
+  release(room: Room<M>): void {
     const entry = this.entries.get(room.name);
-    if (!entry || entry.room !== room || room.connections.size > 0 || entry.holds > 0 || entry.timer || entry.unloading) return;
+    if (!entry || entry.room !== room || room.members.size > 0 || entry.holds > 0 || entry.timer || entry.unloading) return;
     entry.timer = setTimeout(() => {
       entry.timer = null;
       // Someone may have joined since; only a still-empty room goes.
-      if (room.connections.size === 0 && entry.holds === 0 && !this.closed) void this.unload(room.name, entry, room);
+      if (room.members.size === 0 && entry.holds === 0 && !this.closed) void this.unload(room.name, entry, room);
     }, this.options.unloadGraceMs);
     entry.timer.unref();
   }
@@ -213,14 +217,14 @@ export class RoomRegistry {
     await Promise.all(pending);
   }
 
-  private load(name: string, failed?: Reload): Entry {
+  private load(name: string, failed?: Reload<M>): Entry<M> {
     const onRead = (stored: StoredDocument): Promise<void> | undefined => {
       entry.read = stored;
       for (const reader of entry.readers.splice(0)) reader(stored);
       return this.firstMessages(entry, stored);
     };
-    const loading = Room.load(name, this.store, this.roomOptions, onRead, failed);
-    const entry: Entry = { loading, room: null, unloading: null, timer: null, holds: 0, read: null, readers: [], heard: 0, endWait: null };
+    const loading = Room.load(name, this.roomOptions, onRead, failed);
+    const entry: Entry<M> = { loading, room: null, unloading: null, timer: null, holds: 0, read: null, readers: [], heard: 0, endWait: null };
     this.entries.set(name, entry);
     loading.then(
       (room) => {
@@ -241,7 +245,7 @@ export class RoomRegistry {
    * Resolves once every connection holding the entry has sent its first message, or after
    * `FIRST_MESSAGE_WAIT_MS`; undefined (no wait) when all have, or the document is small.
    */
-  private firstMessages(entry: Entry, stored: StoredDocument): Promise<void> | undefined {
+  private firstMessages(entry: Entry<M>, stored: StoredDocument): Promise<void> | undefined {
     if (entry.heard >= entry.holds || this.closed) return undefined;
     const bytes = stored.updates.reduce((sum, update) => sum + update.length, stored.state?.length ?? 0);
     if (bytes < FIRST_MESSAGE_WAIT_BYTES) return undefined;
@@ -256,7 +260,7 @@ export class RoomRegistry {
     });
   }
 
-  private unload(name: string, entry: Entry, room: Room): Promise<void> {
+  private unload(name: string, entry: Entry<M>, room: Room<M>): Promise<void> {
     entry.unloading = (async () => {
       try {
         await room.fold();
@@ -275,7 +279,7 @@ export class RoomRegistry {
    * document is loaded again for them (the sender of the update that failed it pays the time of
    * that load, see `AddressTimeBudget`); otherwise the next connection loads it.
    */
-  private discard(room: Room, survivors: readonly RoomMember[], sender: RoomMember | null): void {
+  private discard(room: Room<M>, survivors: readonly M[], sender: M | null): void {
     const entry = this.entries.get(room.name);
     const current = entry?.room === room;
     if (current) {

@@ -10,7 +10,6 @@
  */
 import * as Y from 'yjs';
 import { pendingSizes, withoutPending } from '../../protocol/yjs-internals.js';
-import type { RoomMember } from './member.js';
 
 /**
  * The most that may wait in a document, in encoded bytes: insertions (Yjs's pending structs) and
@@ -43,56 +42,56 @@ export interface WaitingSize {
   readonly messages: number;
 }
 
-/** The messages of a document's connections that have a part waiting, oldest first per connection. */
-export class WaitingMessages {
-  private readonly byConnection = new Map<RoomMember, WaitingMessage[]>();
+/** The messages of a document's members that have a part waiting, oldest first per member. */
+export class WaitingMessages<M> {
+  private readonly byMember = new Map<M, WaitingMessage[]>();
   private total = 0;
 
-  /** How many messages wait, from every connection. */
+  /** How many messages wait, from every member. */
   get count(): number {
     return this.total;
   }
 
-  /** Records message `position` of `connection` if `doc` has not integrated all of `update`. */
-  note(connection: RoomMember, position: number, update: Uint8Array, doc: Y.Doc): void {
+  /** Records message `position` of `member` if `doc` has not integrated all of `update`. */
+  note(member: M, position: number, update: Uint8Array, doc: Y.Doc): void {
     const complete = clocksToComplete(update);
     if (isComplete(doc, complete)) return;
-    const messages = this.byConnection.get(connection);
-    if (messages === undefined) this.byConnection.set(connection, [{ position, complete }]);
+    const messages = this.byMember.get(member);
+    if (messages === undefined) this.byMember.set(member, [{ position, complete }]);
     else messages.push({ position, complete });
     this.total++;
   }
 
-  /** The position of the connection's oldest waiting message, if any. */
-  first(connection: RoomMember): number | undefined {
-    return this.byConnection.get(connection)?.[0]?.position;
+  /** The position of the member's oldest waiting message, if any. */
+  first(member: M): number | undefined {
+    return this.byMember.get(member)?.[0]?.position;
   }
 
-  /** Forgets the messages `doc` has integrated all of; returns the connections that had some. */
-  release(doc: Y.Doc): RoomMember[] {
-    const released: RoomMember[] = [];
-    for (const [connection, messages] of this.byConnection) {
+  /** Forgets the messages `doc` has integrated all of; returns the members that had some. */
+  release(doc: Y.Doc): M[] {
+    const released: M[] = [];
+    for (const [member, messages] of this.byMember) {
       const still = messages.filter((message) => !isComplete(doc, message.complete));
       if (still.length === messages.length) continue;
       this.total -= messages.length - still.length;
-      if (still.length > 0) this.byConnection.set(connection, still);
-      else this.byConnection.delete(connection);
-      released.push(connection);
+      if (still.length > 0) this.byMember.set(member, still);
+      else this.byMember.delete(member);
+      released.push(member);
     }
     return released;
   }
 
-  /** Forgets a connection's messages (it left). */
-  forget(connection: RoomMember): void {
-    const messages = this.byConnection.get(connection);
+  /** Forgets a member's messages (it left). */
+  forget(member: M): void {
+    const messages = this.byMember.get(member);
     if (messages === undefined) return;
     this.total -= messages.length;
-    this.byConnection.delete(connection);
+    this.byMember.delete(member);
   }
 
-  /** The connections with a message waiting. */
-  connections(): RoomMember[] {
-    return [...this.byConnection.keys()];
+  /** The members with a message waiting. */
+  members(): M[] {
+    return [...this.byMember.keys()];
   }
 }
 

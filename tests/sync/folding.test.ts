@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LevelDocumentStore } from '../../persistence/index.js';
-import { nextFoldAt } from '../../server/sync/room.js';
+import { nextFoldAt } from '../../server/sync/fold-schedule.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, waitForDoc } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir } from '../helpers/server-process.js';

@@ -1,0 +1,123 @@
+/**
+ * A room's place on the document bus (`bus.ts`): what it publishes once stored, and what it hears
+ * of other instances, in order. Opened before the document is read, so nothing stored elsewhere
+ * in between is missed: what is heard while the room loads is kept and handed over once it is
+ * ready. Updates past the room's head are applied; a gap (on a bus that may lose messages) or a
+ * lost connection is filled from the store.
+ */
+import type { DocumentStore, Position } from '../../persistence/document-store.js';
+import type { BusListener, BusSubscription, DocumentBus, PresenceChange, PresenceOwner, StoredUpdates } from './bus.js';
+import type { RoomMember } from './member.js';
+
+/** What the link needs of its room. */
+export interface LinkedRoom {
+  readonly failed: boolean;
+  /** The position of the last update the room holds as stored. */
+  readonly head: Position;
+  /** Updates stored elsewhere, in order, the last at `head`: applied and sent to the members. */
+  applyStored(updates: readonly Uint8Array[], head: Position): void;
+  /** A presence change published elsewhere. */
+  applyPresence(owner: PresenceOwner, update: Uint8Array): void;
+}
+
+export class BusLink implements BusListener {
+  private subscription: BusSubscription | null = null;
+  private room: LinkedRoom | null = null;
+  /** What was heard before the room was ready, in order. */
+  private held: Array<() => void> | null = [];
+  /** Updates heard while a catch-up from the store runs, handled after it; null when none runs. */
+  private afterCatchUp: StoredUpdates[] | null = null;
+
+  private constructor(
+    private readonly bus: DocumentBus,
+    private readonly store: DocumentStore,
+    private readonly name: string,
+  ) {}
+
+  /** Subscribes to the document's channel; resolves once everything published from then on will be heard. */
+  static async open(bus: DocumentBus, store: DocumentStore, name: string): Promise<BusLink> {
+    const link = new BusLink(bus, store, name);
+    link.subscription = await bus.subscribe(name, link);
+    return link;
+  }
+
+  /** Hands what was heard so far to `room`, and from now on everything as it is heard. */
+  attach(room: LinkedRoom): void {
+    this.room = room;
+    const held = this.held ?? [];
+    this.held = null;
+    for (const hear of held) hear();
+  }
+
+  /** Publishes updates this room stored, the last at position `head`. */
+  publishUpdates(head: Position, updates: readonly Uint8Array[]): void {
+    this.subscription?.publishUpdates({ origin: this.bus.instance, head, updates });
+  }
+
+  /** Publishes a presence change `member` made here. */
+  publishPresence(member: RoomMember, update: Uint8Array): void {
+    const { identity, mode, remoteAddress } = member.ticket;
+    const instance = this.bus.instance;
+    this.subscription?.publishPresence({ origin: instance, owner: { instance, connection: member.id, identity, mode, address: remoteAddress }, update });
+  }
+
+  close(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+  }
+
+  // BusListener.
+
+  storedUpdates(message: StoredUpdates): void {
+    this.hear((room) => this.apply(room, message));
+  }
+
+  presenceChanged({ owner, update }: PresenceChange): void {
+    this.hear((room) => room.applyPresence(owner, update));
+  }
+
+  missed(): void {
+    this.hear((room) => void this.catchUp(room));
+  }
+
+  private apply(room: LinkedRoom, message: StoredUpdates): void {
+    const { head, updates } = message;
+    if (this.afterCatchUp !== null) this.afterCatchUp.push(message);
+    else if (head <= room.head) return;
+    else if (!this.bus.reliable && head - updates.length > room.head) void this.catchUp(room);
+    else room.applyStored(updates, head);
+  }
+
+  private hear(act: (room: LinkedRoom) => void): void {
+    const room = this.room;
+    if (room === null) this.held?.push(() => this.hear(act));
+    else if (!room.failed) act(room);
+  }
+
+  /** Reads what the room may have missed from the store, and applies it. */
+  private async catchUp(room: LinkedRoom): Promise<void> {
+    if (this.afterCatchUp !== null) return;
+    this.afterCatchUp = [];
+    try {
+      const missed = await this.store.readSince(this.name, room.head);
+      if (room.failed) return;
+      if (missed === null) {
+        // A fold elsewhere passed the room's head: the store's state has it all.
+        const stored = await this.store.load(this.name);
+        if (!room.failed && stored.head > room.head) room.applyStored(stored.state === null ? stored.updates : [stored.state, ...stored.updates], stored.head);
+        return;
+      }
+      const fresh = missed.filter((logged) => logged.position > room.head);
+      if (fresh.length > 0) {
+        room.applyStored(
+          fresh.map((logged) => logged.update),
+          fresh[fresh.length - 1]!.position,
+        );
+      }
+    } finally {
+      const heard = this.afterCatchUp;
+      this.afterCatchUp = null;
+      for (const message of heard) if (!room.failed) this.apply(room, message);
+    }
+  }
+}

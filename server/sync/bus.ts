@@ -1,0 +1,97 @@
+/**
+ * The document bus: how the holders of a document in different processes (instances of this
+ * server behind one load balancer) hear of each other's stored updates and presence.
+ *
+ * A holder publishes an update only once the store has it, so the bus carries and may lose, but
+ * never holds, anything that counts: a receiver applies updates in position order, and one that
+ * may have missed some (a gap, a reconnect) reads them from the store (`readSince`). Each holder
+ * has a store object of its own, whose appends for a document are all its own. The default bus
+ * (`LocalBus`) has no peers: a server running alone.
+ */
+import type { AccessMode } from '../auth/token.js';
+import type { Position } from '../../persistence/document-store.js';
+
+/** Updates a holder stored, in order. */
+export interface StoredUpdates {
+  /** The publishing instance. */
+  readonly origin: string;
+  /** The position of the last of them in the document's log. */
+  readonly head: Position;
+  /**
+   * The updates. With a store whose positions are contiguous, they are at positions
+   * `head - updates.length + 1` to `head`.
+   */
+  readonly updates: readonly Uint8Array[];
+}
+
+/** Who published a presence change: the rules of who may change whose presence hold across instances. */
+export interface PresenceOwner {
+  /** The instance the owner is connected to. */
+  readonly instance: string;
+  /** The connection, unique within its instance. */
+  readonly connection: number;
+  readonly identity: string | null;
+  readonly mode: AccessMode;
+  readonly address: string;
+}
+
+/** A change of presence a holder applied: an awareness update, and who published it. */
+export interface PresenceChange {
+  readonly origin: string;
+  readonly owner: PresenceOwner;
+  /** A y-protocols awareness update. */
+  readonly update: Uint8Array;
+}
+
+/** What a subscriber hears. Called on the bus's schedule, never inside `publish`. */
+export interface BusListener {
+  storedUpdates(message: StoredUpdates): void;
+  presenceChanged(message: PresenceChange): void;
+  /** Messages may have been lost (the bus reconnected, say): read what was missed from the store. */
+  missed(): void;
+}
+
+/** A holder's place on the channel of one document. */
+export interface BusSubscription {
+  publishUpdates(message: StoredUpdates): void;
+  publishPresence(message: PresenceChange): void;
+  /** Stops hearing of the document; publishing does nothing from then on. Idempotent. */
+  unsubscribe(): void;
+}
+
+export interface DocumentBus {
+  /** This instance's id, the `origin` of what it publishes. */
+  readonly instance: string;
+  /**
+   * True when the bus delivers every message, in order, exactly once while subscribed: receivers
+   * then need not look for gaps. A bus that may lose messages needs a store whose positions are
+   * contiguous, for receivers to see a gap.
+   */
+  readonly reliable: boolean;
+  /** Starts hearing of `name`; resolves once every message published from then on will be heard. */
+  subscribe(name: string, listener: BusListener): Promise<BusSubscription>;
+  /** Unsubscribes everything. */
+  close(): Promise<void>;
+}
+
+/** A subscription that publishes to nobody. */
+const NO_PEERS: BusSubscription = {
+  publishUpdates: () => undefined,
+  publishPresence: () => undefined,
+  unsubscribe: () => undefined,
+};
+
+/** The bus of a server that runs alone: no peers, nothing to hear. */
+export class LocalBus implements DocumentBus {
+  readonly reliable = true;
+
+  constructor(readonly instance: string) {}
+
+  subscribe(): Promise<BusSubscription> {
+    return Promise.resolve(NO_PEERS);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
