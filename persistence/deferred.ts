@@ -5,6 +5,7 @@ export interface Deferred<T = void> {
   reject(error: unknown): void;
 }
 
+/** A new pending `Deferred`. */
 export function deferred<T = void>(): Deferred<T> {
   let resolve!: (value: T) => void;
   let reject!: (error: unknown) => void;

@@ -1,10 +1,10 @@
 /**
  * The durable store of Yjs documents, as the sync engine sees it.
  *
- * A document is an append-only log of Yjs updates plus a compacted state (a snapshot) that folds
+ * A document is an append-only log of Yjs updates plus a compacted state (a snapshot) that holds
  * the log's older part. Every logged update has a position: positions increase with each append
  * to a document, so a reader can say what it has (`load`'s head) and ask for what came after
- * (`readSince`), and a compaction can say exactly what it folds (`upTo`). That is what lets
+ * (`readSince`), and a compaction can say exactly what it replaces (`upTo`). That is what lets
  * several processes share one store. The engine knows a store only through this interface, and
  * every store passes the same contract suite (`tests/persistence/store-contract.ts`).
  */
@@ -59,6 +59,7 @@ export class StoreOpenError extends Error {
   override readonly name = 'StoreOpenError';
 }
 
+/** A durable store of documents (see the top of this file); every implementation passes the contract suite. */
 export interface DocumentStore {
   /**
    * Reads a document. A name never written gives `{ state: null, updates: [], head: 0 }`. The
@@ -78,16 +79,16 @@ export interface DocumentStore {
   /**
    * Replaces the logged updates of a document up to position `upTo` with `state`, a Yjs update
    * that contains every one of them (and may contain later ones). Updates after `upTo` stay in the
-   * log. A no-op when the document's state already folds `upTo` or later (a newer compaction, by
+   * log. A no-op when the document's state already covers `upTo` or later (a newer compaction, by
    * this process or another). After a crash either the old log or the new state is there, never
-   * neither; beside the new state the log may still hold some updates it folds, which `load` then
+   * neither; beside the new state the log may still hold some updates it holds, which `load` then
    * returns and which change nothing. Rejects with `RangeError` for a position never written.
    */
   compact(name: string, state: Uint8Array, upTo: Position): Promise<void>;
 
   /**
    * The updates logged after position `after`, in order, with their positions; null when a
-   * compaction has folded some of them into the state (the caller loads instead). Reflects every
+   * compaction has moved some of them into the state (the caller loads instead). Reflects every
    * append whose promise has resolved.
    */
   readSince(name: string, after: Position): Promise<readonly LoggedUpdate[] | null>;

@@ -9,7 +9,7 @@
  * - Busy: at the end of the turn's I/O callbacks (`setImmediate`). A busy turn handles many socket
  *   reads; their appends, across all documents, then take one write, and each document's updates
  *   go out in one socket write per connection. Waiting for the end of the turn can only delay the
- *   first reads' updates, so it is done only when busy. (Measurements: docs/decisions.)
+ *   first reads' updates, so it is done only when busy (docs/decisions/2026-12-07-journal-before-leveldb.md).
  *
  * Every append of a group gets the group's one promise: one per update would allocate, on the hot
  * path, what outlives a young-generation collection.
@@ -19,6 +19,7 @@ import { LoopLoad } from './loop-load.js';
 
 /** The event loop's utilization from which appends are grouped by turn, and how often it is sampled. */
 const BUSY_LOOP_UTILIZATION = 0.5;
+/** How often the event loop's load is sampled, in milliseconds. */
 export const LOOP_SAMPLE_MS = 50;
 
 /**
@@ -34,6 +35,7 @@ export interface AppendGroup<E, R> {
   readonly result: Promise<R>;
 }
 
+/** Gathers appends of type `E` into groups whose callers' promise resolves with `R` (see the top of this file). */
 export class GroupCommit<E, R> {
   private open: AppendGroup<E, R> | null = null;
   private scheduled = false;

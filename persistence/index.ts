@@ -3,5 +3,5 @@ export { StoreOpenError, StoreWriteError } from './document-store.js';
 export type { DocumentInfo, DocumentStore, LoggedUpdate, Position, StoredDocument, Written } from './document-store.js';
 export { LevelDocumentStore } from './level/store.js';
 export type { LevelDatabase, LevelStoreOptions } from './level/store.js';
-export { applyStoredDocument, foldUpdates } from './fold.js';
-export type { FoldOptions } from './fold.js';
+export { applyStoredDocument, compactUpdates } from './compaction.js';
+export type { CompactUpdatesOptions } from './compaction.js';

@@ -5,6 +5,7 @@
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
+/** Samples the event loop's utilization against a threshold (see the top of this file). */
 export class LoopLoad {
   private sample: EventLoopUtilization = performance.eventLoopUtilization();
   private sampledAt = performance.now();

@@ -6,6 +6,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { errorMessage, ProtocolError } from './errors.js';
 
+/** One client's presence in an awareness update. */
 export interface AwarenessEntry {
   readonly clientId: number;
   readonly clock: number;

@@ -1,5 +1,6 @@
 /** The one error the codecs throw: what was wrong with a message, and a code for it. */
 
+/** What was wrong with a message, as the code a refusal names. */
 export type ProtocolErrorCode =
   | 'empty-message'
   | 'truncated'

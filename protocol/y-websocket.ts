@@ -18,6 +18,7 @@ import { ProtocolError } from './errors.js';
 import { type UpdateStarts, validateStateVector, validateUpdate } from './yjs-update.js';
 import type { UpdateScanner } from './yjs-internals.js';
 
+/** The message types (the first varUint of every message), y-websocket's own first. */
 export const MESSAGE_SYNC = 0;
 export const MESSAGE_AWARENESS = 1;
 export const MESSAGE_AUTH = 2;
@@ -27,6 +28,7 @@ export const MESSAGE_SAVED = 100;
 /** Ours: something went wrong that the client should know of. Payload: varString code, varString message. */
 export const MESSAGE_ERROR = 101;
 
+/** The subtypes of a sync message. */
 export const SYNC_STEP_1 = 0;
 export const SYNC_STEP_2 = 1;
 export const SYNC_UPDATE = 2;
@@ -34,6 +36,7 @@ export const SYNC_UPDATE = 2;
 /** y-protocols' auth message subtype for "permission denied". */
 const AUTH_PERMISSION_DENIED = 0;
 
+/** A message a client may send, decoded (see `decodeClientMessage`). */
 export type ClientMessage =
   | { readonly type: 'sync-step-1'; readonly stateVector: Uint8Array }
   | { readonly type: 'sync-step-2'; readonly update: Uint8Array; readonly starts: UpdateStarts }
@@ -103,14 +106,17 @@ export function isInitialSyncStep1(message: Uint8Array): boolean {
 
 // Encoders: each builds one complete message.
 
+/** Sync step 1: the sender's state vector, asking for what it lacks. */
 export function encodeSyncStep1(stateVector: Uint8Array): Uint8Array {
   return encodeSync(SYNC_STEP_1, stateVector);
 }
 
+/** Sync step 2: what the other side lacks, answering a step 1. */
 export function encodeSyncStep2(update: Uint8Array): Uint8Array {
   return encodeSync(SYNC_STEP_2, update);
 }
 
+/** A sync update: one Yjs update, as it happens. */
 export function encodeUpdate(update: Uint8Array): Uint8Array {
   return encodeSync(SYNC_UPDATE, update);
 }
@@ -123,6 +129,7 @@ function encodeSync(syncType: number, payload: Uint8Array): Uint8Array {
   return encoding.toUint8Array(encoder);
 }
 
+/** An awareness message carrying one awareness update. */
 export function encodeAwareness(update: Uint8Array): Uint8Array {
   const encoder = encoding.createEncoder();
   encoding.writeVarUint(encoder, MESSAGE_AWARENESS);

@@ -47,6 +47,7 @@ export interface PendingMark {
 /** What `markPending` returns while nothing waits: every keystroke of a live editor, which then allocates nothing. */
 const NOTHING_PENDING: PendingMark = { structs: null, deletions: null };
 
+/** The pending queues of `doc` now (see `PendingMark`). */
 export function markPending(doc: Y.Doc): PendingMark {
   const { pendingStructs, pendingDs } = doc.store;
   return pendingStructs === null && pendingDs === null ? NOTHING_PENDING : { structs: pendingStructs, deletions: pendingDs };

@@ -21,6 +21,7 @@ import type { Logger } from './logger.js';
 import { type DocumentBus, LocalBus } from './sync/bus.js';
 import { SyncEngine } from './sync/engine.js';
 
+/** A server built by `createCollabServer`: the HTTP server, the app and the engine behind it. */
 export interface CollabServer {
   readonly app: Hono;
   readonly engine: SyncEngine;
@@ -28,7 +29,7 @@ export interface CollabServer {
   /** Starts listening; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
   /**
-   * Stops accepting, closes every connection, drains every pending write and folds every room.
+   * Stops accepting, closes every connection, drains every pending write and compacts every room.
    * The store is left open: its owner closes it.
    */
   close(): Promise<void>;
@@ -40,6 +41,7 @@ export interface ServerParts {
   readonly bus?: DocumentBus;
 }
 
+/** Builds a server on `store` (which its owner opens and closes); it listens once `listen` is called. */
 export function createCollabServer(config: ServerConfig, store: DocumentStore, logger: Logger, options: ServerParts = {}): CollabServer {
   const access = new Access(config.authSecret);
   const engine = new SyncEngine(store, options.bus ?? new LocalBus(randomUUID()), { ...config, logger });

@@ -151,7 +151,7 @@ export function createProgram(version: string): Command {
     .addOption(
       new Option(
         '--compact-after <updates>',
-        "fold a document's update log into its snapshot once it holds at most this many updates (each fold at a random point from three quarters of it, so documents with the same traffic do not all fold at once)",
+        "compact a document's update log into its snapshot once it holds at most this many updates (each compaction at a random point from three quarters of it, so documents with the same traffic do not all fold at once)",
       )
         .env('COMPACT_AFTER')
         .default(d.compactAfter)

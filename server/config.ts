@@ -22,7 +22,7 @@ export interface ServerConfig {
    * whole interval is dropped. Default 30 s.
    */
   readonly pingIntervalMs: number;
-  /** Log length (updates) at which a document's log is folded into its snapshot. Default 1000. */
+  /** Log length (updates) at which a document's log is compacted into its snapshot. Default 1000. */
   readonly compactAfter: number;
   /**
    * Least milliseconds between two LevelDB batches that index journaled appends: fewer, larger
@@ -84,6 +84,7 @@ export interface ServerConfig {
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Every option's default, as `--help` and the README give them. */
 export const DEFAULT_CONFIG: ServerConfig = {
   host: '127.0.0.1',
   port: 1234,

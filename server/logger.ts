@@ -8,6 +8,7 @@ export type { Logger };
 /** pino-pretty is loaded only for the pretty format: JSON logging never needs it (about 1 MiB resident, measured). */
 const require = createRequire(import.meta.url);
 
+/** The server's logger: pino, at the configured level, pretty on a terminal unless JSON is asked for. */
 export function createLogger(config: Pick<ServerConfig, 'logLevel' | 'logFormat'>): Logger {
   const options = { level: config.logLevel, base: undefined };
   if (config.logFormat === 'pretty') {

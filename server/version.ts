@@ -13,4 +13,5 @@ function findVersion(): string {
   return '0.0.0';
 }
 
+/** This server's version, from package.json. */
 export const VERSION = findVersion();

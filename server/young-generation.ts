@@ -1,21 +1,9 @@
 /**
- * A cap on V8's young generation, for a server that holds many idle connections.
- *
- * V8 doubles the young generation (two semi-spaces, up to 16 MiB each on 64-bit Node) whenever
- * much of it survives a scavenge, and keeps it at that size while the process is idle. Opening
- * thousands of connections is exactly that (each leaves a few KiB that outlive their first
- * scavenge), so an idle server ended up holding 30 MiB of young generation, resident and empty:
- * the largest single item of its memory in the idle benchmark (10,000 connections). The garbage
- * of one message is small here, so semi-spaces past a few MiB buy little. Measured with the cap
- * below against none: idle benchmark RSS about 25 MiB lower; many-rooms benchmark, scavenges
- * took 370 to 670 ms instead of 210 ms of a 20 s run (2 to 5% of the server's CPU); fan-out,
- * 86 ms instead of 65 ms.
- *
- * Node cannot change the maximum size once V8 runs, but V8 reads its growth factor at each
- * growth: setting it to 1 stops the growth where it is. So growth is allowed up to the cap, then
- * stopped. (Node documents flags changed at run time as unsupported; this one was checked on
- * Node 20, V8 11.3. Were it ignored, the young generation would simply grow as before.) A size chosen by whoever starts the process (`--max-semi-space-size` on the command
- * line or in NODE_OPTIONS) wins: nothing is changed then.
+ * A cap on V8's young generation, for a server that holds many idle connections: V8 doubles it
+ * whenever much of a scavenge survives and keeps it at that size while idle, which opening
+ * thousands of connections does, while the garbage of one message here is small. Growth is allowed
+ * up to the cap, then stopped (V8 reads its growth factor at each growth). A size given on the
+ * command line or in NODE_OPTIONS wins. Figures: docs/decisions/2026-12-07-young-generation-cap.md.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';

@@ -210,7 +210,7 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
   const presence = new PresenceList({
     awareness: session.awareness,
     onRename: renamable ? (name) => editor.setUser({ name }) : null,
-    // Typing goes on where it was: before, the next keystrokes went nowhere.
+    // Typing goes on where it was: the focus goes back to the text.
     onRenameClosed: () => view?.focus(),
   });
   bar.append(h('div', { class: 'ce-meta' }, badge.element, presence.element));

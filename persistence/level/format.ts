@@ -19,6 +19,7 @@ import { LOG_FIRST, LOG_END, META_END, META_FIRST, SEQ_KEY } from './keys.js';
 
 /** The storage format this version reads and writes. */
 export const STORAGE_FORMAT = 1;
+/** The key that holds the format marker. */
 export const FORMAT_KEY = 'format';
 const FORMAT_PREFIX = 'collab-server ';
 /** Keys looked at, at most, to tell an unmarked database of ours from another program's. */
@@ -50,6 +51,7 @@ export async function checkStorageFormat(db: Database): Promise<void> {
   await db.put(FORMAT_KEY, encodeFormat(STORAGE_FORMAT), { sync: true });
 }
 
+/** The marker of storage format `format`, as stored under `FORMAT_KEY`. */
 export function encodeFormat(format: number): Uint8Array {
   return new TextEncoder().encode(`${FORMAT_PREFIX}${format}`);
 }

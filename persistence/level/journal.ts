@@ -1,15 +1,11 @@
 /**
  * The store's journal: an append-only file that makes appends durable with one synchronous
- * `write` per group, on the event loop's own thread.
- *
- * LevelDB (classic-level) writes on a worker thread: every batch is a hand-off to that thread
- * and back, and a batch waits behind LevelDB's own flushes and compactions, which run on the
- * same core as everything else. Waiting for that before broadcasting put 2 to 5 ms on the p99
- * of every delivery. The journal takes the wait off that path: a group of appends is durable as
- * soon as its records are in the journal (in the page cache, which survives `kill -9`; synced
- * to disk too with `fsync`), and LevelDB indexes the same appends in the background. The journal
- * is a series of files of about 1 MiB; a file is deleted once LevelDB has indexed every record in
- * it, and whatever the files hold when the store opens is replayed into LevelDB.
+ * `write` per group, on the event loop's own thread, so that no delivery waits for LevelDB's worker
+ * thread (docs/decisions/2026-12-07-journal-before-leveldb.md). A group is durable once its records
+ * are in the journal (in the page cache, which survives `kill -9`; synced to disk too with `fsync`);
+ * LevelDB indexes the same appends in the background. The journal is a series of files of about
+ * 1 MiB; a file is deleted once LevelDB has indexed every record in it, and whatever the files hold
+ * when the store opens is replayed into LevelDB.
  *
  * A record: body length (u32 LE), CRC-32 of the body (u32 LE), body: varuint sequence number,
  * varstring document name, then the update's bytes. Reading stops at the first record that is
@@ -40,6 +36,7 @@ interface Retired {
   readonly lastSeq: number;
 }
 
+/** The journal of one data directory (see the top of this file); its owner holds LevelDB's lock. */
 export class Journal {
   private fd: number | null = null;
   private path = '';
@@ -283,6 +280,7 @@ export class Journal {
   }
 }
 
+/** The records as the journal writes them, one after the other (the inverse of `readRecords`). */
 export function encodeRecords(records: readonly JournalRecord[]): Uint8Array {
   const encoder = encoding.createEncoder();
   for (const { seq, name, update } of records) {

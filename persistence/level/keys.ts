@@ -28,19 +28,22 @@ export interface DocumentMeta {
   /** Number of logged updates. */
   readonly logLength: number;
   /**
-   * The position the compacted state folds every update up to; 0 without a state, -1 for a state
+   * The position up to which the compacted state holds every update; 0 without a state, -1 for a state
    * written before positions were recorded (its position is unknown).
    */
   readonly statePosition: number;
 }
 
+/** The metadata of a document never written. */
 export const EMPTY_META: DocumentMeta = { updatedAt: 0, stateBytes: 0, logBytes: 0, logLength: 0, statePosition: 0 };
 
+/** The key of the last sequence number LevelDB has indexed. */
 export const SEQ_KEY = 'seq';
 /** The range of every metadata key: `gt` META_FIRST, `lt` META_END. */
 export const META_FIRST = 'm\u0000';
 export const META_END = 'm\u0001';
 
+/** The key of a document's compacted state, and of its metadata. */
 export const stateKey = (name: string): string => `s\u0000${name}`;
 export const metaKey = (name: string): string => `m\u0000${name}`;
 /** The range of every document's log: `gt` LOG_FIRST, `lt` LOG_END. */
@@ -50,6 +53,7 @@ export const LOG_END = 'u\u0001';
 export const logFirst = (name: string): string => `u\u0000${name}\u0000`;
 /** Exclusive upper bound of a document's log. */
 export const logEnd = (name: string): string => `u\u0000${name}\u0001`;
+/** The key of the logged update with sequence number `seq`. */
 export const logKey = (name: string, seq: number): string => logFirst(name) + seq.toString(16).padStart(16, '0');
 /** The sequence number (position) in a log key. */
 export const seqOfLogKey = (key: string): number => Number.parseInt(key.slice(-16), 16);
@@ -73,6 +77,7 @@ export function checkName(name: string): void {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
+/** A sequence number as stored under `SEQ_KEY` (hex). */
 export function encodeSeq(seq: number): Uint8Array {
   return textEncoder.encode(seq.toString(16));
 }
@@ -85,6 +90,7 @@ export function decodeSeq(bytes: Uint8Array): number {
   return seq;
 }
 
+/** Metadata as stored (JSON). */
 export function encodeMeta(meta: DocumentMeta): Uint8Array {
   return textEncoder.encode(JSON.stringify(meta));
 }

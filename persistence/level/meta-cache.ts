@@ -8,6 +8,7 @@ import { type DocumentMeta, decodeMeta, EMPTY_META, type LevelDatabase, metaKey 
 /** Metadata records kept in memory; past this the least recently written are dropped (and read again when needed). */
 const ENTRIES = 10_000;
 
+/** The metadata cache of one store (see the top of this file). */
 export class MetaCache {
   /** By name, least recently written first. */
   private readonly entries = new Map<string, DocumentMeta>();

@@ -1,6 +1,6 @@
 /**
  * What a `LevelDocumentStore` reads of a document, each from one snapshot of the database, so a
- * compaction committing between two reads cannot hide the updates it folded (old state + new,
+ * compaction committing between two reads cannot hide the updates it compacted (old state + new,
  * empty log).
  */
 import type { LoggedUpdate, Position, StoredDocument } from '../document-store.js';
@@ -23,7 +23,7 @@ export async function readDocument(db: LevelDatabase, name: string): Promise<Sto
 }
 
 /**
- * The updates of `name` after `after`; null when its state folds some of them, or has a position
+ * The updates of `name` after `after`; null when its state holds some of them in place of the log, or has a position
  * not recorded (written before positions were).
  */
 export async function readLogSince(db: LevelDatabase, name: string, after: Position): Promise<LoggedUpdate[] | null> {

@@ -68,6 +68,7 @@ export interface JournalRecovery {
 
 type Group = AppendGroup<JournalRecord, Written>;
 
+/** The store of one data directory; open it with `LevelDocumentStore.open`. */
 export class LevelDocumentStore implements DocumentStore {
   private lastSeq: number;
   private readonly groups = new GroupCommit<JournalRecord, Written>((group) => this.journalGroup(group));

@@ -35,6 +35,7 @@ export interface IndexTask {
   failure: unknown;
 }
 
+/** What the writer runs: an index batch, a compaction or a deletion. */
 export type WriteTask =
   | IndexTask
   | { readonly kind: 'compact'; readonly name: string; readonly state: Uint8Array; readonly upTo: number; readonly done: Deferred }
@@ -53,6 +54,7 @@ export interface WriterHost {
   forget(task: WriteTask): void;
 }
 
+/** The writer of one store (see the top of this file). */
 export class WriteQueue {
   private readonly queue: WriteTask[] = [];
   private current: WriteTask | null = null;
@@ -261,9 +263,9 @@ export class WriteQueue {
   }
 
   /**
-   * Writes the state and the metadata in one atomic batch, unless the state already folds `upTo`
-   * or later; then has LevelDB clear the folded range of the log on its own thread (handing no key
-   * to this one). A crash before the clear ends leaves some folded entries beside the state: they
+   * Writes the state and the metadata in one atomic batch, unless the state already covers `upTo`
+   * or later; then has LevelDB clear the compacted range of the log on its own thread (handing no key
+   * to this one). A crash before the clear ends leaves some compacted entries beside the state: they
    * are in it, so a load applies them as no-ops, and the next compaction's range clears them.
    */
   private async writeCompaction(name: string, state: Uint8Array, upTo: number): Promise<void> {

@@ -7,6 +7,7 @@
 import { HttpError } from '../errors.js';
 import { secretKey, TokenError, verifyToken, type AccessMode } from './token.js';
 
+/** What a request may do: which documents, in which mode, as whom, until when. */
 export interface Grant {
   /** A document name, or a prefix ending in `*`. */
   readonly doc: string;
@@ -17,8 +18,10 @@ export interface Grant {
   readonly expiresAt: number | null;
 }
 
+/** What every request may do on a server without `--auth-secret`. */
 export const OPEN_GRANT: Grant = { doc: '*', mode: 'rw', identity: null, expiresAt: null };
 
+/** Turns a request's token into its grant, with the server's secret (or none: everything is open). */
 export class Access {
   private readonly key: Uint8Array | null;
 

@@ -21,8 +21,10 @@ import type { JWTPayload } from 'jose';
 let jose: Promise<typeof import('jose')> | null = null;
 const loadJose = () => (jose ??= import('jose'));
 
+/** `rw` reads and writes; `ro` only reads. */
 export type AccessMode = 'rw' | 'ro';
 
+/** The one algorithm tokens are signed and verified with. */
 export const TOKEN_ALGORITHM = 'HS256';
 /** HS256 secrets shorter than its 256-bit output make brute-forcing a captured token feasible. */
 export const MIN_SECRET_BYTES = 32;
@@ -32,6 +34,7 @@ export const MAX_SUB_LENGTH = 256;
 /** Longest `doc` claim accepted, in UTF-16 code units: the longest name `--max-name-length` allows. */
 export const MAX_DOC_CLAIM_LENGTH = 4096;
 
+/** The claims of an access token. */
 export interface TokenClaims {
   readonly doc: string;
   readonly mode: AccessMode;
@@ -40,6 +43,7 @@ export interface TokenClaims {
   readonly sub?: string;
 }
 
+/** Why a token was refused. */
 export type TokenErrorCode = 'token-missing' | 'token-invalid' | 'token-expired';
 
 /** A token that is missing, does not verify, has expired or carries claims we do not understand (HTTP 401). */

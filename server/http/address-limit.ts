@@ -15,6 +15,7 @@ import { HttpError } from '../errors.js';
 const kAddress = Symbol('address held');
 type HeldSocket = Socket & { [kAddress]?: string };
 
+/** Open sockets per address, held to a maximum (see the top of this file). */
 export class AddressLimit {
   /** Open sockets per address. A `Map`: addresses come from the network. */
   private readonly open = new Map<string, number>();

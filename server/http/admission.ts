@@ -25,6 +25,7 @@ import type { Admission, UpgradeCheck } from '../websocket/upgrade.js';
 /** Where WebSockets connect: `/ws/<document name>`. */
 export const WS_PREFIX = '/ws/';
 
+/** The options the admission checks read. */
 export type AdmissionConfig = Pick<ServerConfig, 'maxNameLength' | 'allowedOrigins' | 'allowedHosts' | 'maxConnectionsPerAddress'>;
 
 /**
@@ -60,6 +61,7 @@ export interface ConnectionAdmission extends Admission {
   readonly ticket: ConnectionTicket;
 }
 
+/** The upgrade gate's checks for WebSockets to `/ws/<name>`, holding a place under each limit for an admitted one. */
 export function createUpgradeCheck(config: AdmissionConfig, access: Access, rooms: Pick<RoomRegistry<never>, 'hold'>): UpgradeCheck<ConnectionAdmission> {
   const addresses = new AddressLimit(config.maxConnectionsPerAddress);
   return async (request: IncomingMessage): Promise<ConnectionAdmission> => {

@@ -17,6 +17,7 @@ import { HttpError } from '../errors.js';
 import { DocumentNameError, parseDocumentName } from '../../protocol/document-name.js';
 import { editorPage, homePage, messagePage, type AssetManifest } from './editor-pages.js';
 
+/** What the editor's pages need to know of the server. */
 export interface EditorRoutesOptions {
   /**
    * The editor's build directory: holds `manifest.json` and `assets/`. Default: `editor/dist` of

@@ -14,6 +14,7 @@ import { covers, requestToken, type Access } from '../auth/access.js';
 import type { SyncEngine } from '../sync/engine.js';
 import { VERSION } from '../version.js';
 
+/** The routes of `/healthz` and `/api/`. */
 export function apiRoutes(store: DocumentStore, engine: SyncEngine, access: Access): Hono {
   const startedAt = Date.now();
   let storeFailure: Error | null = null;

@@ -1,12 +1,8 @@
 /**
- * Work that no client waits for (rooms folding their logs into snapshots), run a little per turn
- * of the event loop rather than where it was asked for.
- *
- * Rooms with the same traffic reach their fold threshold together: a hundred of them did so
- * within one socket read in the ceiling benchmark, and their hundred folds (each encodes its
- * whole document) then ran back to back, holding every delivery for 100 to 300 ms. Queued here,
- * the folds run in order, `budgetMs` of them per turn, with the turn's I/O between: a hundred
- * short pauses instead of one long one.
+ * Work that no client waits for (rooms compacting their logs into snapshots), run a little per
+ * turn of the event loop rather than where it was asked for: rooms with the same traffic come due
+ * together, and their compactions back to back would hold every delivery
+ * (docs/decisions/2026-12-07-background-compaction.md).
  */
 export class BackgroundQueue {
   private readonly tasks: Array<() => void> = [];

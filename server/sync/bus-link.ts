@@ -20,6 +20,7 @@ export interface LinkedRoom {
   applyPresence(owner: PresenceOwner, update: Uint8Array): void;
 }
 
+/** One room's link to the bus (see the top of this file); opened by `BusLink.open`. */
 export class BusLink implements BusListener {
   private subscription: BusSubscription | null = null;
   private room: LinkedRoom | null = null;
@@ -102,7 +103,7 @@ export class BusLink implements BusListener {
       const missed = await this.store.readSince(this.name, room.head);
       if (room.failed) return;
       if (missed === null) {
-        // A fold elsewhere passed the room's head: the store's state has it all.
+        // A compaction elsewhere passed the room's head: the store's state has it all.
         const stored = await this.store.load(this.name);
         if (!room.failed && stored.head > room.head) room.applyStored(stored.state === null ? stored.updates : [stored.state, ...stored.updates], stored.head);
         return;

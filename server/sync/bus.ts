@@ -59,6 +59,7 @@ export interface BusSubscription {
   unsubscribe(): void;
 }
 
+/** A bus implementation: one per server instance. */
 export interface DocumentBus {
   /** This instance's id, the `origin` of what it publishes. */
   readonly instance: string;

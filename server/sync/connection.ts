@@ -40,6 +40,7 @@ export const MAX_BACKLOG = 1024;
 
 let nextConnectionId = 1;
 
+/** One client's WebSocket (see the top of this file). */
 export class Connection implements RoomMember, MessageListener {
   readonly id = nextConnectionId++;
   /** Null unless the client asked for "saved" and "error" messages. */

@@ -1,6 +1,6 @@
 /**
  * A room's estimate of its document's encoded size, held to `maxDocumentSize`: exact at load and
- * at each fold, and in between grown by the length of each update applied (an overestimate:
+ * at each compaction, and in between grown by the length of each update applied (an overestimate:
  * updates carry their own overhead, and deletions shrink a document). Counted as received rather
  * than as integrated, so updates parked in Yjs's pending queue count too: they hold memory and are
  * part of the encoded state. Measured exactly again only when an update would cross the limit.
@@ -8,6 +8,7 @@
 import * as Y from 'yjs';
 import { changesNothing } from './update-check.js';
 
+/** One document's size estimate (see the top of this file). */
 export class DocumentSize {
   constructor(
     private bytes: number,

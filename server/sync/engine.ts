@@ -17,6 +17,7 @@ import { UpdateScanner } from '../../protocol/yjs-internals.js';
 import { RoomRegistry } from './registry.js';
 import type { Room } from './room.js';
 
+/** The engine's options: see `ServerConfig` for each. */
 export interface EngineOptions extends ConnectionLimits {
   readonly unloadGraceMs: number;
   readonly pingIntervalMs: number;
@@ -28,6 +29,7 @@ export interface EngineOptions extends ConnectionLimits {
   readonly logger: Logger;
 }
 
+/** The sync engine of one server (see the top of this file). */
 export class SyncEngine {
   readonly rooms: RoomRegistry<Connection>;
   private readonly connections = new Set<Connection>();
@@ -185,7 +187,7 @@ export class SyncEngine {
     }
   }
 
-  /** Closes every connection, then drains every pending write and folds every room. */
+  /** Closes every connection, then drains every pending write and compacts every room. */
   async close(): Promise<void> {
     clearInterval(this.pinger);
     for (const connection of this.connections) connection.close(CLOSE.goingAway, 'the server is shutting down');

@@ -21,6 +21,7 @@ import { changesNothing, findMisplacedItem } from './update-check.js';
 import { type AddressTimeBudget, applyWithin, UpdateTooSlow, updateTimeLimit } from './update-time.js';
 import { WaitingMessages, waitingPastLimits, type WaitingSize } from './waiting.js';
 
+/** The limits intake holds updates to. */
 export interface IntakeOptions {
   /** Largest encoded size of the document, in bytes; an update that would grow it past this is refused. */
   readonly maxDocumentSize: number;
@@ -45,13 +46,14 @@ export interface IntakeHost<M extends RoomMember> {
   readonly doc: Y.Doc;
   readonly outbox: Outbox<M>;
   readonly size: DocumentSize;
-  /** An update was appended to the log (see `FoldSchedule`). */
+  /** An update was appended to the log (see `CompactionSchedule`). */
   appended(): void;
   /** An update broke the document: the room fails and reloads (see `reload.ts`). */
   refused(refusal: Refusal<M>): void;
   readonly log: Logger;
 }
 
+/** One room's intake (see the top of this file). */
 export class UpdateIntake<M extends RoomMember> {
   /** Set while an update that failed to integrate is cleaned up: its partial effect is never stored. */
   private integrationFailed = false;

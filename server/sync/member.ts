@@ -33,6 +33,7 @@ export class AckState {
   queued = false;
 }
 
+/** A member of a room: what the room and its parts may ask of it. */
 export interface RoomMember {
   /** Unique in the process, for logs. */
   readonly id: number;

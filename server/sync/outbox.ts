@@ -32,6 +32,7 @@ export interface OutboxHost<M> {
 /** Settled: what `lastWrite` is before the first append (one promise for every room). */
 const NOTHING_WRITTEN: Promise<unknown> = Promise.resolve();
 
+/** One room's outbox (see the top of this file). */
 export class Outbox<M extends RoomMember> {
   /** Updates appended whose write has not completed yet. */
   private pending = 0;

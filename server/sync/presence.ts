@@ -41,6 +41,7 @@ class RemoteOwner implements Owner {
   }
 }
 
+/** One room's presence (see the top of this file). */
 export class RoomPresence {
   private readonly awareness: awarenessProtocol.Awareness;
   /** Which owner each published client id belongs to. */

@@ -2,7 +2,7 @@
  * The loaded rooms, one per document name.
  *
  * A room is loaded once: every connection that asks for it while it loads waits for the same
- * load. A room left with no connections is kept for a grace period, then drained, folded into its
+ * load. A room left with no connections is kept for a grace period, then drained, compacted into its
  * snapshot and unloaded; a connection that arrives while it unloads waits and loads it anew.
  *
  * At most `maxRooms` rooms are loaded. The upgrade gate takes a hold on a connection's room before
@@ -11,9 +11,8 @@
  * idle rooms (no connections, waiting out their grace period) are unloaded early to make space.
  *
  * A large document, once read, waits (at most `FIRST_MESSAGE_WAIT_MS`) for the first message of
- * every connection holding it before it is applied. Applying blocks the process (about 100 ms for
- * a 260 KiB document), and a client that holds nothing is answered with the stored bytes only
- * while the room loads (`whenRead`). Over any network, and often on loopback, its first message
+ * every connection holding it before it is applied. Applying blocks the process for a while, and a
+ * client that holds nothing is answered with the stored bytes only while the room loads (`whenRead`). Over any network, and often on loopback, its first message
  * comes a round trip after the handshake, when the read is long done: without the wait it would
  * arrive during the apply and wait for all of it.
  */
@@ -26,6 +25,7 @@ import type { RoomMember } from './member.js';
 import { type Reload, Room, type RoomOptions } from './room.js';
 import { AddressTimeBudget } from './update-time.js';
 
+/** The registry's options: see `ServerConfig` for the limits. */
 export interface RegistryOptions<M extends RoomMember> {
   readonly bus: DocumentBus;
   readonly unloadGraceMs: number;
@@ -53,8 +53,8 @@ const FIRST_MESSAGE_WAIT_MS = 100;
 const FIRST_MESSAGE_WAIT_BYTES = 64 * 1024;
 /** An address may spend this many seconds' worth of its update time at once. */
 const UPDATE_TIME_BURST = 8;
-/** How long the folds of one turn of the event loop may run before the rest wait for the next (see `background.ts`). */
-const FOLD_BUDGET_MS = 2;
+/** How long the compactions of one turn of the event loop may run before the rest wait for the next (see `background.ts`). */
+const COMPACTION_BUDGET_MS = 2;
 
 interface Entry<M extends RoomMember> {
   loading: Promise<Room<M>>;
@@ -73,6 +73,7 @@ interface Entry<M extends RoomMember> {
   endWait: (() => void) | null;
 }
 
+/** The loaded rooms of one engine (see the top of this file). */
 export class RoomRegistry<M extends RoomMember> {
   private readonly entries = new Map<string, Entry<M>>();
   private closed = false;
@@ -87,7 +88,7 @@ export class RoomRegistry<M extends RoomMember> {
       store,
       bus: options.bus,
       compactAfter: options.compactAfter,
-      background: new BackgroundQueue(FOLD_BUDGET_MS, (error) => options.logger.error({ err: error }, 'a background task failed')),
+      background: new BackgroundQueue(COMPACTION_BUDGET_MS, (error) => options.logger.error({ err: error }, 'a background task failed')),
       maxDocumentSize: options.maxDocumentSize,
       maxUpdateMs: options.maxUpdateMs,
       updateTime: new AddressTimeBudget(options.updateTimePerAddress, options.updateTimePerAddress * UPDATE_TIME_BURST),
@@ -205,7 +206,7 @@ export class RoomRegistry<M extends RoomMember> {
     entry.timer.unref();
   }
 
-  /** Drains, folds and unloads every room; used when the server stops. */
+  /** Drains, compacts and unloads every room; used when the server stops. */
   async closeAll(): Promise<void> {
     this.closed = true;
     const pending = [...this.entries].map(async ([name, entry]) => {
@@ -263,9 +264,9 @@ export class RoomRegistry<M extends RoomMember> {
   private unload(name: string, entry: Entry<M>, room: Room<M>): Promise<void> {
     entry.unloading = (async () => {
       try {
-        await room.fold();
+        await room.compact();
       } catch (error) {
-        this.options.logger.error({ err: error, doc: name }, 'could not fold the document before unloading; its log is kept');
+        this.options.logger.error({ err: error, doc: name }, 'could not compact the document before unloading; its log is kept');
       }
       room.destroy();
     })().finally(() => {

@@ -21,6 +21,7 @@ import type { Logger } from '../logger.js';
 import { CLOSE } from '../websocket/close-codes.js';
 import type { RoomMember } from './member.js';
 
+/** Why a room failed, as the error code its members are told. */
 export type FailureCode = 'storage-failed' | 'invalid-update' | 'update-too-slow';
 
 /** What a failing room gives the routine. */

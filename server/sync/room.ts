@@ -1,20 +1,20 @@
 /**
  * A room: one loaded document and the members editing it. It takes their messages and hands each
  * to the part that deals with it: updates to intake (`intake.ts`), what the document took in to
- * the outbox (`outbox.ts`: store, then broadcast, acknowledge and publish), folds to the schedule
- * (`fold-schedule.ts`), presence to `presence.ts`, a failure to the reload routine (`reload.ts`),
+ * the outbox (`outbox.ts`: store, then broadcast, acknowledge and publish), compactions to the schedule
+ * (`compaction-schedule.ts`), presence to `presence.ts`, a failure to the reload routine (`reload.ts`),
  * and what other instances stored or published, heard on the bus (`bus.ts`), back to its members.
  */
 import * as Y from 'yjs';
 import type { DocumentStore, Position, StoredDocument } from '../../persistence/document-store.js';
-import { applyStoredDocument } from '../../persistence/fold.js';
+import { applyStoredDocument } from '../../persistence/compaction.js';
 import { type ClientMessage, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../../protocol/y-websocket.js';
 import type { Logger } from '../logger.js';
 import { SharedMessage } from '../websocket/message-socket.js';
 import type { DocumentBus, PresenceOwner } from './bus.js';
 import { BusLink } from './bus-link.js';
 import { DocumentSize } from './document-size.js';
-import { type FoldOptions, FoldSchedule } from './fold-schedule.js';
+import { type CompactionOptions, CompactionSchedule } from './compaction-schedule.js';
 import { type IntakeOptions, type Refusal, UpdateIntake } from './intake.js';
 import type { RoomMember } from './member.js';
 import { Outbox, type StoredBatch } from './outbox.js';
@@ -22,7 +22,8 @@ import { RoomPresence } from './presence.js';
 import { closeOnFailure, type Failure } from './reload.js';
 import { encodeIntegrated } from './waiting.js';
 
-export interface RoomOptions<M extends RoomMember> extends FoldOptions, IntakeOptions {
+/** What every room of an engine is loaded with. */
+export interface RoomOptions<M extends RoomMember> extends CompactionOptions, IntakeOptions {
   readonly store: DocumentStore;
   /** Where stored updates and presence go to, and come from, other instances holding the document. */
   readonly bus: DocumentBus;
@@ -41,6 +42,7 @@ export interface Reload<M extends RoomMember> {
   readonly address: string;
 }
 
+/** One loaded document (see the top of this file); loaded by `Room.load`. */
 export class Room<M extends RoomMember = RoomMember> {
   readonly doc: Y.Doc;
   readonly members = new Set<M>();
@@ -48,7 +50,7 @@ export class Room<M extends RoomMember = RoomMember> {
   private presence: RoomPresence | null = null;
   private readonly outbox: Outbox<M>;
   private readonly intake: UpdateIntake<M>;
-  private readonly folds: FoldSchedule;
+  private readonly compactions: CompactionSchedule;
   private readonly size: DocumentSize;
   private bus: BusLink | null = null;
   private failure: Error | null = null;
@@ -76,7 +78,7 @@ export class Room<M extends RoomMember = RoomMember> {
         doc: this.doc,
         outbox: this.outbox,
         size: this.size,
-        appended: () => this.folds.appended(),
+        appended: () => this.compactions.appended(),
         refused: (refusal) => this.refused(refusal),
         get log() {
           return room.log;
@@ -84,7 +86,7 @@ export class Room<M extends RoomMember = RoomMember> {
       },
       options,
     );
-    this.folds = new FoldSchedule(
+    this.compactions = new CompactionSchedule(
       {
         name,
         doc: this.doc,
@@ -222,13 +224,13 @@ export class Room<M extends RoomMember = RoomMember> {
     return this.outbox.drain();
   }
 
-  /** Drains, then folds the log into the snapshot so the next load reads one record. */
-  fold(): Promise<void> {
-    return this.folds.foldNow();
+  /** Drains, then compacts the log into the snapshot so the next load reads one record. */
+  compact(): Promise<void> {
+    return this.compactions.compactNow();
   }
 
   destroy(): void {
-    this.folds.stop();
+    this.compactions.stop();
     this.bus?.close();
     this.presence?.destroy();
     this.doc.destroy();

@@ -42,23 +42,14 @@ export function changesNothing(doc: Y.Doc, update: Uint8Array): boolean {
 
 /**
  * The first item integrated since `beforeState` that does not lie between its origin and its right
- * origin, or null.
+ * origin, or null. An honest client's item always lies between them; a forged one is integrated
+ * without complaint, but lands wherever the list happens to be split into items, so clients that
+ * load the document whole place it elsewhere than live ones and diverge for good.
  *
- * An item records the item left of it when it was created (its origin) and the item right of it
- * (its right origin); Yjs places it by scanning right from the origin towards the right origin, and
- * an honest client's item always ends up between the two. A forged item whose origins lie the
- * wrong way round, or in another list, is integrated without complaint, but where it lands then
- * depends on how the list happens to be split into items: a client that loads the whole document
- * at once places it elsewhere than the clients that were live, and their documents diverge for
- * good.
- *
- * Each item is first checked by walking from it towards each origin, at most `SHORT_WALK` items:
- * for a keystroke the origins are its neighbours. A longer walk would cost the square of the
- * update's size for honest updates too: 20,000 characters typed at one index, each before the
- * last, and sent at once, leave each character's origin behind all the later ones (10 s of walking
- * before this bound). Past it, the item's list is numbered once, in one pass, and the origins are
- * compared by number. The walks and the numbering stop at the deadline of the update being
- * applied, if any (see `update-time.ts`).
+ * Each item is checked by walking from it towards each origin, at most `SHORT_WALK` items (for a
+ * keystroke the origins are its neighbours); past that, its list is numbered once and the origins
+ * compared by number, so honest updates that insert many items at one place stay linear. The walks
+ * and the numbering stop at the deadline of the update being applied (see `update-time.ts`).
  */
 export function findMisplacedItem(doc: Y.Doc, beforeState: ReadonlyMap<number, number>): Y.Item | null {
   let numbered: ListNumbers | null = null;

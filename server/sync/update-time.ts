@@ -2,23 +2,13 @@
  * How much of the server's time applying updates may take: one update (`applyWithin`), and all the
  * updates from one client address (`AddressTimeBudget`).
  *
- * Yjs places an item by scanning right from its origin past the items inserted there concurrently
- * (YATA's conflict scan in `Item.integrate`). That scan is short for any honest edit, but a client
- * may forge items whose origins enclose thousands of others, and then each item walks all of them:
- *
- * - 1,000 forged items (7 KB) next to an origin with 20,000 siblings took 2.8 s;
- * - 8,000 items that each enclose all the others, in one update of 100 KB, took 11.7 s, and the cost
- *   grows with the square of the count: one message at the 4 MiB frame limit would hold the server
- *   for hours.
- *
- * No check before applying can bound this, since the items an update scans may be its own. So the
- * integration itself is bounded: `Item.prototype.integrate` is wrapped (not replaced) by a check of
- * the clock before each item, which throws `UpdateTooSlow` once the update is past its time. The
- * room then refuses the update like any that broke midway: nothing of it is stored or sent. The
- * check costs one clock read per item, and only while a deadline is set.
- *
- * A bound per update still lets a client send updates just under it, one after another; the budget
- * per address bounds that.
+ * Yjs places an item by scanning from its origin past the items inserted there concurrently, and
+ * forged origins can make that scan quadratic in an update's size. No check before applying can
+ * bound it (the items an update scans may be its own), so the integration itself is bounded: a
+ * check before each item integrated (`checkBeforeEachItem`) throws `UpdateTooSlow` once the update
+ * is past its time, and the room refuses it like any update that broke midway. A bound per update
+ * still lets a client send updates just under it, one after another; the budget per address bounds
+ * that. Figures: docs/decisions/2026-12-07-update-intake.md.
  */
 import { checkBeforeEachItem } from '../../protocol/yjs-internals.js';
 

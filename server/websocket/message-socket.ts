@@ -46,6 +46,7 @@ export class SharedMessage {
   }
 }
 
+/** A socket as a protocol's connection uses it. */
 export interface MessageSocket {
   /** True until a close is sent or received, the peer ends its side, or the connection drops. */
   readonly isOpen: boolean;

@@ -29,6 +29,7 @@ export interface Admission {
 /** Decides whether an upgrade request may proceed; throws `HttpError` to refuse it. */
 export type UpgradeCheck<A extends Admission> = (request: IncomingMessage) => Promise<A>;
 
+/** What the gate is installed with. */
 export interface UpgradeGate<A extends Admission> {
   /** The checks; an `HttpError` refuses with its status, anything else with 503 (and is reported). */
   readonly check: UpgradeCheck<A>;

@@ -1,13 +1,9 @@
 /**
  * The server side of one WebSocket (RFC 6455) on an upgraded TCP socket: frames in, frames out,
- * ping and pong, and the closing handshake. No extension is ever negotiated (see
- * `handshake.ts`), so every frame is plain.
- *
- * Why not the `ws` library: per connection it keeps a WebSocket, a Receiver (a Writable stream,
- * with its state and listeners), a Sender and a closure, about 1.4 KiB of heap per idle connection
- * (measured with 4,000 connections), where this keeps one object of a dozen fields. Frames are
- * parsed straight from the chunks the socket reads; a frame that spans chunks is gathered in one
- * growing buffer.
+ * ping and pong, and the closing handshake. No extension is ever negotiated (see `handshake.ts`),
+ * so every frame is plain. One object of a dozen fields per connection, its socket listeners shared
+ * by all (docs/decisions/2026-12-07-own-websocket-layer.md). Frames are parsed straight from the
+ * chunks the socket reads; a frame that spans chunks is gathered in one growing buffer.
  *
  * Everything read is untrusted. A frame that breaks the protocol closes the connection with 1002
  * and a reason; one over the size limit, with 1009, before its payload is buffered; a close
@@ -17,6 +13,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { CLOSE } from './close-codes.js';
 import { binaryFrame, binaryFrameHeader, closeFrame, PING_FRAME, pongFrame } from './frame.js';
+import { FragmentedMessage, isValidCloseCode, MAX_HEADER, PendingFrame, unmask } from './incoming.js';
 import type { MessageListener, MessageSocket, SharedMessage } from './message-socket.js';
 
 /** How long a closing handshake may take before the TCP connection is dropped, in milliseconds. */
@@ -36,8 +33,6 @@ const MAX_PONG_BACKLOG = 64 * 1024;
 const RETAINED_SLACK = 4096;
 /** Messages from this size on are sent without copying them into a frame. */
 const LARGE_MESSAGE = 64 * 1024;
-/** 2 bytes of header, 8 of extended length, 4 of mask. */
-const MAX_HEADER = 14;
 
 const OPCODE_CONTINUATION = 0x0;
 const OPCODE_TEXT = 0x1;
@@ -57,6 +52,7 @@ enum State {
   Closed,
 }
 
+/** One server-side WebSocket (see the top of this file). */
 export class ServerWebSocket implements MessageSocket {
   private state = State.Open;
   private closeSent = false;
@@ -383,74 +379,6 @@ const NOT_STARTED: MessageListener = {
 /** What `readFrame` returns for a frame that failed the connection. */
 const FAILED = 0;
 
-/**
- * Bytes gathered from several reads, copied into a buffer of their own that grows by doubling (up
- * to `limit`), so gathering them in many small pieces costs linear time and keeps none of the
- * chunks they came from alive.
- */
-class GatheredBytes {
-  private buffer: Buffer;
-  length = 0;
-
-  /** `first` is copied; `limit` is the most bytes that will be gathered. */
-  constructor(
-    first: Uint8Array,
-    private readonly limit: number,
-  ) {
-    this.buffer = Buffer.allocUnsafe(Math.max(first.length, Math.min(MAX_HEADER, limit)));
-    this.append(first);
-  }
-
-  append(bytes: Uint8Array): void {
-    const length = this.length + bytes.length;
-    if (this.buffer.length < length) {
-      const grown = Buffer.allocUnsafe(Math.max(length, Math.min(this.buffer.length * 2, this.limit)));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
-    this.buffer.set(bytes, this.length);
-    this.length = length;
-  }
-
-  /** The bytes so far. */
-  bytes(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-}
-
-/** The start of a frame that spans chunks, and how many bytes of it are needed to go on. */
-class PendingFrame extends GatheredBytes {
-  constructor(
-    first: Uint8Array,
-    readonly needed: number,
-    limit: number,
-  ) {
-    super(first, limit);
-  }
-}
-
-/**
- * A message sent in fragments, so far. Each fragment is copied: a view would keep the whole chunk
- * it was read in alive, and a client sending one-byte fragments each in a chunk padded with other
- * frames held about 62 KiB of the server's memory per byte counted against the size limit.
- */
-class FragmentedMessage extends GatheredBytes {
-  fragments = 1;
-
-  constructor(
-    first: Uint8Array,
-    readonly binary: boolean,
-    limit: number,
-  ) {
-    super(first, limit);
-  }
-
-  add(payload: Uint8Array): void {
-    this.append(payload);
-    this.fragments++;
-  }
-}
-
 /** The frame of a shared message, built the first time it is sent (see `SharedMessage`). */
 function frameOf(message: SharedMessage): Uint8Array {
   if (message.frame !== null) return message.frame;
@@ -467,29 +395,4 @@ function ownerOf(socket: Socket): ServerWebSocket {
 
 function destroy(socket: Socket): void {
   socket.destroy();
-}
-
-/** Close codes a client may send (RFC 6455 section 7.4; 1004 to 1006 and 1015 are never sent). */
-function isValidCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
-}
-
-/** XORs `payload` in place with the 4-byte mask at `data[maskAt]`. */
-function unmask(payload: Uint8Array, data: Uint8Array, maskAt: number): void {
-  const m0 = data[maskAt]!;
-  const m1 = data[maskAt + 1]!;
-  const m2 = data[maskAt + 2]!;
-  const m3 = data[maskAt + 3]!;
-  if ((m0 | m1 | m2 | m3) === 0) return;
-  const length = payload.length;
-  let i = 0;
-  for (; i + 3 < length; i += 4) {
-    payload[i] ^= m0;
-    payload[i + 1] ^= m1;
-    payload[i + 2] ^= m2;
-    payload[i + 3] ^= m3;
-  }
-  if (i < length) payload[i] ^= m0;
-  if (i + 1 < length) payload[i + 1] ^= m1;
-  if (i + 2 < length) payload[i + 2] ^= m2;
 }

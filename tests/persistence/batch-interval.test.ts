@@ -7,7 +7,7 @@ import { ClassicLevel } from 'classic-level';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LevelDocumentStore } from '../../persistence/level/store.js';
-import { applyStoredDocument } from '../../persistence/fold.js';
+import { applyStoredDocument } from '../../persistence/compaction.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { Editor, makeTempDir } from './helpers.js';
 

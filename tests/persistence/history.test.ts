@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as Y from 'yjs';
 
-import { applyStoredDocument, foldUpdates } from '../../persistence/fold.js';
+import { applyStoredDocument, compactUpdates } from '../../persistence/compaction.js';
 import { LevelDocumentStore } from '../../persistence/level/store.js';
 import { describeWithTrace, Editor, hasPaperTrace, loadPaperTrace, makeTempDir, nextTurn } from './helpers.js';
 
@@ -99,7 +99,7 @@ describeWithTrace('a 100,000-update history', () => {
     expect(stored.updates).toHaveLength(HISTORY);
 
     // Warm up Yjs on a small fold so the timings below compare like with like.
-    foldUpdates(stored.updates.slice(0, 2_000));
+    compactUpdates(stored.updates.slice(0, 2_000));
     const quarter = timeApply(stored.updates.slice(0, HISTORY / 4));
     const full = timeApply(stored.updates);
     console.log(
@@ -113,8 +113,8 @@ describeWithTrace('a 100,000-update history', () => {
     expect(full.ms).toBeLessThan(10 * quarter.ms + 100);
 
     const foldStart = performance.now();
-    const folded = foldUpdates(stored.updates);
-    console.log(`foldUpdates of ${HISTORY} updates: ${ms(foldStart)} ms, ${folded.byteLength} bytes`);
+    const folded = compactUpdates(stored.updates);
+    console.log(`compactUpdates of ${HISTORY} updates: ${ms(foldStart)} ms, ${folded.byteLength} bytes`);
     const check = new Y.Doc();
     Y.applyUpdate(check, folded);
     expect(check.getText('text').toString()).toBe(finalText);

@@ -1,5 +1,5 @@
 /**
- * When a room folds its update log into the store's snapshot (compaction): once the log is long,
+ * When a room compacts its update log into the store's snapshot: once the log is long,
  * queued on the shared background queue (`background.ts`) rather than where it became due, and
  * once more when the room unloads, so the next load reads one record.
  */
@@ -10,10 +10,10 @@ import type { BackgroundQueue } from './background.js';
 import { encodeIntegrated } from './waiting.js';
 
 /** What the schedule needs of its room. */
-export interface FoldHost {
+export interface CompactionHost {
   readonly name: string;
   readonly doc: Y.Doc;
-  /** The room failed: nothing more is folded. */
+  /** The room failed: nothing more is compacted. */
   readonly failed: boolean;
   /** Updates appended whose write has not completed. */
   readonly unstored: number;
@@ -26,34 +26,36 @@ export interface FoldHost {
   readonly log: Logger;
 }
 
-export interface FoldOptions {
+/** The options every room's compactions share. */
+export interface CompactionOptions {
   /**
-   * Fold the log once it holds this many updates. Each fold picks its own point between three
-   * quarters of this and all of it (see `nextFoldAt`).
+   * Compact the log once it holds this many updates. Each compaction picks its own point between three
+   * quarters of this and all of it (see `nextCompactionAt`).
    */
   readonly compactAfter: number;
-  /** Where a fold that is due waits its turn: shared by every room. */
+  /** Where a compaction that is due waits its turn: shared by every room. */
   readonly background: BackgroundQueue;
 }
 
-export class FoldSchedule {
-  /** Updates in the store's log since the last fold. */
+/** One room's compactions (see the top of this file). */
+export class CompactionSchedule {
+  /** Updates in the store's log since the last compaction. */
   private logLength: number;
   private compaction: Promise<void> | null = null;
-  /** The log length at which the next fold is due. */
-  private foldAt: number;
-  /** A fold is queued on the background queue and has not run yet. */
+  /** The log length at which the next compaction is due. */
+  private compactAt: number;
+  /** A compaction is queued on the background queue and has not run yet. */
   private queued = false;
   private stopped = false;
 
   constructor(
-    private readonly host: FoldHost,
+    private readonly host: CompactionHost,
     private readonly store: DocumentStore,
-    private readonly options: FoldOptions,
+    private readonly options: CompactionOptions,
     logLength: number,
   ) {
     this.logLength = logLength;
-    this.foldAt = nextFoldAt(options.compactAfter);
+    this.compactAt = nextCompactionAt(options.compactAfter);
     this.queueIfDue();
   }
 
@@ -63,36 +65,36 @@ export class FoldSchedule {
     this.queueIfDue();
   }
 
-  /** Drains, then folds the whole log (the room unloads). */
-  async foldNow(): Promise<void> {
+  /** Drains, then compacts the whole log (the room unloads). */
+  async compactNow(): Promise<void> {
     await this.host.drain();
     if (this.host.failed) return;
     await this.compaction;
     if (this.logLength > 0) await this.compact();
   }
 
-  /** No more folds (the room is unloaded). */
+  /** No more compactions (the room is unloaded). */
   stop(): void {
     this.stopped = true;
   }
 
-  /** Queues a fold once the log reaches `foldAt`. */
+  /** Queues a compaction once the log reaches `compactAt`. */
   private queueIfDue(): void {
-    if (this.stopped || this.queued || this.compaction || this.logLength < this.foldAt) return;
+    if (this.stopped || this.queued || this.compaction || this.logLength < this.compactAt) return;
     this.queued = true;
-    this.options.background.add(this.foldIfDue);
+    this.options.background.add(this.compactIfDue);
   }
 
-  /** The queued fold: by its turn the room may have folded on its way out, been unloaded, or failed. */
-  private readonly foldIfDue = (): void => {
+  /** The queued compaction: by its turn the room may have compacted on its way out, been unloaded, or failed. */
+  private readonly compactIfDue = (): void => {
     this.queued = false;
-    if (this.stopped || this.host.failed || this.compaction || this.logLength < this.foldAt) return;
+    if (this.stopped || this.host.failed || this.compaction || this.logLength < this.compactAt) return;
     void this.compact();
   };
 
   private compact(): Promise<void> {
-    // What the store folds: every update stored so far; those still being written stay in its log.
-    const folded = this.logLength - this.host.unstored;
+    // What the store compacts: every update stored so far; those still being written stay in its log.
+    const compacted = this.logLength - this.host.unstored;
     const upTo = this.host.head;
     const started = performance.now();
     const state = encodeIntegrated(this.host.doc);
@@ -100,12 +102,12 @@ export class FoldSchedule {
     this.host.measured(state.length);
     const compaction = this.store.compact(this.host.name, state, upTo).then(
       () => {
-        this.logLength -= folded;
+        this.logLength -= compacted;
         this.compaction = null;
-        this.foldAt = nextFoldAt(this.options.compactAfter);
+        this.compactAt = nextCompactionAt(this.options.compactAfter);
         if (this.host.log.isLevelEnabled('debug')) {
-          const fold = { updates: folded, bytes: state.length, encodeMs: Math.round(encodeMs * 10) / 10, logged: this.logLength };
-          this.host.log.debug(fold, 'folded the update log into the snapshot');
+          const done = { updates: compacted, bytes: state.length, encodeMs: Math.round(encodeMs * 10) / 10, logged: this.logLength };
+          this.host.log.debug(done, 'compacted the update log into the snapshot');
         }
         // Updates that arrived meanwhile may have filled the log again.
         this.queueIfDue();
@@ -122,10 +124,10 @@ export class FoldSchedule {
 }
 
 /**
- * Where the next fold of a room is due: a random point between three quarters of `compactAfter`
+ * Where the next compaction of a room is due: a random point between three quarters of `compactAfter`
  * and all of it, so that rooms with the same traffic do not all reach it in the same moment and
- * fold together, every time.
+ * compact together, every time.
  */
-export function nextFoldAt(compactAfter: number): number {
+export function nextCompactionAt(compactAfter: number): number {
   return compactAfter - Math.floor(Math.random() * (Math.floor(compactAfter / 4) + 1));
 }

@@ -1,11 +1,11 @@
 /**
- * Folding a stored document's history into a Y.Doc, in time linear in the history.
+ * Applying a stored document to a Y.Doc, and compacting updates into one, in time linear in the history.
  *
  * Yjs can merge updates without a document (`Y.mergeUpdates`), but that re-sorts and re-encodes
  * the structs on every call and grows superlinearly over thousands of keystroke updates. Applying
  * the updates to one document inside one transaction integrates each update once (the per-update
  * cost is a binary search by client clock) and runs the transaction's cleanup, observers and
- * delete-set merge once at the end, so a 100k-update log folds in well under a second.
+ * delete-set merge once at the end, so a 100k-update log applies in well under a second.
  */
 import * as Y from 'yjs';
 
@@ -26,23 +26,23 @@ export function applyStoredDocument(doc: Y.Doc, stored: Pick<StoredDocument, 'st
   }, origin);
 }
 
-/** Options of `foldUpdates`. */
-export interface FoldOptions {
+/** Options of `compactUpdates`. */
+export interface CompactUpdatesOptions {
   /**
-   * Whether deleted content is garbage-collected in the folded result, as `Y.Doc`'s `gc` option.
+   * Whether deleted content is garbage-collected in the compacted result, as `Y.Doc`'s `gc` option.
    * Default `true`, the Yjs default. Pass `false` when the documents are kept with `gc: false`
-   * (to restore old versions), or the fold would drop the content those versions need.
+   * (to restore old versions), or the compaction would drop the content those versions need.
    */
   readonly gc?: boolean;
 }
 
 /**
- * Folds Yjs (v1) updates, in order, into one update equivalent to all of them: applies them to a
+ * Compacts Yjs (v1) updates, in order, into one update equivalent to all of them: applies them to a
  * fresh Y.Doc in one transaction and encodes its state once. Linear in the total size of the
  * updates; never uses `Y.mergeUpdates`, which is superlinear over long keystroke logs.
  * An empty list gives the encoding of an empty document. Throws what Yjs throws on a malformed update.
  */
-export function foldUpdates(updates: readonly Uint8Array[], options: FoldOptions = {}): Uint8Array {
+export function compactUpdates(updates: readonly Uint8Array[], options: CompactUpdatesOptions = {}): Uint8Array {
   const doc = new Y.Doc({ gc: options.gc ?? true });
   try {
     doc.transact(() => {

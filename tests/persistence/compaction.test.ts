@@ -1,10 +1,10 @@
 /**
- * The fold helpers, on real Yjs updates.
+ * Applying stored documents and compacting updates, on real Yjs updates.
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 
-import { applyStoredDocument, foldUpdates } from '../../persistence/fold.js';
+import { applyStoredDocument, compactUpdates } from '../../persistence/compaction.js';
 import { Editor } from './helpers.js';
 
 describe('applyStoredDocument', () => {
@@ -37,22 +37,22 @@ describe('applyStoredDocument', () => {
   });
 });
 
-describe('foldUpdates', () => {
-  it('folds updates into one equivalent update', () => {
+describe('compactUpdates', () => {
+  it('compacts updates into one equivalent update', () => {
     const editor = new Editor();
     editor.type('hello world');
     editor.doc.transact(() => editor.text.delete(0, 6));
-    const folded = foldUpdates(editor.updates);
+    const folded = compactUpdates(editor.updates);
     const doc = new Y.Doc();
     Y.applyUpdate(doc, folded);
     expect(doc.getText('text').toString()).toBe('world');
     expect(Y.encodeStateVector(doc)).toEqual(Y.encodeStateVector(editor.doc));
   });
 
-  it('folds an earlier fold with later updates, as a compaction of state plus log does', () => {
+  it('compacts an earlier compaction with later updates, as a compaction of state plus log does', () => {
     const editor = new Editor();
-    const first = foldUpdates(editor.type('first '));
-    const again = foldUpdates([first, ...editor.type('second')]);
+    const first = compactUpdates(editor.type('first '));
+    const again = compactUpdates([first, ...editor.type('second')]);
     const doc = new Y.Doc();
     Y.applyUpdate(doc, again);
     expect(doc.getText('text').toString()).toBe('first second');
@@ -60,7 +60,7 @@ describe('foldUpdates', () => {
 
   it('gives an empty document for no updates', () => {
     const doc = new Y.Doc();
-    Y.applyUpdate(doc, foldUpdates([]));
+    Y.applyUpdate(doc, compactUpdates([]));
     expect(doc.getText('text').toString()).toBe('');
   });
 
@@ -71,7 +71,7 @@ describe('foldUpdates', () => {
     // A collected item keeps only its length (ContentDeleted); a kept one keeps its characters.
     const collected = (update: Uint8Array): boolean =>
       Y.decodeUpdate(update).structs.some((struct) => struct instanceof Y.Item && struct.content instanceof Y.ContentDeleted);
-    expect(collected(foldUpdates(editor.updates))).toBe(true);
-    expect(collected(foldUpdates(editor.updates, { gc: false }))).toBe(false);
+    expect(collected(compactUpdates(editor.updates))).toBe(true);
+    expect(collected(compactUpdates(editor.updates, { gc: false }))).toBe(false);
   });
 });

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LevelDocumentStore } from '../../persistence/index.js';
-import { nextFoldAt } from '../../server/sync/fold-schedule.js';
+import { nextCompactionAt } from '../../server/sync/compaction-schedule.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, waitForDoc } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir } from '../helpers/server-process.js';
@@ -83,12 +83,12 @@ describe('folding', () => {
   });
 
   it('picks each fold point at random from three quarters of --compact-after up to all of it', () => {
-    const points = Array.from({ length: 2_000 }, () => nextFoldAt(1_000));
+    const points = Array.from({ length: 2_000 }, () => nextCompactionAt(1_000));
     expect(Math.min(...points)).toBeGreaterThanOrEqual(750);
     expect(Math.max(...points)).toBeLessThanOrEqual(1_000);
     // Spread out, not clustered: rooms with the same traffic must not fold in the same moment.
     expect(new Set(points).size).toBeGreaterThan(150);
     expect(new Set(points.map((point) => Math.floor((point - 750) / 50))).size).toBe(6);
-    for (const small of [1, 2, 3]) expect(nextFoldAt(small)).toBe(small);
+    for (const small of [1, 2, 3]) expect(nextCompactionAt(small)).toBe(small);
   });
 });
