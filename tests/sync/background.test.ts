@@ -1,5 +1,5 @@
 /**
- * The queue that rooms' folds wait in: tasks run in order, in a later turn of the event loop,
+ * The queue that rooms' compactions wait in: tasks run in order, in a later turn of the event loop,
  * and a turn's budget spent lets whatever else is waiting (I/O, other callbacks) run before the rest.
  */
 import { describe, expect, it } from 'vitest';

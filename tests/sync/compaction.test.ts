@@ -1,8 +1,8 @@
 /**
- * A document's update log is folded into its snapshot while the document is open and busy, for
- * every busy document at once, and what was folded survives a kill -9: the store then holds each
- * document as a snapshot and a short log, and loads it whole. Each fold comes at its own point,
- * so that documents with the same traffic do not fold in the same moment.
+ * A document's update log is compacted into its snapshot while the document is open and busy, for
+ * every busy document at once, and what was compacted survives a kill -9: the store then holds each
+ * document as a snapshot and a short log, and loads it whole. Each compaction comes at its own
+ * point, so that documents with the same traffic do not compact in the same moment.
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -22,14 +22,14 @@ const BURSTS: ReadonlyArray<readonly [number, number]> = [
   [25, 47],
 ];
 
-interface FoldLine {
+interface CompactionLine {
   readonly msg?: string;
   readonly doc?: string;
   readonly updates?: number;
 }
 
-describe('folding', () => {
-  it('folds every busy document while it is open, and a kill -9 afterwards keeps each whole', async () => {
+describe('compaction', () => {
+  it('compacts every busy document while it is open, and a kill -9 afterwards keeps each whole', async () => {
     const dataDir = await tempDataDir();
     cleanup.push(() => removeDir(dataDir));
     const server = await startServer({
@@ -58,15 +58,15 @@ describe('folding', () => {
     }
     const expected = pairs[0]!.writer.doc.getText('t').toString();
 
-    // Each fold's log line says how many updates it folded: every document is folded down to a
+    // Each compaction's log line says how many updates it compacted: every document is compacted down to a
     // log shorter than the threshold (each keystroke was one update).
-    const folded = (name: string): number =>
+    const compacted = (name: string): number =>
       server.logs
-        .map((line) => JSON.parse(line) as FoldLine)
-        .filter((line) => line.msg === 'folded the update log into the snapshot' && line.doc === name)
+        .map((line) => JSON.parse(line) as CompactionLine)
+        .filter((line) => line.msg === 'compacted the update log into the snapshot' && line.doc === name)
         .reduce((sum, line) => sum + line.updates!, 0);
     const total = BURSTS.at(-1)![1];
-    await expect.poll(() => names.filter((name) => total - folded(name) < COMPACT_AFTER), { timeout: 30_000 }).toEqual(names);
+    await expect.poll(() => names.filter((name) => total - compacted(name) < COMPACT_AFTER), { timeout: 30_000 }).toEqual(names);
 
     await server.kill();
     const store = await LevelDocumentStore.open(dataDir);
@@ -82,11 +82,11 @@ describe('folding', () => {
     }
   });
 
-  it('picks each fold point at random from three quarters of --compact-after up to all of it', () => {
+  it('picks each compaction point at random from three quarters of --compact-after up to all of it', () => {
     const points = Array.from({ length: 2_000 }, () => nextCompactionAt(1_000));
     expect(Math.min(...points)).toBeGreaterThanOrEqual(750);
     expect(Math.max(...points)).toBeLessThanOrEqual(1_000);
-    // Spread out, not clustered: rooms with the same traffic must not fold in the same moment.
+    // Spread out, not clustered: rooms with the same traffic must not compact in the same moment.
     expect(new Set(points).size).toBeGreaterThan(150);
     expect(new Set(points.map((point) => Math.floor((point - 750) / 50))).size).toBe(6);
     for (const small of [1, 2, 3]) expect(nextCompactionAt(small)).toBe(small);
