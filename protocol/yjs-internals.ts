@@ -6,7 +6,8 @@
  *
  * - The pending queues of a document's struct store (`pendingStructs`, `pendingDs`): what waits
  *   for a dependency the document lacks (see `server/sync/waiting.ts`).
- * - `Item.prototype.integrate`, wrapped to bound the time one update may take.
+ * - `Item.prototype.integrate`, wrapped to bound the time one update may take. This is the one
+ *   process-wide effect here, as Yjs's prototype is; everything else works on what it is given.
  * - How `Y.decodeUpdateV2` reads an update: through the decoder class it is given, one
  *   `readClient` per list of structs, and a byte reader (`restDecoder`) that ends where it stopped.
  * - The first item of a type's sequence (`_start`) and the newest item of a map key (`_map`).
