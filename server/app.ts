@@ -6,16 +6,19 @@ import { randomUUID } from 'node:crypto';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { IncomingMessage, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { DocumentStore } from '../persistence/document-store.js';
 import { Access } from './auth/access.js';
 import type { ServerConfig } from './config.js';
 import { HttpError } from './errors.js';
+import { AddressLimit } from './http/address-limit.js';
 import { checkAccess, createUpgradeCheck, WS_PREFIX } from './http/admission.js';
 import { editorRoutes } from './http/editor.js';
 import { apiRoutes } from './http/routes.js';
 import { checkHost } from './http/host.js';
 import { installUpgradeGate } from './websocket/upgrade.js';
+import { InputLimits } from './websocket/input-limits.js';
+import type { ReceiveLimits } from './websocket/receiver.js';
 import { ServerWebSocket } from './websocket/websocket.js';
 import type { Logger } from './logger.js';
 import { type DocumentBus, LocalBus } from './sync/bus.js';
@@ -76,11 +79,37 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     throw new HttpError(426, 'upgrade-required', 'this endpoint takes WebSocket connections (y-websocket protocol)');
   });
 
-  const httpServer = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const httpServer = createAdaptorServer({
+    fetch: app.fetch,
+    // Request headers must come within the handshake timeout, checked a few times a second; a
+    // socket that sends nothing goes then too.
+    serverOptions: {
+      headersTimeout: config.handshakeTimeoutMs,
+      requestTimeout: Math.max(config.handshakeTimeoutMs, 300_000),
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.handshakeTimeoutMs / 4))),
+    },
+  }) as Server;
+  limitSockets(httpServer, config, logger);
+  const addresses = new AddressLimit(config.maxConnectionsPerAddress);
+  // Counted before Node's HTTP handling sees the socket, so a refused one is never parsed.
+  httpServer.prependListener('connection', (socket: Socket) => addresses.accept(socket));
+  // What every WebSocket may send, and what unfinished input all of them together may hold.
+  const receiving: ReceiveLimits = {
+    maxPayload: config.maxMessageSize,
+    maxFrameRate: config.maxMessageRate,
+    refuseText: true,
+    inputLimits: new InputLimits({
+      maxBufferedBytes: config.maxInputBuffer,
+      messageTimeoutMs: config.messageTimeoutMs,
+      firstFrameTimeoutMs: config.handshakeTimeoutMs,
+    }),
+  };
   installUpgradeGate(httpServer, {
-    check: createUpgradeCheck(config, access, engine.rooms),
-    accept: (tcp, head, { ticket, releaseHold }) => {
-      const socket = new ServerWebSocket(tcp, config.maxMessageSize);
+    check: createUpgradeCheck(config, access, engine.rooms, addresses),
+    compression: config.compression,
+    timeoutMs: config.handshakeTimeoutMs,
+    accept: (tcp, head, { ticket, releaseHold }, deflate) => {
+      const socket = new ServerWebSocket(tcp, receiving, deflate);
       socket.start(engine.accept(socket, ticket, releaseHold), head);
     },
     onError: (error) => logger.error({ err: error }, 'upgrade check failed'),
@@ -110,4 +139,26 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
       httpServer.closeAllConnections();
     },
   };
+}
+
+/**
+ * Holds the server to `config.maxSockets` TCP connections (Node refuses more as they arrive), and
+ * says so in the log, at most once every ten seconds.
+ */
+function limitSockets(server: Server, config: Pick<ServerConfig, 'maxSockets'>, logger: Logger): void {
+  if (config.maxSockets === 0) return;
+  server.maxConnections = config.maxSockets;
+  let lastSaid = Number.NEGATIVE_INFINITY;
+  let dropped = 0;
+  server.on('drop', () => {
+    dropped++;
+    const now = performance.now();
+    if (now - lastSaid < 10_000) return;
+    lastSaid = now;
+    logger.warn(
+      { maxSockets: config.maxSockets, dropped },
+      `refused connections: ${config.maxSockets} sockets are open, the most this server takes (--max-sockets)`,
+    );
+    dropped = 0;
+  });
 }

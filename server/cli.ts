@@ -151,7 +151,7 @@ export function createProgram(version: string): Command {
     .addOption(
       new Option(
         '--compact-after <updates>',
-        "compact a document's update log into its snapshot once it holds at most this many updates (each compaction at a random point from three quarters of it, so documents with the same traffic do not all fold at once)",
+        "compact a document's update log into its snapshot once it holds at most this many updates (each compaction at a random point from three quarters of it, so documents with the same traffic do not all compact at once)",
       )
         .env('COMPACT_AFTER')
         .default(d.compactAfter)
@@ -187,16 +187,65 @@ export function createProgram(version: string): Command {
         .argParser(bytes),
     )
     .addOption(
-      new Option('--max-connections-per-address <count>', 'open WebSockets one client address may hold (0: no limit)')
+      new Option(
+        '--max-connections-per-address <count>',
+        'open WebSockets one client address may hold, and TCP sockets of any kind 64 more; past it new ones are refused (0: no limit)',
+      )
         .env('MAX_CONNECTIONS_PER_ADDRESS')
         .default(d.maxConnectionsPerAddress)
         .argParser(integer(0)),
     )
     .addOption(
-      new Option('--max-message-rate <per-second>', 'messages per second a connection may send, bursts of twice that (0: no limit)')
+      new Option(
+        '--max-sockets <count>',
+        'TCP connections of any kind the process may hold; past it new ones are refused as they arrive (0: as many as the descriptor limit allows, keeping a share for the store)',
+      )
+        .env('MAX_SOCKETS')
+        .default(d.maxSockets, 'from the descriptor limit')
+        .argParser(integer(0)),
+    )
+    .addOption(
+      new Option(
+        '--handshake-timeout <ms>',
+        "time a connection may take to send its request headers, to be upgraded, and to send a WebSocket's first message; past it, it is closed",
+      )
+        .env('HANDSHAKE_TIMEOUT_MS')
+        .default(d.handshakeTimeoutMs)
+        .argParser(milliseconds(100, 600_000)),
+    )
+    .addOption(
+      new Option(
+        '--message-timeout <ms>',
+        'time a WebSocket message may take to arrive in full once its first byte has; past it the connection is closed (1008)',
+      )
+        .env('MESSAGE_TIMEOUT_MS')
+        .default(d.messageTimeoutMs)
+        .argParser(milliseconds(100, 600_000)),
+    )
+    .addOption(
+      new Option(
+        '--max-input-buffer <bytes>',
+        'unfinished incoming messages all connections together may hold; past it, the connections holding the most are closed (1013)',
+      )
+        .env('MAX_INPUT_BUFFER')
+        .default(d.maxInputBuffer, '256MiB')
+        .argParser(bytes),
+    )
+    .addOption(
+      new Option(
+        '--max-message-rate <per-second>',
+        'frames per second a connection may send (messages, fragments, pings and pongs alike), bursts of twice that (0: no limit)',
+      )
         .env('MAX_MESSAGE_RATE')
         .default(d.maxMessageRate)
         .argParser(integer(0)),
+    )
+    .addOption(
+      new Option('--compression [enabled]', 'compress large WebSocket messages (permessage-deflate) for clients that offer it, as browsers do')
+        .env('COMPRESSION')
+        .default(d.compression)
+        .preset('true')
+        .argParser(flag),
     )
     .addOption(
       new Option(
@@ -244,11 +293,13 @@ export function createProgram(version: string): Command {
 export function parseConfig(argv: readonly string[], version: string): ServerConfig {
   const program = createProgram(version).parse([...argv]);
   // commander names each value after its flag; the config says the unit.
-  const { unloadGrace, pingInterval, batchInterval, logFormat, authSecret, ...options } = program.opts<
-    Omit<ServerConfig, 'logFormat' | 'unloadGraceMs' | 'pingIntervalMs' | 'batchIntervalMs' | 'authSecret'> & {
+  const { unloadGrace, pingInterval, batchInterval, handshakeTimeout, messageTimeout, logFormat, authSecret, ...options } = program.opts<
+    Omit<ServerConfig, 'logFormat' | 'unloadGraceMs' | 'pingIntervalMs' | 'batchIntervalMs' | 'handshakeTimeoutMs' | 'messageTimeoutMs' | 'authSecret'> & {
       unloadGrace: number;
       pingInterval: number;
       batchInterval: number;
+      handshakeTimeout: number;
+      messageTimeout: number;
       logFormat?: ServerConfig['logFormat'];
       authSecret?: string;
     }
@@ -259,6 +310,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     unloadGraceMs: unloadGrace,
     pingIntervalMs: pingInterval,
     batchIntervalMs: batchInterval,
+    handshakeTimeoutMs: handshakeTimeout,
+    messageTimeoutMs: messageTimeout,
     logFormat: logFormat ?? DEFAULT_CONFIG.logFormat,
     // An empty AUTH_SECRET is a deployment mistake, not a wish to run open: refuseBlank refuses it.
     authSecret: authSecret ?? null,

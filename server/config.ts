@@ -49,10 +49,33 @@ export interface ServerConfig {
   readonly allowedHosts: readonly string[];
   /** Largest encoded size a document may grow to, in bytes; an update past it is refused. Default 32 MiB. */
   readonly maxDocumentSize: number;
-  /** Open WebSockets one client address may hold; 0 for no limit. Default 256. */
+  /**
+   * Open WebSockets one client address may hold, and TCP sockets of any kind 64 more; 0 for no
+   * limit. Default 256.
+   */
   readonly maxConnectionsPerAddress: number;
-  /** Messages per second one connection may send, with bursts of twice that; 0 for no limit. Default 500. */
+  /**
+   * Sockets (TCP connections of any kind) the process may hold at once; past it new ones are
+   * refused as they arrive. 0: from the descriptor limit, keeping a share for the store (see
+   * `descriptors.ts`). Default 0.
+   */
+  readonly maxSockets: number;
+  /**
+   * Milliseconds a connection may take to send its request headers, to be upgraded, and, once a
+   * WebSocket, to send its first message; past it, it is closed. Default 10 s.
+   */
+  readonly handshakeTimeoutMs: number;
+  /** Milliseconds a message may take to arrive in full once its first byte has; past it the connection is closed (1008). Default 10 s. */
+  readonly messageTimeoutMs: number;
+  /**
+   * Bytes of unfinished incoming messages all connections together may hold; past it, the
+   * connections holding the most are closed (1013). Default 256 MiB.
+   */
+  readonly maxInputBuffer: number;
+  /** Frames per second one connection may send (every kind of frame counts), with bursts of twice that; 0 for no limit. Default 500. */
   readonly maxMessageRate: number;
+  /** Agree to permessage-deflate when a client offers it (browsers do): large messages go compressed. Default on. */
+  readonly compression: boolean;
   /**
    * Longest one update may take to apply, in milliseconds, plus 1 ms per KiB of it: a longer one is
    * refused, its sender closed (1008), and the document reloaded (see `sync/update-time.ts`). 0 for
@@ -101,7 +124,12 @@ export const DEFAULT_CONFIG: ServerConfig = {
   allowedHosts: [],
   maxDocumentSize: 32 * 1024 * 1024,
   maxConnectionsPerAddress: 256,
+  maxSockets: 0,
+  handshakeTimeoutMs: 10_000,
+  messageTimeoutMs: 10_000,
+  maxInputBuffer: 256 * 1024 * 1024,
   maxMessageRate: 500,
+  compression: true,
   maxUpdateMs: 250,
   updateTimePerAddress: 250,
   maxRooms: 1000,

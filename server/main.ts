@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { StoreOpenError } from '../persistence/document-store.js';
 import { LevelDocumentStore } from '../persistence/level/store.js';
 import { createCollabServer } from './app.js';
+import { type DescriptorBudget, planDescriptors } from './descriptors.js';
 import { parseConfig } from './cli.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
@@ -18,9 +19,17 @@ const dataDir = resolve(config.dataDir);
 
 async function main(): Promise<void> {
   capYoungGeneration();
+  const descriptors = planDescriptors();
+  const maxSockets = config.maxSockets === 0 ? descriptors.sockets : config.maxSockets;
+  logger.info(
+    { descriptors: { soft: descriptors.soft, hard: descriptors.hard, before: descriptors.before }, maxSockets, storeFiles: descriptors.storeFiles },
+    `file descriptors: ${describeDescriptors(descriptors)}; at most ${maxSockets || 'unlimited'} sockets`,
+  );
+  if (descriptors.notRaised !== null) logger.warn({ reason: descriptors.notRaised }, 'could not raise the descriptor limit');
   const store = await LevelDocumentStore.open(dataDir, {
     fsync: config.fsync,
     batchIntervalMs: config.batchIntervalMs,
+    maxOpenFiles: descriptors.storeFiles,
     onWarning: (message, error) => logger.warn({ err: error }, message),
   });
   const { replayed, ignoredBytes } = store.recovery;
@@ -28,7 +37,7 @@ async function main(): Promise<void> {
   if (ignoredBytes > 0) {
     logger.warn({ ignoredBytes }, `ignored ${ignoredBytes} byte(s) at the end of the journal: a write cut short by a crash, never acknowledged`);
   }
-  const server = createCollabServer(config, store, logger);
+  const server = createCollabServer({ ...config, maxSockets }, store, logger);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -94,4 +103,11 @@ function reasonOf(error: unknown): string {
     current = current instanceof Error && !(current instanceof StoreOpenError) ? current.cause : undefined;
   }
   return messages.join(': ');
+}
+
+/** The descriptor limits in a few words, for the start log. */
+function describeDescriptors({ before, soft, hard }: DescriptorBudget): string {
+  if (soft === null) return 'limit unknown';
+  const raised = before !== null && before !== soft ? ` (raised from ${before})` : '';
+  return `soft limit ${soft}${raised}, hard limit ${hard}`;
 }

@@ -56,6 +56,8 @@ export interface LevelStoreOptions {
    * could not be created (writes then go on into the current one, and the next write tries again).
    */
   readonly onWarning?: (message: string, error: unknown) => void;
+  /** LevelDB table files kept open at most (classic-level's `maxOpenFiles`, default 1000): its share of descriptors. */
+  readonly maxOpenFiles?: number;
 }
 
 /** What opening the store found in its journal. */
@@ -114,7 +116,7 @@ export class LevelDocumentStore implements DocumentStore {
    */
   static async open(dir: string, options: LevelStoreOptions = {}): Promise<LevelDocumentStore> {
     await mkdir(dir, { recursive: true });
-    const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', maxOpenFiles: options.maxOpenFiles ?? 1000 });
     return LevelDocumentStore.fromDatabase(db, options);
   }
 

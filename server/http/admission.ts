@@ -16,7 +16,7 @@ import type { ServerConfig } from '../config.js';
 import { HttpError } from '../errors.js';
 import { DocumentNameError, parseDocumentName } from '../../protocol/document-name.js';
 import type { RoomRegistry } from '../sync/registry.js';
-import { AddressLimit } from './address-limit.js';
+import type { AddressLimit } from './address-limit.js';
 import { checkHost } from './host.js';
 import { checkOrigin } from './origin.js';
 import type { ConnectionTicket } from '../sync/member.js';
@@ -62,8 +62,12 @@ export interface ConnectionAdmission extends Admission {
 }
 
 /** The upgrade gate's checks for WebSockets to `/ws/<name>`, holding a place under each limit for an admitted one. */
-export function createUpgradeCheck(config: AdmissionConfig, access: Access, rooms: Pick<RoomRegistry<never>, 'hold'>): UpgradeCheck<ConnectionAdmission> {
-  const addresses = new AddressLimit(config.maxConnectionsPerAddress);
+export function createUpgradeCheck(
+  config: AdmissionConfig,
+  access: Access,
+  rooms: Pick<RoomRegistry<never>, 'hold'>,
+  addresses: AddressLimit,
+): UpgradeCheck<ConnectionAdmission> {
   return async (request: IncomingMessage): Promise<ConnectionAdmission> => {
     const { documentName, grant, query } = await checkAccess(config, access, request, request.headers);
     const socket = request.socket;

@@ -9,15 +9,10 @@ import { MAX_TIMER_MS } from '../config.js';
 import { CLOSE } from '../websocket/close-codes.js';
 import type { MessageListener, MessageSocket, SharedMessage } from '../websocket/message-socket.js';
 import { AckState, type ConnectionTicket, type RoomMember } from './member.js';
-import { TokenBucket } from './rate-limit.js';
 import type { Room } from './room.js';
 
-/** Limits on one connection; see `ServerConfig`. */
+/** Limits on one connection; see `ServerConfig`. (What it may send is held by its socket, see `ReceiveLimits`.) */
 export interface ConnectionLimits {
-  /** Largest message, in bytes; a larger one closes the connection (1009). */
-  readonly maxMessageSize: number;
-  /** Messages per second, bursts of twice that; 0 for no limit. */
-  readonly maxMessageRate: number;
   /** Unsent bytes besides document state being sent; past it the connection is closed (1013). */
   readonly maxSendBuffer: number;
 }
@@ -60,8 +55,6 @@ export class Connection implements RoomMember, MessageListener {
   private hold: (() => void) | null;
   /** Created at the first awareness state: most connections never publish one. */
   private awareness: Set<number> | null = null;
-  /** Null without a rate limit. */
-  private readonly bucket: TokenBucket | null;
   /** Bytes of document state (sync step 2) queued and not yet written out: exempt from `maxSendBuffer`. */
   private stateInFlight = 0;
 
@@ -75,7 +68,6 @@ export class Connection implements RoomMember, MessageListener {
   ) {
     this.hold = releaseHold;
     this.acks = ticket.acks ? new AckState() : null;
-    this.bucket = limits.maxMessageRate === 0 ? null : new TokenBucket(limits.maxMessageRate, limits.maxMessageRate * 2);
     if (ticket.expiresAt !== null) this.expireAt(ticket.expiresAt);
   }
 
@@ -112,11 +104,6 @@ export class Connection implements RoomMember, MessageListener {
     if (release === null) return;
     this.hold = null;
     release();
-  }
-
-  /** Counts one received message against the rate limit; false when the connection is over it. */
-  withinRate(): boolean {
-    return this.bucket === null || this.bucket.take();
   }
 
   // The backlog: what waits for the room.

@@ -92,10 +92,8 @@ export class SyncEngine {
 
   private receive(connection: Connection, frame: Uint8Array, binary: boolean): void {
     if (!connection.isOpen) return;
-    if (!connection.withinRate()) {
-      connection.close(CLOSE.policyViolation, `too many messages: the limit is ${this.options.maxMessageRate} per second`);
-      return;
-    }
+    // The socket holds the connection to its message rate and refuses text at its first frame (see
+    // `ReceiveLimits`); a text message here comes from a socket told to take them.
     if (!binary) {
       connection.close(CLOSE.unsupportedData, 'text frames are not supported: send binary y-websocket messages');
       return;

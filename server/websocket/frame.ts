@@ -1,23 +1,24 @@
 /**
- * The frames this server sends (RFC 6455, section 5.2): unmasked and final. A broadcast is built
- * once per room message and written as is to every socket of the room: framing the same payload
- * again for each socket cost a fifth of the server's work per update with hundreds of readers on
- * a document.
+ * The frames this server sends (RFC 6455, section 5.2): unmasked and final. A broadcast is framed
+ * once and written as is to every socket of the room (see `SharedMessage`).
  */
 
-/** A complete, unmasked, final binary frame (RFC 6455, section 5.2) holding `payload`. */
-export function binaryFrame(payload: Uint8Array): Buffer {
+/**
+ * A complete, unmasked, final binary frame holding `payload`; with `compressed`, a permessage-deflate
+ * message (RSV1 set, see `deflate.ts`).
+ */
+export function binaryFrame(payload: Uint8Array, compressed = false): Buffer {
   const headerLength = binaryHeaderLength(payload.length);
   const frame = Buffer.allocUnsafe(headerLength + payload.length);
-  writeBinaryHeader(frame, payload.length);
+  writeBinaryHeader(frame, payload.length, compressed);
   frame.set(payload, headerLength);
   return frame;
 }
 
 /** The header of a binary frame of `length` bytes, to send followed by the payload. */
-export function binaryFrameHeader(length: number): Buffer {
+export function binaryFrameHeader(length: number, compressed = false): Buffer {
   const header = Buffer.allocUnsafe(binaryHeaderLength(length));
-  writeBinaryHeader(header, length);
+  writeBinaryHeader(header, length, compressed);
   return header;
 }
 
@@ -25,8 +26,8 @@ function binaryHeaderLength(length: number): number {
   return length < 126 ? 2 : length < 65_536 ? 4 : 10;
 }
 
-function writeBinaryHeader(frame: Buffer, length: number): void {
-  frame[0] = 0x82; // FIN, opcode 2 (binary)
+function writeBinaryHeader(frame: Buffer, length: number, compressed: boolean): void {
+  frame[0] = compressed ? 0xc2 : 0x82; // FIN, RSV1 if compressed, opcode 2 (binary)
   if (length < 126) {
     frame[1] = length;
   } else if (length < 65_536) {

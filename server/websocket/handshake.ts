@@ -1,7 +1,7 @@
 /**
  * The WebSocket opening handshake (RFC 6455, section 4.2), server side: which upgrade requests
- * are handshakes this server completes, and its answer. No subprotocol and no extension is ever
- * negotiated: the y-websocket protocol needs neither, so every frame is a plain one.
+ * are handshakes this server completes, and its answer. No subprotocol is negotiated (the
+ * y-websocket protocol needs none); the one extension is permessage-deflate (`deflate.ts`).
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -33,10 +33,11 @@ export function handshakeKey(request: IncomingMessage): string {
   return key;
 }
 
-/** The response that completes the handshake whose key is `key`. */
-export function handshakeResponse(key: string): string {
+/** The response that completes the handshake whose key is `key`, agreeing to `extensions` (a `Sec-WebSocket-Extensions` value) if given. */
+export function handshakeResponse(key: string, extensions: string | null = null): string {
   const accept = createHash('sha1')
     .update(key + ACCEPT_GUID)
     .digest('base64');
-  return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
+  const agreed = extensions === null ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`;
+  return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${agreed}\r\n`;
 }

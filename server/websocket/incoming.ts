@@ -7,71 +7,84 @@
 export const MAX_HEADER = 14;
 
 /**
- * Bytes gathered from several reads, copied into a buffer of their own that grows by doubling (up
- * to `limit`), so gathering them in many small pieces costs linear time and keeps none of the
- * chunks they came from alive.
+ * The start of a frame that spans reads, copied into a buffer of its own of the `needed` bytes, so
+ * it keeps none of the chunks it came from alive and is gathered without copying it again. (A frame
+ * is checked against the size limit from its header first, and what is held counts against the
+ * server's input budget from the moment it is claimed.)
  */
-class GatheredBytes {
-  private buffer: Buffer;
+export class PendingFrame {
+  private readonly buffer: Buffer;
   length = 0;
 
-  /** `first` is copied; `limit` is the most bytes that will be gathered. */
+  /** `first` (fewer than `needed` bytes) is copied; `needed` is how many bytes are needed to go on (the frame's, or its header's). */
   constructor(
-    first: Uint8Array,
-    private readonly limit: number,
+    first: Buffer,
+    readonly needed: number,
   ) {
-    this.buffer = Buffer.allocUnsafe(Math.max(first.length, Math.min(MAX_HEADER, limit)));
+    this.buffer = Buffer.allocUnsafe(needed);
     this.append(first);
   }
 
-  append(bytes: Uint8Array): void {
-    const length = this.length + bytes.length;
-    if (this.buffer.length < length) {
-      const grown = Buffer.allocUnsafe(Math.max(length, Math.min(this.buffer.length * 2, this.limit)));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
-    this.buffer.set(bytes, this.length);
-    this.length = length;
+  /** Adds bytes read; at most `needed` in all are kept, the rest returned (they belong to the frames after). */
+  append(bytes: Buffer): Buffer {
+    const taken = Math.min(bytes.length, this.buffer.length - this.length);
+    this.buffer.set(taken === bytes.length ? bytes : bytes.subarray(0, taken), this.length);
+    this.length += taken;
+    return bytes.subarray(taken);
   }
 
   /** The bytes so far. */
   bytes(): Buffer {
     return this.buffer.subarray(0, this.length);
   }
-}
 
-/** The start of a frame that spans chunks, and how many bytes of it are needed to go on. */
-export class PendingFrame extends GatheredBytes {
-  constructor(
-    first: Uint8Array,
-    readonly needed: number,
-    limit: number,
-  ) {
-    super(first, limit);
+  /** The memory held for them, in bytes. */
+  get capacity(): number {
+    return this.buffer.length;
   }
 }
 
 /**
- * A message sent in fragments, so far. Each fragment is copied: a view would keep the whole chunk
- * it was read in alive, many times the fragment's own size.
+ * A message sent in fragments, so far: each fragment copied (a view would keep the whole chunk it
+ * was read in alive, many times its own size), joined once the message is whole.
  */
-export class FragmentedMessage extends GatheredBytes {
-  fragments = 1;
+export class FragmentedMessage {
+  private readonly parts: Buffer[];
+  /** Bytes of the message so far. */
+  length: number;
 
   constructor(
     first: Uint8Array,
     readonly binary: boolean,
-    limit: number,
+    /** permessage-deflate: the message is inflated once whole. */
+    readonly compressed: boolean,
   ) {
-    super(first, limit);
+    this.parts = [Buffer.from(first)];
+    this.length = first.length;
+  }
+
+  /** Fragments so far. */
+  get fragments(): number {
+    return this.parts.length;
   }
 
   add(payload: Uint8Array): void {
-    this.append(payload);
-    this.fragments++;
+    if (payload.length === 0) {
+      // An empty fragment holds nothing: counted, not kept.
+      this.parts.push(EMPTY);
+      return;
+    }
+    this.parts.push(Buffer.from(payload));
+    this.length += payload.length;
+  }
+
+  /** The whole message. */
+  bytes(): Buffer {
+    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Close codes a client may send (RFC 6455 section 7.4; 1004 to 1006 and 1015 are never sent). */
 export function isValidCloseCode(code: number): boolean {

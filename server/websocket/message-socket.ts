@@ -27,6 +27,8 @@ export interface MessageListener {
 export class SharedMessage {
   /** The frame (or frames, one after the other), once a socket built it; only the transport uses it. */
   frame: Uint8Array | null = null;
+  /** Likewise, compressed for the sockets that agreed to permessage-deflate with its standard window. */
+  compressedFrame: Uint8Array | null = null;
 
   private constructor(
     /** The message; null for messages sent together. */

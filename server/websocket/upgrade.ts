@@ -14,6 +14,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HttpError } from '../errors.js';
+import { type DeflateParams, negotiateDeflate } from './deflate.js';
 import { handshakeKey, handshakeResponse } from './handshake.js';
 
 /** What the checks established about an admitted request: the owner's own, and a hold to give back. */
@@ -37,7 +38,11 @@ export interface UpgradeGate<A extends Admission> {
    * Receives each socket whose handshake was answered, with what the client sent after its
    * handshake (`head`) and its admission; it owns the socket and `releaseHold` from then on.
    */
-  readonly accept: (socket: Socket, head: Uint8Array, admission: A) => void;
+  readonly accept: (socket: Socket, head: Uint8Array, admission: A, deflate: DeflateParams | null) => void;
+  /** Whether permessage-deflate is agreed to when a client offers it. */
+  readonly compression: boolean;
+  /** Milliseconds the checks may take; past it the upgrade is refused (503). */
+  readonly timeoutMs: number;
   /** Unexpected failures of `check`, for the log. */
   readonly onError: (error: unknown) => void;
   /** Each refusal, as it is answered, for the log. */
@@ -56,23 +61,38 @@ export function installUpgradeGate<A extends Admission>(server: Server, gate: Up
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       gate.onRefused(request, error);
-      refuse(socket, error);
+      refuseSocket(socket, error);
       return;
     }
+    const deflate = gate.compression ? negotiateDeflate(request.headers['sec-websocket-extensions']) : null;
+    let decided = false;
+    const deadline = setTimeout(() => {
+      if (decided) return;
+      decided = true;
+      const refusal = new HttpError(503, 'unavailable', `the server could not accept the connection within ${gate.timeoutMs} ms; try again`);
+      gate.onRefused(request, refusal);
+      refuseSocket(socket, refusal);
+    }, gate.timeoutMs);
+    deadline.unref();
     gate.check(request).then(
       (admission) => {
-        // Closed meanwhile: the checks' 'close' listener gives the hold back.
-        if (socket.destroyed) return;
+        clearTimeout(deadline);
+        // Closed meanwhile, or refused as too late: the checks' 'close' listener gives the hold back.
+        if (decided || socket.destroyed) return;
+        decided = true;
         socket.removeListener('close', admission.releaseHold);
         socket.removeListener('error', destroySocket);
-        socket.write(handshakeResponse(key));
-        gate.accept(socket as Socket, head, admission);
+        socket.write(handshakeResponse(key, deflate?.response ?? null));
+        gate.accept(socket as Socket, head, admission, deflate);
       },
       (error: unknown) => {
+        clearTimeout(deadline);
+        if (decided) return;
+        decided = true;
         const refusal = error instanceof HttpError ? error : new HttpError(503, 'unavailable', 'the server could not accept the connection');
         if (!(error instanceof HttpError)) gate.onError(error);
         gate.onRefused(request, refusal);
-        refuse(socket, refusal);
+        refuseSocket(socket, refusal);
       },
     );
   });
@@ -94,7 +114,11 @@ function destroySocketLater(socket: Duplex): void {
  */
 const REFUSAL_LINGER_MS = 2000;
 
-function refuse(socket: Duplex, error: HttpError): void {
+/**
+ * Answers `socket` with `error` as a complete HTTP response (its status, a JSON body) and ends it,
+ * reading past whatever else the client sends; the socket goes after `REFUSAL_LINGER_MS` at most.
+ */
+export function refuseSocket(socket: Duplex, error: HttpError): void {
   if (socket.destroyed) return;
   const body = JSON.stringify(error.toJSON());
   const timer = setTimeout(destroySocketLater, REFUSAL_LINGER_MS, socket);

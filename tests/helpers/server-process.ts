@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
-const MAIN = resolve(import.meta.dirname, '../../dist/server/main.js');
+/** The built server; `SERVER_MAIN` runs the tests against another build (to check that a test fails on older code). */
+const MAIN = process.env['SERVER_MAIN'] ?? resolve(import.meta.dirname, '../../dist/server/main.js');
 
 export interface ServerProcess {
   readonly port: number;
@@ -34,6 +35,11 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Port to listen on; 0 (ephemeral) by default. Pass the old port to restart in place. */
   port?: number;
+  /**
+   * A command the server runs under, which execs it in the same process (`['prlimit',
+   * '--nofile=400:400']` to start it with a lowered descriptor limit).
+   */
+  launcher?: string[];
 }
 
 export async function tempDataDir(): Promise<string> {
@@ -48,7 +54,9 @@ export async function removeDir(dir: string): Promise<void> {
 export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? (await tempDataDir());
   const args = [MAIN, '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--data-dir', dataDir];
-  const child = spawn(process.execPath, [...args, ...(options.args ?? [])], {
+  const launcher = options.launcher ?? [];
+  const command = [...launcher, process.execPath, ...args, ...(options.args ?? [])];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, LOG_FORMAT: 'json', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

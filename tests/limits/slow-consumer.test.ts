@@ -13,7 +13,9 @@ import { removeDir, startServer, type ServerProcess } from '../helpers/server-pr
 let server: ServerProcess;
 
 beforeAll(async () => {
-  server = await startServer({ args: ['--max-send-buffer', '256KiB', '--max-message-rate', '0', '--max-message-size', '1MiB'] });
+  // Without compression: the padding of these messages would compress to almost nothing, and what
+  // a slow reader is sent would never fill its buffer.
+  server = await startServer({ args: ['--max-send-buffer', '256KiB', '--max-message-rate', '0', '--max-message-size', '1MiB', '--compression', 'false'] });
 });
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import type { HttpError } from '../../server/errors.js';
 import { checkOrigin } from '../../server/http/origin.js';
-import { TokenBucket } from '../../server/sync/rate-limit.js';
+import { TokenBucket } from '../../server/websocket/token-bucket.js';
 import { changesNothing, findMisplacedItem } from '../../server/sync/update-check.js';
 import { forgedItem } from '../helpers/clients.js';
 import { AddressTimeBudget, applyWithin, UpdateTooSlow } from '../../server/sync/update-time.js';

@@ -15,7 +15,8 @@ let server: ServerProcess;
 let bystander: YClient;
 
 beforeAll(async () => {
-  server = await startServer({ args: ['--max-message-size', '64KiB'] });
+  // No frame rate limit: one test sends thousands of pongs to pad its reads, and every frame counts.
+  server = await startServer({ args: ['--max-message-size', '64KiB', '--max-message-rate', '0'] });
   bystander = connectClient(server.wsUrl, 'frames');
   await bystander.synced;
 });
