@@ -29,6 +29,18 @@ export interface BenchConfig {
   };
   coldLoad: { keystrokes: number; restarts: number; window: number };
   crash: { trials: number; docs: number; ratePerWriter: number; killAfterMs: [number, number] };
+  bandwidth: {
+    /** Keystrokes of the B4 trace stored before the first syncs: all of them, in both modes (the whole document). */
+    syncKeystrokes: number;
+    /**
+     * Keystrokes per update while storing it (typed in one transaction): 1 sends one update per
+     * keystroke, as cold-load does. The server holds the same document either way (see `scenarios/bandwidth.ts`).
+     */
+    batch: number;
+    /** Keystrokes typed one at a time for the per-keystroke figures, and the readers receiving them. */
+    typed: number;
+    readers: number;
+  };
   ceiling: {
     docs: number;
     writersPerDoc: number;
@@ -51,6 +63,7 @@ export const fullConfig: BenchConfig = {
   idle: { docs: 1000, connectionsPerDoc: 10, minMs: 30_000, steadyMs: 25_000, maxMs: 120_000, earlyMs: 5000 },
   coldLoad: { keystrokes: 259_778, restarts: 3, window: 2000 },
   crash: { trials: 10, docs: 10, ratePerWriter: 30, killAfterMs: [500, 4000] },
+  bandwidth: { syncKeystrokes: 259_778, batch: 1, typed: 1000, readers: 3 },
   ceiling: {
     docs: 100,
     writersPerDoc: 2,
@@ -71,6 +84,7 @@ export const quickConfig: BenchConfig = {
   idle: { docs: 150, connectionsPerDoc: 10, minMs: 2000, steadyMs: 2000, maxMs: 10_000, earlyMs: 1000 },
   coldLoad: { keystrokes: 10_000, restarts: 1, window: 1000 },
   crash: { trials: 2, docs: 4, ratePerWriter: 30, killAfterMs: [300, 1000] },
+  bandwidth: { syncKeystrokes: 259_778, batch: 1000, typed: 100, readers: 3 },
   ceiling: {
     docs: 40,
     writersPerDoc: 2,

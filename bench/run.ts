@@ -4,7 +4,7 @@
  * and .svg (latest-quick.* or latest-partial.* for a quick or partial run).
  *
  *   --quick             small sizes, about a minute
- *   --only a,b          only these scenarios (fan-out, many-rooms, idle, cold-load, crash, ceiling)
+ *   --only a,b          only these scenarios (fan-out, many-rooms, idle, cold-load, bandwidth, crash, ceiling)
  *   --servers a,b       only these servers (ours, ours-fsync, y-websocket, hocuspocus, floor)
  *   --seed N            replay a run's random choices (printed at the start of every run)
  *   --no-build          do not run `npm run build` first
@@ -21,6 +21,7 @@ import { benchCores, machineDescription, openFileLimit, pinSelf } from './proc.j
 import { newSeed } from './random.js';
 import { renderChart } from './report/chart.js';
 import { compare, renderTable } from './report/table.js';
+import { bandwidth } from './scenarios/bandwidth.js';
 import { ceiling } from './scenarios/ceiling.js';
 import { coldLoad } from './scenarios/cold-load.js';
 import { crash } from './scenarios/crash.js';
@@ -30,7 +31,7 @@ import { manyRooms } from './scenarios/many-rooms.js';
 import { combineRounds, type Scenario, type ScenarioOutcome } from './scenarios/scenario.js';
 import { allServers, repoRoot, ServerProcess, serverSpecs, type ServerName } from './servers.js';
 
-const scenarios: Scenario[] = [fanOut, manyRooms, idle, coldLoad, crash, ceiling];
+const scenarios: Scenario[] = [fanOut, manyRooms, idle, coldLoad, bandwidth, crash, ceiling];
 
 const { values } = parseArgs({
   options: {

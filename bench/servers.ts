@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, pinnedCommand, sleep } from './proc.js';
+import { freePort, pinnedCommand } from './proc.js';
 import type { Dialect } from './wire.js';
 
 export type ServerName = 'ours' | 'ours-fsync' | 'y-websocket' | 'hocuspocus' | 'floor';
@@ -40,6 +40,12 @@ export interface ServerSpec {
   readyPort: (line: string, port: number) => number | null;
   urlTemplate: (port: number) => string;
 }
+
+/**
+ * Resolves after `ms` without holding the process open: a timeout raced against a server's start or
+ * exit. (A plain timer kept the command alive for up to 30 s after its table was printed.)
+ */
+const deadline = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** Our server and the peers log a JSON line `{ msg: "listening...", port }` when they accept connections. */
 function jsonListening(line: string): number | null {
@@ -209,7 +215,7 @@ export class ServerProcess {
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);
     });
-    const outcome = await Promise.race([ready, server.exited.then(() => 'exited' as const), sleep(timeoutMs).then(() => 'timeout' as const)]);
+    const outcome = await Promise.race([ready, server.exited.then(() => 'exited' as const), deadline(timeoutMs).then(() => 'timeout' as const)]);
     if (typeof outcome !== 'number') {
       if (outcome === 'timeout') child.kill('SIGKILL');
       throw new Error(`${spec.label} did not start (${outcome}):\n${server.tail()}`);
@@ -228,7 +234,7 @@ export class ServerProcess {
   async stop(timeoutMs = 20_000): Promise<boolean> {
     if (!this.running) return true;
     this.child.kill('SIGTERM');
-    const graceful = await Promise.race([this.exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+    const graceful = await Promise.race([this.exited.then(() => true), deadline(timeoutMs).then(() => false)]);
     if (!graceful) {
       this.child.kill('SIGKILL');
       await this.exited;

@@ -6,7 +6,22 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pinnedCommand } from '../proc.js';
-import type { FetchPlan, FetchResult, IdlePlan, IdleResult, ReplayPlan, ReplayResult, SteadyPlan, SteadyResult, VerifyPlan, VerifyResult } from './plans.js';
+import type {
+  FetchPlan,
+  FetchResult,
+  FirstSyncPlan,
+  FirstSyncResult,
+  IdlePlan,
+  IdleResult,
+  KeystrokeBytesPlan,
+  KeystrokeBytesResult,
+  ReplayPlan,
+  ReplayResult,
+  SteadyPlan,
+  SteadyResult,
+  VerifyPlan,
+  VerifyResult,
+} from './plans.js';
 
 interface Reply {
   id?: number;
@@ -68,6 +83,8 @@ export class LoadGenerator {
   verify = async (plan: VerifyPlan): Promise<VerifyResult> => await this.call('verify', plan);
   replay = async (plan: ReplayPlan): Promise<ReplayResult> => await this.call('replay', plan);
   fetch = async (plan: FetchPlan): Promise<FetchResult> => await this.call('fetch', plan);
+  firstSyncs = async (plan: FirstSyncPlan): Promise<FirstSyncResult> => await this.call('firstSyncs', plan);
+  keystrokeBytes = async (plan: KeystrokeBytesPlan): Promise<KeystrokeBytesResult> => await this.call('keystrokeBytes', plan);
   openIdle = async (plan: IdlePlan): Promise<IdleResult> => await this.call('openIdle', plan);
   idleStillOpen = async (): Promise<number> => await this.call('idleStillOpen', {});
   closeIdle = async (): Promise<void> => await this.call('closeIdle', {});

@@ -1,7 +1,8 @@
 /**
- * Cold load: replay a long trace into one document, one update per keystroke, as fast as the
- * server accepts it (a watching reader paces the writer); later, after the server restarted, time
- * a fresh client from connecting to holding the full text.
+ * Cold load: replay a long trace into one document, one update per keystroke (or, where a plan
+ * asks, per batch of keystrokes), as fast as the server accepts it (a watching reader paces the
+ * writer); later, after the server restarted, time a fresh client from connecting to holding the
+ * full text.
  */
 import { performance } from 'node:perf_hooks';
 import * as Y from 'yjs';
@@ -14,9 +15,12 @@ import { replayFor } from './writers.js';
 
 export async function replayTrace(plan: ReplayPlan, progress: (line: string) => void): Promise<ReplayResult> {
   const generateStart = performance.now();
-  const replay = replayFor(plan.clientId, plan.keystrokes);
-  const total = Math.min(plan.keystrokes, replay.updates.length);
-  progress(`generated ${total} keystroke updates in ${Math.round(performance.now() - generateStart)} ms`);
+  const batch = Math.max(1, plan.batch ?? 1);
+  const replay = replayFor(plan.clientId, Math.ceil(plan.keystrokes / batch), 'b4', batch);
+  // Updates to send, and at most `window` keystrokes of them in flight.
+  const total = Math.min(Math.ceil(plan.keystrokes / batch), replay.updates.length);
+  const window = Math.max(1, Math.floor(plan.window / batch));
+  progress(`generated ${total} ${batch === 1 ? 'keystroke updates' : `updates of ${batch} keystrokes`} in ${Math.round(performance.now() - generateStart)} ms`);
   const index = new DeliveryIndex();
   index.add(replay);
   const seen = new Uint8Array(total);
@@ -41,7 +45,7 @@ export async function replayTrace(plan: ReplayPlan, progress: (line: string) => 
   let sent = 0;
   let lastReport = start;
   while (delivered < total) {
-    while (sent < total && sent - delivered < plan.window) {
+    while (sent < total && sent - delivered < window) {
       writer.send(updateMessage(plan.dialect, plan.doc, replay.updates[sent++]!));
     }
     const before = delivered;
@@ -57,13 +61,17 @@ export async function replayTrace(plan: ReplayPlan, progress: (line: string) => 
   reader.close();
   writer.close();
   await Promise.race([Promise.all([reader.closed, writer.closed]), sleep(5000)]);
-  return { keystrokes: total, sent, delivered, ms, length: textAfter(plan.clientId, total).length };
+  const keystrokes = Math.min(total * batch, replay.keystrokes);
+  return { keystrokes, updates: total, sent, delivered, ms, length: textAfter(plan.clientId, total, batch).length };
 }
 
-/** The text the writer's doc held after `count` keystrokes (what a full load must show). */
-function textAfter(clientId: number, count: number): string {
-  const replay = replayFor(clientId, count);
-  if (replay.updates.length !== count) throw new RangeError(`client ${clientId} has ${replay.updates.length} keystrokes, not ${count}`);
+/**
+ * The text the writer's doc held after `count` keystrokes, or `count` updates of `batch` keystrokes
+ * each (what a full load must show).
+ */
+export function textAfter(clientId: number, count: number, batch = 1): string {
+  const replay = replayFor(clientId, count, 'b4', batch);
+  if (replay.updates.length !== count) throw new RangeError(`client ${clientId} has ${replay.updates.length} updates, not ${count}`);
   return replay.content();
 }
 

@@ -109,11 +109,18 @@ export interface ReplayPlan extends Target {
   /** At most this many keystrokes sent and not yet seen by the watching reader. */
   window: number;
   clientId: number;
+  /**
+   * Keystrokes per update, typed in one transaction (see `TypingReplay`); 1 (the default) sends
+   * each keystroke as its own update, as a typing client does.
+   */
+  batch?: number;
 }
 
 export interface ReplayResult {
   /** Keystrokes in the replay (the trace may hold fewer than asked). */
   keystrokes: number;
+  /** The updates that carried them (as many, unless the plan batched them), sent and delivered to the reader. */
+  updates: number;
   sent: number;
   delivered: number;
   ms: number;
@@ -148,4 +155,88 @@ export interface IdleResult {
   failed: number;
   ms: number;
   errors: string[];
+}
+
+/**
+ * First syncs of a stored document, bytes counted on the wire (bandwidth): a primer client loads it
+ * and stays connected (the room is then loaded, as when others are editing), then one client that
+ * offers no extension and one that offers permessage-deflate as browsers do each connect, sync the
+ * whole document, wait for the connection to fall quiet, and leave.
+ */
+export interface FirstSyncPlan extends Target {
+  doc: string;
+  /** The replay the document holds (`ReplayPlan`): its writer, its updates and their batch (the expected text). */
+  clientId: number;
+  updates: number;
+  batch: number;
+  timeoutMs: number;
+  /** A sync's traffic is over once no byte moved either way for this long. */
+  quietMs: number;
+}
+
+/** One client's first sync, as counted on its TCP socket. */
+export interface SyncBytes {
+  /** Whether the client offered permessage-deflate. */
+  deflateOffered: boolean;
+  /** The extensions the server agreed to (`Sec-WebSocket-Extensions` of its answer), '' for none. */
+  extensions: string;
+  /** TCP payload bytes from the server: the HTTP upgrade response, frame headers, payloads as sent. */
+  received: number;
+  /** TCP payload bytes to the server: the upgrade request, frame headers and masks, payloads as sent. */
+  sent: number;
+  /** WebSocket messages received, and their bytes once inflated. */
+  messages: number;
+  messageBytes: number;
+  /** Server pings during the count (their frames and the pongs answering them are not counted). */
+  pings: number;
+  /** From starting to connect to the message that completed the text; NaN if never. */
+  ms: number;
+  complete: boolean;
+  length: number;
+  expectedLength: number;
+}
+
+export interface FirstSyncResult {
+  /** The first client after the document was stored (no extension offered); it loads the room. */
+  primer: SyncBytes;
+  plain: SyncBytes;
+  deflate: SyncBytes;
+}
+
+/**
+ * Keystrokes counted on the wire (bandwidth): in a fresh room, a writer types `keystrokes` keystrokes
+ * of a trace, one update message each, one at a time (the next once every reader has the last),
+ * with `readers` readers connected; every client offers permessage-deflate or none does.
+ */
+export interface KeystrokeBytesPlan extends Target {
+  doc: string;
+  clientId: number;
+  keystrokes: number;
+  readers: number;
+  deflateOffered: boolean;
+  /** How long one keystroke may take to reach every reader before the run gives up. */
+  timeoutMs: number;
+  quietMs: number;
+}
+
+/** One client's traffic while the keystrokes were typed (after its sync, before it left). */
+export interface ClientBytes {
+  received: number;
+  sent: number;
+  messages: number;
+  pings: number;
+  extensions: string;
+}
+
+export interface KeystrokeBytesResult {
+  deflateOffered: boolean;
+  /** Keystrokes to type, typed (the run stops at one that does not reach every reader), and received by every reader. */
+  keystrokes: number;
+  sent: number;
+  delivered: number;
+  /** Bytes of the Yjs updates typed (the updates alone, without message or frame headers). */
+  updateBytes: number;
+  writer: ClientBytes;
+  readers: ClientBytes[];
+  ms: number;
 }

@@ -3,9 +3,10 @@
  * IPC channel (one request at a time) and answers with plain results. Progress lines go back as
  * `{ progress }` messages so the orchestrator prints them in order with its own.
  */
+import { firstSyncs, keystrokeBytes } from './bandwidth.js';
 import { fetchFullState, replayTrace } from './cold-load.js';
 import { closeIdle, idleStillOpen, openIdle } from './idle.js';
-import type { FetchPlan, IdlePlan, ReplayPlan, SteadyPlan, VerifyPlan } from './plans.js';
+import type { FetchPlan, FirstSyncPlan, IdlePlan, KeystrokeBytesPlan, ReplayPlan, SteadyPlan, VerifyPlan } from './plans.js';
 import { runSteady, type SteadySession } from './steady.js';
 import { verifySession } from './verify.js';
 
@@ -40,6 +41,8 @@ const handlers: Record<string, (params: never) => Promise<unknown>> = {
     return result;
   },
   fetch: async (plan: FetchPlan) => await fetchFullState(plan, replayed.get(plan.doc) ?? 0),
+  firstSyncs: async (plan: FirstSyncPlan) => await firstSyncs(plan),
+  keystrokeBytes: async (plan: KeystrokeBytesPlan) => await keystrokeBytes(plan),
   openIdle: async (plan: IdlePlan) => await openIdle(plan, progress),
   idleStillOpen: async () => idleStillOpen(),
   closeIdle: async () => await closeIdle(),

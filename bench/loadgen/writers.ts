@@ -6,14 +6,18 @@ import { loadTrace, type TraceName } from '../trace.js';
 import { TypingReplay } from '../typing.js';
 import type { Random } from '../random.js';
 
-const replays = new Map<number, TypingReplay>();
+const replays = new Map<string, TypingReplay>();
 
-/** The replay for `clientId` (created on first use) with at least `count` keystrokes generated. */
-export function replayFor(clientId: number, count: number, trace: TraceName = 'b4'): TypingReplay {
-  let replay = replays.get(clientId);
+/**
+ * The replay for `clientId` (created on first use) with at least `count` keystrokes generated, or
+ * with `keystrokesPerUpdate` above 1, `count` updates of that many keystrokes each.
+ */
+export function replayFor(clientId: number, count: number, trace: TraceName = 'b4', keystrokesPerUpdate = 1): TypingReplay {
+  const key = `${clientId}/${keystrokesPerUpdate}`;
+  let replay = replays.get(key);
   if (replay === undefined) {
-    replay = new TypingReplay(loadTrace(trace), clientId);
-    replays.set(clientId, replay);
+    replay = new TypingReplay(loadTrace(trace), clientId, keystrokesPerUpdate);
+    replays.set(key, replay);
   }
   replay.generate(count);
   return replay;

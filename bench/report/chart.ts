@@ -3,7 +3,7 @@
  * server, the value printed beside it, failures marked. No plotting dependency.
  */
 import type { ServerSpec } from '../servers.js';
-import { formatNumber, formatRatio, type ComparedFigure } from './table.js';
+import { formatRatio, formatValue, type ComparedFigure } from './table.js';
 
 const panelWidth = 330;
 const columns = 3;
@@ -42,7 +42,7 @@ function panel(row: ComparedFigure, specs: ServerSpec[], x: number, y: number): 
     parts.push(
       `<rect x="${x + labelWidth + 6}" y="${by}" width="${width.toFixed(1)}" height="${barHeight}" fill="${fill}"${v.ok ? '' : ' fill-opacity="0.35" stroke="#cf222e" stroke-dasharray="3 2"'}/>`,
     );
-    const text = `${formatNumber(v.value)} ${row.figure.unit}${v.ok ? '' : ' ✗ failed'}`;
+    const text = `${formatValue(v.value, row.figure.unit)}${v.ok ? '' : ' ✗ failed'}`;
     parts.push(`<text x="${x + labelWidth + 10 + width}" y="${by + 13}" class="${v.ok ? 'value' : 'fail'}">${escape(text)}</text>`);
   });
   return parts.join('\n');

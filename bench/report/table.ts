@@ -29,6 +29,12 @@ export function formatNumber(value: number): string {
   return value.toFixed(2);
 }
 
+/** A value with its unit; a value in `x` (a ratio) as `formatRatio` writes it. */
+export function formatValue(value: number, unit: string): string {
+  if (unit === 'x' && Number.isFinite(value)) return formatRatio(value);
+  return `${formatNumber(value)}${unit === '' ? '' : ` ${unit}`}`;
+}
+
 /** Pairs every figure of every scenario across servers and computes our ratio to the best peer. */
 export function compare(outcomes: ScenarioOutcome[], specs: ServerSpec[]): ComparedFigure[] {
   const ours = specs.find((spec) => spec.name === 'ours');
@@ -56,7 +62,10 @@ export function compare(outcomes: ScenarioOutcome[], specs: ServerSpec[]): Compa
       if (mine !== undefined && !mine.ok) verdict = 'FAIL';
       else if (mine !== undefined && figure.target !== undefined && !figure.info) {
         if ('equals' in figure.target) verdict = mine.value === figure.target.equals ? 'met' : 'missed';
-        else if (Number.isFinite(ratio)) {
+        else if ('bound' in figure.target) {
+          const bound = figure.target.bound;
+          verdict = (figure.better === 'lower' ? mine.value <= bound : mine.value >= bound) ? 'met' : 'missed';
+        } else if (Number.isFinite(ratio)) {
           const met = figure.better === 'lower' ? ratio <= figure.target.ratio : ratio >= figure.target.ratio;
           verdict = met ? 'met' : 'missed';
         }
@@ -70,6 +79,10 @@ export function compare(outcomes: ScenarioOutcome[], specs: ServerSpec[]): Compa
 function targetText(figure: Figure): string {
   if (figure.info === true || figure.target === undefined) return '';
   if ('equals' in figure.target) return `= ${figure.target.equals}`;
+  if ('bound' in figure.target) {
+    const unit = figure.unit === 'x' ? 'x' : figure.unit === '' ? '' : ` ${figure.unit}`;
+    return `ours ${figure.better === 'lower' ? '<=' : '>='} ${figure.target.bound}${unit}`;
+  }
   return `${figure.better === 'lower' ? '<=' : '>='} ${figure.target.ratio}x`;
 }
 
@@ -82,7 +95,7 @@ export function renderTable(rows: ComparedFigure[], specs: ServerSpec[], outcome
     const cells = specs.map((spec) => {
       const v = row.values.get(spec.name);
       if (v === undefined) return '';
-      const text = `${formatNumber(v.value)}${row.figure.unit === '' ? '' : ` ${row.figure.unit}`}`;
+      const text = formatValue(v.value, row.figure.unit);
       return v.ok ? text : `${text} ✗`;
     });
     const ratio = Number.isFinite(row.ratio) && row.figure.ratio !== false ? formatRatio(row.ratio) : '';

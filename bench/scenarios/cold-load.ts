@@ -8,8 +8,12 @@ import { ServerProcess } from '../servers.js';
 import { cleanUp, dataDirFor, outcome, type Scenario } from './scenario.js';
 
 const MiB = 2 ** 20;
-/** The cold-load writer's Yjs client id (fixed: its updates are the same for every server). */
-const clientId = 424242;
+/**
+ * The cold-load writer's Yjs client id, plus the number of keystrokes replayed (fixed: its updates
+ * are the same for every server). The bandwidth scenario stores the whole trace with the same id,
+ * so in a full run both use the same replay, generated once.
+ */
+export const b4ClientId = 424242;
 
 /** Waits until the server used no CPU for a second (its writes are done), up to `timeoutMs`. */
 async function waitIdle(pid: number, timeoutMs: number): Promise<void> {
@@ -36,13 +40,13 @@ export const coldLoad: Scenario = {
     const loads: { ms: number; complete: boolean; length: number; expectedLength: number }[] = [];
     let replay: Awaited<ReturnType<typeof ctx.loadgen.replay>>;
     try {
-      replay = await ctx.loadgen.replay({ ...target(), doc, keystrokes, window, clientId: clientId + keystrokes });
+      replay = await ctx.loadgen.replay({ ...target(), doc, keystrokes, window, clientId: b4ClientId + keystrokes });
       ctx.log(`  replayed ${replay.delivered}/${replay.keystrokes} keystrokes in ${(replay.ms / 1000).toFixed(1)} s`);
       await waitIdle(server.pid, 120_000);
       for (let r = 0; r < restarts; r++) {
         await server.stop();
         server = await ServerProcess.start(spec, dataDir, ctx.cores.server);
-        const load = await ctx.loadgen.fetch({ ...target(), doc, clientId: clientId + keystrokes, timeoutMs: 120_000 });
+        const load = await ctx.loadgen.fetch({ ...target(), doc, clientId: b4ClientId + keystrokes, timeoutMs: 120_000 });
         ctx.log(`  restart ${r + 1}: full state (${load.length} chars) after ${load.ms.toFixed(1)} ms`);
         loads.push(load);
         await waitIdle(server.pid, 60_000);

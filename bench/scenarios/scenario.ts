@@ -16,8 +16,11 @@ export interface Figure {
   value: number;
   unit: string;
   better: 'lower' | 'higher';
-  /** The issue's target for ours / best peer (e.g. 0.5 for "<= 0.5x"), or an absolute target. */
-  target?: { ratio: number } | { equals: number };
+  /**
+   * The issue's target: for ours / best peer (e.g. 0.5 for "<= 0.5x"); or absolute, for our own
+   * value: exactly `equals`, or `bound` at most (where lower is better) or at least (where higher is).
+   */
+  target?: { ratio: number } | { equals: number } | { bound: number };
   /** Shown for information; no target. */
   info?: boolean;
   /** False where a ratio to the best peer means nothing (counts of events). */

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { compare } from '../../bench/report/table.js';
+import { compare, renderTable } from '../../bench/report/table.js';
 import type { Figure, ScenarioOutcome } from '../../bench/scenarios/scenario.js';
 import { built } from './built.js';
 
@@ -20,6 +20,15 @@ function ran(server: string, figure: Figure, failures: string[] = []): ScenarioO
 
 const cpu = (value: number): Figure => ({ key: 'cpu', label: 'CPU per update', value, unit: 'µs', better: 'lower', target: { ratio: 0.5 } });
 const ceiling = (value: number): Figure => ({ key: 'ceiling', label: 'sustained updates/s', value, unit: '/s', better: 'higher', target: { ratio: 2 } });
+const saving = (value: number): Figure => ({
+  key: 'syncSaving',
+  label: 'first sync, saved by deflate',
+  value,
+  unit: 'x',
+  better: 'higher',
+  target: { bound: 3 },
+  ratio: false,
+});
 const lost = (value: number): Figure => ({ key: 'lost', label: 'edits lost', value, unit: '', better: 'lower', target: { equals: 0 }, ratio: false });
 
 function row(outcomes: ScenarioOutcome[]) {
@@ -65,6 +74,17 @@ describe('the benchmark table', () => {
     ]);
     expect(result.ratio).toBeNaN();
     expect(result.verdict).toBe('');
+  });
+
+  it('judges a bound by our own value, whatever the peers', () => {
+    const peers = [ran('y-websocket', saving(1)), ran('hocuspocus', saving(4))];
+    expect(row([ran('ours', saving(2.58)), ...peers]).verdict).toBe('missed');
+    expect(row([ran('ours', saving(3)), ...peers]).verdict).toBe('met');
+    expect(row([ran('ours', saving(Number.NaN)), ...peers]).verdict).toBe('missed');
+    const outcomes = [ran('ours', saving(3.2)), ...peers];
+    expect(renderTable(compare(outcomes, specs), specs, outcomes)).toContain(
+      '| first sync, saved by deflate | 3.20x |  | 1.00x | 4.00x |  |  | ours >= 3x | met |',
+    );
   });
 
   it('judges an exact target by our own value', () => {
