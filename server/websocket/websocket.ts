@@ -50,8 +50,8 @@ export class ServerWebSocket extends FrameReceiver implements MessageSocket {
   private listener: MessageListener = NOT_STARTED;
 
   /**
-   * For `tcp`, whose opening handshake is complete, taking what `limits` allow (a number: messages
-   * up to that many bytes, no other limit), and compressing as `deflate` says was agreed. Nothing is
+   * For `tcp`, whose opening handshake is complete, taking what `limits` allow (a number: binary
+   * messages up to that many bytes, text refused, no other limit), and compressing as `deflate` says was agreed. Nothing is
    * read before `start`.
    */
   constructor(
@@ -59,7 +59,7 @@ export class ServerWebSocket extends FrameReceiver implements MessageSocket {
     limits: ReceiveLimits | number,
     deflate: DeflateParams | null = null,
   ) {
-    super(typeof limits === 'number' ? { maxPayload: limits, maxFrameRate: 0, refuseText: false, inputLimits: null } : limits, deflate);
+    super(typeof limits === 'number' ? { maxPayload: limits, maxFrameRate: 0, refuseText: true, inputLimits: null } : limits, deflate);
   }
 
   /**
