@@ -4,10 +4,12 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { encodeRecords, Journal } from '../../persistence/level/journal.js';
-import { StoreWriteError } from '../../persistence/document-store.js';
+import { RETRY_FIRST_MS } from '../../persistence/availability.js';
+import { StoreUnavailableError, StoreWriteError } from '../../persistence/document-store.js';
 import { LevelDocumentStore } from '../../persistence/level/store.js';
 import { setSoftLimit, softLimit } from '../helpers/process-limits.js';
 import { Editor, journalBytes, makeTempDir, redirectJournal, textOf } from './helpers.js';
@@ -186,11 +188,13 @@ describe('the journal', () => {
     expect(readJournal().records).toHaveLength(400);
   });
 
-  it('fails the store as a whole when the journal cannot be synced, and keeps what was acknowledged', async () => {
+  it('fails the store for good when the journal cannot be synced, until a restart, and keeps what was acknowledged', async () => {
     const store = await LevelDocumentStore.open(dir, { fsync: true });
     stores.push(store);
     const failures: StoreWriteError[] = [];
     store.onFailure((error) => failures.push(error));
+    let recoveries = 0;
+    store.onRecovery(() => recoveries++);
     const editor = new Editor();
     await store.append('doc', editor.type('a')[0]!);
     // A real failure: writes to /dev/null succeed, but it cannot be synced (EINVAL).
@@ -200,9 +204,16 @@ describe('the journal', () => {
     expect((failed as StoreWriteError).cause).toMatchObject({ code: 'EINVAL' });
     expect(failures).toHaveLength(1);
     expect(failures[0]!.message).toMatch(/journal could not be synced/);
+    // Not an outage that passes: what the disk holds is unknown, so nothing is retried. A write
+    // to /dev/null would succeed, so an attempt to recover would have; after the time of three
+    // attempts, none was made.
+    expect(failures[0]).not.toBeInstanceOf(StoreUnavailableError);
+    await sleep(RETRY_FIRST_MS * 7);
+    expect(recoveries).toBe(0);
     await expect(store.append('other', new Editor().type('c')[0]!)).rejects.toBe(failures[0]);
     await expect(store.load('doc')).rejects.toBe(failures[0]);
-    await store.close().catch(() => undefined);
+    await expect(store.close()).rejects.toBe(failures[0]);
+    expect(failures).toHaveLength(1);
     stores.splice(0);
 
     const reopened = await open();
