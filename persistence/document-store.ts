@@ -51,7 +51,17 @@ export interface DocumentInfo {
  * caller must not report them as saved.
  */
 export class StoreWriteError extends Error {
-  override readonly name = 'StoreWriteError';
+  override readonly name: string = 'StoreWriteError';
+}
+
+/**
+ * The store is unavailable for now: an error that can pass (no file descriptors or disk space
+ * left, a database out of reach) stopped it, and it tries to recover on its own. Every read and
+ * write rejects with it until then (see `DocumentStore.onFailure`); nothing of a rejected write
+ * is stored, and the caller may try again later.
+ */
+export class StoreUnavailableError extends StoreWriteError {
+  override readonly name = 'StoreUnavailableError';
 }
 
 /** A store could not be opened; the message says why and what to do. */
@@ -94,10 +104,24 @@ export interface DocumentStore {
   readSince(name: string, after: Position): Promise<readonly LoggedUpdate[] | null>;
 
   /**
-   * Registers `listener`, called once if the store fails after it resolved appends (they stay
-   * durable and are recovered when the store opens again). Every write and read rejects from then on.
+   * Registers `listener`, called when the store stops taking reads and writes. Appends that
+   * resolved before stay durable either way.
+   *
+   * - With a `StoreUnavailableError` when the cause can pass (no descriptors or disk space left, a
+   *   database out of reach): the store retries on its own, with backoff, and resumes once a write
+   *   succeeds; `onRecovery` listeners hear of it. Called again if the store becomes unavailable
+   *   again later.
+   * - With another `StoreWriteError` when the store failed for good: after an error that leaves
+   *   what it stored in doubt (a failed sync of the file acknowledged appends are in), or one it
+   *   cannot tell will pass. Called once; only a restart recovers, and appends that resolved are
+   *   recovered then.
+   *
+   * Until it recovers, every read and write rejects with that error.
    */
   onFailure(listener: (error: StoreWriteError) => void): void;
+
+  /** Registers `listener`, called each time the store takes reads and writes again after a `StoreUnavailableError`. */
+  onRecovery(listener: () => void): void;
 
   /** Number of updates in the document's log (appended since its last compaction), as this store knows it. */
   logLength(name: string): Promise<number>;
@@ -113,7 +137,9 @@ export interface DocumentStore {
 
   /**
    * Flushes, then releases the store. Calling it again returns the same promise; every other
-   * method rejects once it was called. Rejects with `StoreWriteError` if a pending write failed.
+   * method rejects once it was called. Rejects with `StoreWriteError` if a pending write failed,
+   * and with the store's failure while it is down (an outage is not waited out; appends that
+   * resolved are recovered at the next open).
    */
   close(): Promise<void>;
 }

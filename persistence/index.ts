@@ -1,5 +1,5 @@
 /** The durable store of documents: the interface the engine uses, and its implementations. */
-export { StoreOpenError, StoreWriteError } from './document-store.js';
+export { StoreOpenError, StoreUnavailableError, StoreWriteError } from './document-store.js';
 export type { DocumentInfo, DocumentStore, LoggedUpdate, Position, StoredDocument, Written } from './document-store.js';
 export { LevelDocumentStore } from './level/store.js';
 export type { LevelDatabase, LevelStoreOptions } from './level/store.js';

@@ -130,6 +130,9 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
         httpServer.once('error', reject);
         httpServer.listen(config.port, config.host, () => {
           httpServer.off('error', reject);
+          // An error of the listening socket (accept failing with no descriptors left, say) is
+          // reported, not fatal: the server goes on with the connections it has.
+          httpServer.on('error', (error) => logger.error({ err: error }, 'the server could not accept a connection'));
           resolve(httpServer.address() as AddressInfo);
         });
       }),

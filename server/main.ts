@@ -4,7 +4,7 @@
  * drain every pending write before exiting.
  */
 import { resolve } from 'node:path';
-import { StoreOpenError } from '../persistence/document-store.js';
+import { StoreOpenError, StoreUnavailableError } from '../persistence/document-store.js';
 import { LevelDocumentStore } from '../persistence/level/store.js';
 import { createCollabServer } from './app.js';
 import { type DescriptorBudget, planDescriptors } from './descriptors.js';
@@ -56,7 +56,13 @@ async function main(): Promise<void> {
           process.exit(0);
         },
         (error: unknown) => {
-          logger.fatal({ err: error }, 'could not drain pending writes');
+          const unavailable = error instanceof StoreUnavailableError;
+          logger.fatal(
+            { err: error },
+            unavailable
+              ? 'stopped while the store was unavailable: what was acknowledged is in the journal, and the next start stores it'
+              : 'could not drain pending writes',
+          );
           process.exit(1);
         },
       );

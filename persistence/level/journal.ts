@@ -30,6 +30,18 @@ export const JOURNAL_PREFIX = 'collab-journal.';
 const ROTATE_BYTES = 1 << 20;
 const HEADER_BYTES = 8;
 
+/** Bytes `probe` writes (zeros) and cuts off again. */
+const PROBE_BYTES = 64 * 1024;
+
+/**
+ * The journal could not be synced to disk: what its file holds on disk is unknown (after a failed
+ * fsync, the kernel may have dropped the pages it could not write), so the journal takes no more
+ * writes. Only a restart, replaying what the files hold, goes on from there.
+ */
+export class JournalSyncError extends Error {
+  override readonly name = 'JournalSyncError';
+}
+
 /** A file the journal no longer writes to, deleted once every record in it is indexed. */
 interface Retired {
   readonly path: string;
@@ -45,11 +57,16 @@ export class Journal {
   /** The highest sequence number written to the current file. */
   private lastSeq = 0;
   private readonly retired: Retired[];
+  /** Why the journal takes no more writes: a failed sync (see `JournalSyncError`). */
+  private syncFailure: unknown = null;
   /**
-   * Why the journal can take no more writes: a failed write whose partial record could not be cut
-   * off, or a failed sync (after which what the file holds on disk is unknown).
+   * Why the current file cannot take more records: a failed write left part of a record at its
+   * end that could not be cut off, and a record after it would never be read back. The next write
+   * goes to a new file.
    */
-  private broken: unknown = null;
+  private tornTail: unknown = null;
+  /** Whether the last attempt to start a new file failed (reported once until one is started). */
+  private rotationFailing = false;
   /** Whether an fdatasync runs on the thread pool now. */
   private syncing = false;
   /** The callers of `sync` since the running fdatasync began: the next one covers them. */
@@ -76,8 +93,8 @@ export class Journal {
    * last intact record of each (a write cut short by a crash). Those files are deleted by
    * `release` once their records are indexed; new records go to a new file. With `fsync`,
    * creating a file also syncs the directory, so the file survives power loss, and a file is
-   * synced before it is retired. `onRotationFailure` hears of each new file that could not be
-   * created (see `rotate`).
+   * synced before it is retired. `onRotationFailure` hears when a new file cannot be created
+   * (see `rotate`), once until one is.
    */
   static open(
     dir: string,
@@ -111,29 +128,70 @@ export class Journal {
   /**
    * Writes the records, all of them, before returning: they then survive the process being
    * killed. Throws (the `write` error) if they could not be written; nothing of them is kept.
+   * After a failed sync it throws `JournalSyncError`.
    */
   write(records: readonly JournalRecord[]): void {
-    if (this.broken) throw this.brokenError();
-    if (this.size >= ROTATE_BYTES) {
-      this.rotate();
-      if (this.broken) throw this.brokenError();
-    }
+    if (this.syncFailure) throw this.syncError();
+    if (this.tornTail !== null) this.startFile();
+    else if (this.size >= ROTATE_BYTES) this.rotate();
+    if (this.syncFailure) throw this.syncError();
     const bytes = encodeRecords(records);
-    const fd = this.descriptor();
-    let offset = 0;
-    try {
-      while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
-    } catch (error) {
-      // Cut off what part of the records did get written, or nothing written after them could be read back.
-      try {
-        if (offset > 0) ftruncateSync(fd, this.size);
-      } catch (repair) {
-        this.broken = repair;
-      }
-      throw error;
-    }
+    this.writeAtEnd(bytes);
     this.size += bytes.length;
     this.lastSeq = records[records.length - 1]?.seq ?? this.lastSeq;
+  }
+
+  /**
+   * Throws unless the journal can take a write again: writes `PROBE_BYTES` at the end of the
+   * current file (a new one if its tail is torn) and cuts them off. Zeros read back as the end of
+   * the journal, so a crash before the cut loses nothing. After a failed sync it throws
+   * `JournalSyncError`: a probe cannot tell what the disk holds.
+   */
+  probe(): void {
+    if (this.syncFailure) throw this.syncError();
+    if (this.tornTail !== null) this.startFile();
+    this.writeAtEnd(new Uint8Array(PROBE_BYTES));
+    this.cutBack();
+    if (this.tornTail !== null) this.startFile();
+  }
+
+  /**
+   * The intact records of every file the journal holds (the current one included) with sequence
+   * numbers above `after`, in order: what LevelDB lacks when it has indexed up to `after`.
+   */
+  readBack(after: number): JournalRecord[] {
+    const paths = this.retired.map((file) => file.path);
+    if (this.fd !== null) paths.push(this.path);
+    const records: JournalRecord[] = [];
+    for (const path of paths) {
+      for (const record of readRecords(readFileSync(path)).records) if (record.seq > after) records.push(record);
+    }
+    return records;
+  }
+
+  /**
+   * Writes `bytes` at the end of the current file (at `size`, wherever the descriptor's offset
+   * is). On failure, cuts off what part of them was written, so the next record follows the last
+   * intact one, and rethrows.
+   */
+  private writeAtEnd(bytes: Uint8Array): void {
+    const fd = this.descriptor();
+    let written = 0;
+    try {
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, this.size + written);
+    } catch (error) {
+      if (written > 0) this.cutBack();
+      throw error;
+    }
+  }
+
+  /** Cuts the current file back to `size`; if that fails, its tail is torn and the next write starts a new file. */
+  private cutBack(): void {
+    try {
+      ftruncateSync(this.descriptor(), this.size);
+    } catch (error) {
+      this.tornTail = error;
+    }
   }
 
   /**
@@ -143,7 +201,7 @@ export class Journal {
    * sync fails, this and every later call reject, and so does every later write.
    */
   sync(): Promise<void> {
-    if (this.broken) return Promise.reject(this.brokenError());
+    if (this.syncFailure) return Promise.reject(this.syncError());
     if (this.fd === null) return Promise.reject(new Error(`the journal ${this.path} is closed`));
     const synced = new Promise<void>((resolve, reject) => this.syncWaiters.push({ resolve, reject }));
     if (!this.syncing) this.startSync();
@@ -158,7 +216,7 @@ export class Journal {
       this.syncing = false;
       for (const fd of this.closeAfterSync.splice(0)) closeSync(fd);
       if (error) {
-        this.broken ??= error;
+        this.syncFailure ??= error;
         for (const waiter of [...waiters, ...this.syncWaiters.splice(0)]) waiter.reject(error);
         return;
       }
@@ -173,8 +231,8 @@ export class Journal {
     });
   }
 
-  private brokenError(): Error {
-    return new Error(`the journal ${this.path} could not be written or synced`, { cause: this.broken });
+  private syncError(): JournalSyncError {
+    return new JournalSyncError(`the journal ${this.path} could not be synced to disk; it takes no more writes`, { cause: this.syncFailure });
   }
 
   /** Whether `release(indexedSeq)` would delete a file. */
@@ -203,27 +261,35 @@ export class Journal {
   }
 
   /**
-   * Moves writing to a new file. The new file is created before the current one is retired: if it
-   * cannot be (no file descriptors or inodes left, say), writes go on into the current one, and
-   * the next write tries again, with the next generation's name. Retiring first left the journal
-   * without a file when the creation failed, and every later write, to every document, failed
-   * until a restart.
+   * Moves writing to a new file, if one can be created (see `startFile`): otherwise writes go on
+   * into the current one, and the next write tries again, with the next generation's name.
    */
   private rotate(): void {
-    const path = this.pathOf(++this.generation);
-    let fd: number;
     try {
-      fd = this.createFile(path);
+      this.startFile();
     } catch (error) {
-      this.onRotationFailure(error);
+      if (!this.rotationFailing) this.onRotationFailure(error);
+      this.rotationFailing = true;
       return;
     }
+    this.rotationFailing = false;
+  }
+
+  /**
+   * Moves writing to a new file; throws if it cannot be created (no file descriptors or inodes
+   * left, say). The new file is created before the current one is retired, so the journal always
+   * has a file to write to.
+   */
+  private startFile(): void {
+    const path = this.pathOf(++this.generation);
+    const fd = this.createFile(path);
     this.retire();
     this.retired.push({ path: this.path, lastSeq: this.lastSeq });
     this.path = path;
     this.fd = fd;
     this.size = 0;
     this.lastSeq = 0;
+    this.tornTail = null;
   }
 
   /**
@@ -234,11 +300,11 @@ export class Journal {
   private retire(): void {
     const fd = this.descriptor();
     this.fd = null;
-    if ((this.fsync || this.syncWaiters.length > 0) && !this.broken) {
+    if ((this.fsync || this.syncWaiters.length > 0) && !this.syncFailure) {
       try {
         fdatasyncSync(fd);
       } catch (error) {
-        this.broken = error;
+        this.syncFailure = error;
         for (const waiter of this.syncWaiters.splice(0)) waiter.reject(error);
       }
     }

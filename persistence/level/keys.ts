@@ -90,6 +90,12 @@ export function decodeSeq(bytes: Uint8Array): number {
   return seq;
 }
 
+/** The last sequence number LevelDB has indexed (0 for an empty store). */
+export async function readIndexedSeq(db: LevelDatabase): Promise<number> {
+  const stored = await db.get(SEQ_KEY);
+  return stored === undefined ? 0 : decodeSeq(stored);
+}
+
 /** Metadata as stored (JSON). */
 export function encodeMeta(meta: DocumentMeta): Uint8Array {
   return textEncoder.encode(JSON.stringify(meta));

@@ -60,4 +60,9 @@ export class MetaCache {
   delete(name: string): void {
     this.entries.delete(name);
   }
+
+  /** Forgets everything: the database was opened again, and holds what it holds. */
+  clear(): void {
+    this.entries.clear();
+  }
 }

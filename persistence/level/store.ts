@@ -10,63 +10,37 @@
  * (`write-queue.ts`), off the appends' path; the journal is emptied whenever LevelDB has caught
  * up, and replayed into it when the store opens. Compactions and deletions are queued tasks too,
  * which seal the open group first: the queue's order is call order.
+ *
+ * A write that fails with an error that can pass (`io-errors.ts`: no descriptors, no disk space)
+ * makes the store unavailable (`availability.ts`) until an attempt to recover, which does in this
+ * process what a restart would, succeeds; any other failure of the journal, or of LevelDB under
+ * journaled appends, fails it for good.
  */
 import { mkdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
+import { StoreAvailability } from '../availability.js';
 import { attempt, type Deferred, handledDeferred } from '../deferred.js';
 import {
   type DocumentInfo,
   type DocumentStore,
   type LoggedUpdate,
   type Position,
-  StoreOpenError,
   type StoredDocument,
+  StoreUnavailableError,
   StoreWriteError,
   type Written,
 } from '../document-store.js';
 import { type AppendGroup, GroupCommit } from '../group-commit.js';
-import { checkStorageFormat } from './format.js';
-import { Journal, type JournalRecord } from './journal.js';
-import { checkName, decodeMeta, decodeSeq, encodeSeq, LOG_END, LOG_FIRST, type LevelDatabase, META_END, META_FIRST, SEQ_KEY } from './keys.js';
+import { canPass, reasonOf } from './io-errors.js';
+import type { Journal, JournalRecord } from './journal.js';
+import { checkName, decodeMeta, encodeSeq, LOG_END, LOG_FIRST, type LevelDatabase, META_END, META_FIRST, readIndexedSeq, SEQ_KEY } from './keys.js';
 import { readDocument, readLogSince } from './reads.js';
 import { MetaCache } from './meta-cache.js';
+import { type JournalRecovery, type LevelStoreOptions, openJournaled } from './open.js';
 import { type WriteTask, WriteQueue } from './write-queue.js';
 
 export type { LevelDatabase } from './keys.js';
-
-/** Options of `LevelDocumentStore.open`. */
-export interface LevelStoreOptions {
-  /**
-   * Sync journal writes to disk before their appends resolve. Default `false`: a write is then in
-   * the operating system's page cache when it resolves, which survives the process being killed
-   * (`kill -9`) but not a power loss or kernel crash. `true` survives those too. One fdatasync
-   * runs at a time, shared by every journal write made while the one before ran; LevelDB syncs
-   * its own copy before a journal file is deleted, and compactions and deletions as they are written.
-   */
-  readonly fsync?: boolean;
-  /**
-   * Least time in milliseconds between the starts of two LevelDB batches that index appends.
-   * Default 0: a batch starts as soon as the previous one is written. Appends are durable once
-   * journaled, so this delays only when a document loaded meanwhile can be read (at most the
-   * interval); each batch costs a hand-off to LevelDB's thread whatever its size.
-   */
-  readonly batchIntervalMs?: number;
-  /**
-   * Hears of trouble that loses nothing and fails no write, for the log: a new journal file that
-   * could not be created (writes then go on into the current one, and the next write tries again).
-   */
-  readonly onWarning?: (message: string, error: unknown) => void;
-  /** LevelDB table files kept open at most (classic-level's `maxOpenFiles`, default 1000): its share of descriptors. */
-  readonly maxOpenFiles?: number;
-}
-
-/** What opening the store found in its journal. */
-export interface JournalRecovery {
-  /** Appends the journal held that LevelDB had not indexed, now indexed. */
-  readonly replayed: number;
-  /** Bytes at the journal's end that held no intact record (a write cut short by a crash). */
-  readonly ignoredBytes: number;
-}
+export type { JournalRecovery, LevelStoreOptions } from './open.js';
 
 type Group = AppendGroup<JournalRecord, Written>;
 
@@ -76,14 +50,15 @@ export class LevelDocumentStore implements DocumentStore {
   private readonly groups = new GroupCommit<JournalRecord, Written>((group) => this.journalGroup(group));
   private readonly writer: WriteQueue;
   private readonly metas: MetaCache;
-  /** Set once a write failed in a way that leaves the store unable to take more. */
-  failure: StoreWriteError | null = null;
+  /** Whether the store takes reads and writes, and its attempts to recover when it does not. */
+  private readonly availability = new StoreAvailability(() => this.recover(), canPass);
   /** The last write touching each document (an open group, or a queued task), so reads can wait for it. */
   private readonly lastWrite = new Map<string, Group | WriteTask>();
   private readonly reads = new Set<Promise<unknown>>();
-  private readonly failureListeners: Array<(error: StoreWriteError) => void> = [];
   private closing: Promise<void> | null = null;
   private readonly fsync: boolean;
+  /** Whether LevelDB failed a write since the store last worked: recovering opens it again. */
+  private levelFailed = false;
 
   /** What opening the store found in its journal. */
   recovery: JournalRecovery = { replayed: 0, ignoredBytes: 0 };
@@ -103,8 +78,11 @@ export class LevelDocumentStore implements DocumentStore {
       get failure() {
         return store.failure;
       },
-      indexFailed: (error) =>
-        this.failStore('The store failed: LevelDB could not index journaled updates; they are kept in the journal for the next start', error),
+      indexFailed: (error) => {
+        // Not a batch the writer skipped because the store was down: LevelDB itself failed.
+        if (error !== this.failure) this.levelFailed = true;
+        this.writeFailed(error, 'LevelDB could not index journaled updates', 'they are kept in the journal');
+      },
       forget: (task) => this.forget(task),
     });
   }
@@ -123,44 +101,22 @@ export class LevelDocumentStore implements DocumentStore {
   /**
    * Opens the store on a database the caller constructed, which must use `keyEncoding: 'utf8'` and
    * `valueEncoding: 'view'` (else RangeError). The store owns it from then on and closes it in
-   * `close()`; nothing else may write to it.
+   * `close()` (and closes and opens it again to recover from an outage); nothing else may write to it.
    */
   static async fromDatabase(db: LevelDatabase, options: LevelStoreOptions = {}): Promise<LevelDocumentStore> {
     if (db.keyEncoding().commonName !== 'utf8' || db.valueEncoding().commonName !== 'view') {
       throw new RangeError("LevelDocumentStore needs a database with keyEncoding 'utf8' and valueEncoding 'view'");
     }
-    let journal: Journal | null = null;
+    const opened = await openJournaled(db, options);
     try {
-      await db.open().catch((error: unknown) => {
-        throw isLocked(error)
-          ? new StoreOpenError(`The data directory ${db.location} is in use by another process: is another collab-server running on it?`, { cause: error })
-          : error;
-      });
-      // Before anything is read or written: another program's database, or a format this
-      // version does not know, is refused untouched.
-      await checkStorageFormat(db);
-      const stored = await db.get(SEQ_KEY);
-      const indexed = stored === undefined ? 0 : decodeSeq(stored);
-      // Only now, with LevelDB's lock held: no other process has this journal open.
-      const warn = options.onWarning;
-      const opened = Journal.open(db.location, options.fsync ?? false, (error) =>
-        warn?.('could not start a new journal file; writes go on into the current one, and the next write tries again', error),
-      );
-      journal = opened.journal;
-      // Records up to the stored sequence number were indexed before the journal was last emptied.
-      const unindexed = opened.records.filter((record) => record.seq > indexed);
-      const last = unindexed.length > 0 ? unindexed[unindexed.length - 1]!.seq : indexed;
-      const store = new LevelDocumentStore(db, journal, Math.max(indexed, last), indexed, options);
-      if (unindexed.length > 0) {
-        await store.writer.writeIndex(store.writer.indexTask(unindexed), store.fsync);
-        store.writer.indexedSeq = last;
-      }
-      journal.release(store.writer.indexedSeq);
-      store.recovery = { replayed: unindexed.length, ignoredBytes: opened.ignoredBytes };
+      const store = new LevelDocumentStore(db, opened.journal, opened.lastSeq, opened.indexed, options);
+      await store.writer.replay(opened.unindexed);
+      opened.journal.release(store.writer.indexedSeq);
+      store.recovery = { replayed: opened.unindexed.length, ignoredBytes: opened.ignoredBytes };
       return store;
     } catch (error) {
-      // Report the open failure, not a failure to close what did not open.
-      journal?.close();
+      // Report the failure to open, not a failure to close what did not open.
+      opened.journal.close();
       await db.close().catch(() => undefined);
       throw error;
     }
@@ -214,8 +170,17 @@ export class LevelDocumentStore implements DocumentStore {
     });
   }
 
+  /** What reads and writes reject with now: null while the store works (see `DocumentStore.onFailure`). */
+  get failure(): StoreWriteError | null {
+    return this.availability.failure;
+  }
+
   onFailure(listener: (error: StoreWriteError) => void): void {
-    this.failureListeners.push(listener);
+    this.availability.onFailure(listener);
+  }
+
+  onRecovery(listener: () => void): void {
+    this.availability.onRecovery(listener);
   }
 
   /** The number of updates in the document's log since its last compaction, after the writes to it made before the call. */
@@ -258,6 +223,7 @@ export class LevelDocumentStore implements DocumentStore {
   private async shutdown(): Promise<void> {
     this.groups.seal();
     this.writer.stop();
+    await this.availability.stop();
     const writes = await Promise.allSettled(this.outstanding().map((task) => task.done.promise));
     await Promise.allSettled([...this.reads]);
     const indexed = this.writer.indexedSeq;
@@ -299,6 +265,7 @@ export class LevelDocumentStore implements DocumentStore {
         if (before) this.lastWrite.set(name, before);
         else this.lastWrite.delete(name);
       }
+      if (error !== cause) this.writeFailed(error, 'the journal could not be written', null);
       return;
     }
     const written = new WrittenGroup(appends);
@@ -310,7 +277,7 @@ export class LevelDocumentStore implements DocumentStore {
           const error = new StoreWriteError(describeAppends(appends), { cause });
           group.durable.reject(error);
           // What a file holds on disk after a failed sync is unknown, and the journal takes no more.
-          this.failStore('The store failed: the journal could not be synced to disk', error);
+          this.availability.fail(new StoreWriteError('The store failed: the journal could not be synced to disk', { cause: error }));
         },
       );
     } else {
@@ -321,14 +288,52 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   /**
-   * The store can take no more writes: LevelDB could not index appends that are durable in the
-   * journal (reads would miss them), or the journal could not be synced. The journal keeps what it
-   * has for the next open. Reported once, to the failure listeners.
+   * A write to the journal, or LevelDB's indexing of journaled appends, failed (`what`; `kept`
+   * says where its updates are, if anywhere). With an error that can pass, the store is
+   * unavailable until it recovers; otherwise it fails for good. Either way it takes nothing more
+   * (LevelDB may lack journaled appends, which reads would miss), and the journal keeps what it
+   * has. Nothing when the store is down already: its recovery, or the next start, redoes whatever
+   * failed since.
    */
-  private failStore(message: string, cause: StoreWriteError): void {
+  private writeFailed(error: StoreWriteError, what: string, kept: string | null): void {
     if (this.failure) return;
-    this.failure = new StoreWriteError(message, { cause });
-    for (const listener of this.failureListeners) listener(this.failure);
+    const reason = reasonOf(error);
+    if (canPass(error)) {
+      const message = `The store is unavailable: ${what} (${reason}); ${kept === null ? '' : `${kept}, and `}it retries on its own`;
+      this.availability.suspend(new StoreUnavailableError(message, { cause: error }));
+    } else {
+      const message = `The store failed: ${what} (${reason})${kept === null ? '' : `; ${kept} for the next start`}`;
+      this.availability.fail(new StoreWriteError(message, { cause: error }));
+    }
+  }
+
+  /**
+   * One attempt to recover from an error that can pass, doing in this process what a restart
+   * would. Once the writer and the reads are done (nothing new starts while the store is down):
+   * if LevelDB failed a write (its own, or this recovery's last), it is closed and opened again
+   * (it keeps a background error until then); the journal's records past what LevelDB holds are
+   * indexed (or, with none, the indexed sequence number is written again); and the journal takes
+   * a probe write. Both have taken a write when it resolves.
+   */
+  private async recover(): Promise<void> {
+    await Promise.allSettled(this.outstanding().map((task) => task.done.promise));
+    await Promise.allSettled([...this.reads]);
+    const reopen = this.levelFailed;
+    // Until LevelDB has taken the write below: an error it kept from before fails the next attempt too.
+    this.levelFailed = true;
+    if (reopen) {
+      await this.db.close();
+      await this.db.open();
+      this.metas.clear();
+    }
+    const indexed = await readIndexedSeq(this.db);
+    this.writer.indexedSeq = indexed;
+    const unindexed = this.journal.readBack(indexed);
+    if (unindexed.length > 0) await this.writer.replay(unindexed);
+    else await this.db.put(SEQ_KEY, encodeSeq(indexed), { sync: this.fsync });
+    this.levelFailed = false;
+    this.journal.release(this.writer.indexedSeq);
+    this.journal.probe();
   }
 
   private forget(task: WriteTask): void {
@@ -336,7 +341,7 @@ export class LevelDocumentStore implements DocumentStore {
     for (const name of names) if (this.lastWrite.get(name) === task) this.lastWrite.delete(name);
   }
 
-  /** Waits for the queued writes to the document; rejects if the store has failed, since reads would miss journaled appends. */
+  /** Waits for the queued writes to the document; rejects while the store is down, since reads could miss journaled appends. */
   private async writtenTo(name: string): Promise<void> {
     const pending = this.lastWrite.get(name);
     if (pending) await pending.done.promise.catch(() => undefined);
@@ -399,10 +404,4 @@ class WrittenGroup implements Written {
 
 function describeAppends(appends: readonly JournalRecord[]): string {
   return `Could not write ${appends.length} update(s); they are not stored`;
-}
-
-/** LevelDB refused to open because another process (or store) holds the directory's lock. */
-function isLocked(error: unknown): boolean {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  return cause?.code === 'LEVEL_LOCKED';
 }

@@ -46,9 +46,9 @@ type ChainedBatch = ReturnType<LevelDatabase['batch']>;
 
 /** What the writer needs of its store. */
 export interface WriterHost {
-  /** Set once the store failed: nothing more is written. */
+  /** Set while the store is down (unavailable or failed): nothing more is written. */
   readonly failure: StoreWriteError | null;
-  /** LevelDB could not index journaled appends: the store fails as a whole. */
+  /** LevelDB could not index journaled appends: the store goes down as a whole. */
   indexFailed(error: StoreWriteError): void;
   /** A task is over (written or failed): what waited for it may go on. */
   forget(task: WriteTask): void;
@@ -139,7 +139,6 @@ export class WriteQueue {
    */
   async writeIndex(task: IndexTask, sync: boolean): Promise<void> {
     try {
-      if (this.host.failure) throw this.host.failure;
       if (task.failure !== null || task.batch === null) throw task.failure;
       const batch = task.batch;
       const metas = await this.metas.readMany([...task.added.keys()]);
@@ -157,6 +156,16 @@ export class WriteQueue {
       // Written (or failed to be), this does nothing; otherwise it frees what LevelDB holds for it.
       await task.batch?.close();
     }
+  }
+
+  /**
+   * Indexes journaled records LevelDB lacks (when the store opens, or recovers), in one batch
+   * written at once, and moves `indexedSeq` past them. Only while nothing else is queued.
+   */
+  async replay(records: readonly JournalRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.writeIndex(this.indexTask(records), this.fsync);
+    this.indexedSeq = records[records.length - 1]!.seq;
   }
 
   /** Counts `appends` into the task and puts their log entries into its batch; a failure is kept for `writeIndex` to report. */
@@ -234,6 +243,12 @@ export class WriteQueue {
 
   private async run(task: WriteTask): Promise<void> {
     try {
+      // A store that is down writes nothing more: its recovery, or the next start, replays the
+      // journal. A batch not written still holds what LevelDB keeps for it.
+      if (this.host.failure) {
+        if (task.kind === 'index') await task.batch?.close();
+        throw this.host.failure;
+      }
       if (task.kind === 'index') {
         const last = task.lastSeq;
         // With `fsync`, LevelDB's copy must be on disk before the journal's is deleted: the batch
@@ -244,7 +259,6 @@ export class WriteQueue {
         this.indexedSeq = last;
         if (sync || !this.fsync) this.journal.release(last);
       } else {
-        if (this.host.failure) throw this.host.failure;
         if (task.kind === 'compact') await this.writeCompaction(task.name, task.state, task.upTo);
         else await this.writeDeletion(task.name);
       }

@@ -10,13 +10,17 @@
  * so a burst of upgrades to new documents cannot all pass the limit. When the limit is reached,
  * idle rooms (no connections, waiting out their grace period) are unloaded early to make space.
  *
+ * While the store is down (`DocumentStore.onFailure`), every loaded room fails (its clients are told
+ * and resync when they reconnect) and new connections are refused at the upgrade, until the store
+ * recovers on its own (`onRecovery`) or, after a failure for good, until a restart.
+ *
  * A large document, once read, waits (at most `FIRST_MESSAGE_WAIT_MS`) for the first message of
  * every connection holding it before it is applied. Applying blocks the process for a while, and a
  * client that holds nothing is answered with the stored bytes only while the room loads (`whenRead`). Over any network, and often on loopback, its first message
  * comes a round trip after the handshake, when the read is long done: without the wait it would
  * arrive during the apply and wait for all of it.
  */
-import type { DocumentStore, StoredDocument } from '../../persistence/document-store.js';
+import { type DocumentStore, type StoredDocument, StoreUnavailableError, type StoreWriteError } from '../../persistence/document-store.js';
 import { HttpError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BackgroundQueue } from './background.js';
@@ -77,6 +81,8 @@ interface Entry<M extends RoomMember> {
 export class RoomRegistry<M extends RoomMember> {
   private readonly entries = new Map<string, Entry<M>>();
   private closed = false;
+  /** Why the store takes nothing now; null while it works. */
+  private storeDown: StoreWriteError | null = null;
   /** What every room is loaded with: one object and one failure handler for all of them. */
   private readonly roomOptions: RoomOptions<M>;
 
@@ -96,11 +102,18 @@ export class RoomRegistry<M extends RoomMember> {
       onFailure: (room, survivors, sender) => this.discard(room, survivors, sender),
     };
     store.onFailure((error) => {
+      this.storeDown = error;
       options.logger.error(
         { err: error, rooms: this.entries.size },
-        'the store failed: every document is closed and clients will resync; restart the server to recover',
+        error instanceof StoreUnavailableError
+          ? 'the store is unavailable: every document is closed and clients will resync; new connections are refused until it recovers, which it tries on its own'
+          : 'the store failed: every document is closed and clients will resync; restart the server to recover',
       );
       for (const entry of [...this.entries.values()]) entry.room?.storeFailed(error);
+    });
+    store.onRecovery(() => {
+      this.storeDown = null;
+      options.logger.info('the store recovered: documents can be opened again');
     });
   }
 
@@ -130,11 +143,13 @@ export class RoomRegistry<M extends RoomMember> {
   /**
    * Holds the room `name` for a connection about to open, loading it if needed; the returned
    * function gives the hold back (idempotent). Throws `HttpError(503)` when the room is not loaded
-   * and `maxRooms` rooms are, none of them idle.
+   * and `maxRooms` rooms are, none of them idle, and while the store is down (`storage-unavailable`
+   * for a while, `storage-failed` until a restart).
    */
   async hold(name: string): Promise<() => void> {
     for (;;) {
       if (this.closed) throw new HttpError(503, 'shutting-down', 'the server is shutting down');
+      if (this.storeDown !== null) throw storeRefusal(this.storeDown);
       const existing = this.entries.get(name);
       if (existing?.unloading) {
         await existing.unloading;
@@ -301,4 +316,11 @@ export class RoomRegistry<M extends RoomMember> {
     reloaded.then(destroy, destroy);
     this.options.onReload(survivors, reloaded);
   }
+}
+
+/** The refusal of a connection while the store is down. */
+function storeRefusal(error: StoreWriteError): HttpError {
+  return error instanceof StoreUnavailableError
+    ? new HttpError(503, 'storage-unavailable', 'documents cannot be stored for now; the server is recovering on its own, try again shortly')
+    : new HttpError(503, 'storage-failed', 'documents cannot be stored: the server must be restarted');
 }

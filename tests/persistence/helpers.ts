@@ -200,14 +200,27 @@ export function spin(ms: number): void {
  * Points the descriptor this process holds open on the journal file in `dir` at `target` instead
  * (`/dev/full`: every write fails with ENOSPC), the way a disk fills up under a running store.
  * Closing a descriptor frees its number and `open` takes the lowest free one, so the store's own
- * descriptor is reused. Returns a function that points it back at the journal file.
+ * descriptor is reused (lower numbers freed meanwhile, by sockets that closed, are held while it
+ * is, then freed again). Returns a function that points it back at the journal file.
  */
 export function redirectJournal(dir: string, target: string): () => void {
   const [fd, file] = journalDescriptor(dir);
   const swap = (path: string): void => {
     closeSync(fd);
-    const reopened = openSync(path, 'a');
-    if (reopened !== fd) throw new Error(`could not reuse descriptor ${fd} for ${path} (got ${reopened})`);
+    const lower: number[] = [];
+    try {
+      for (;;) {
+        const reopened = openSync(path, 'a');
+        if (reopened === fd) return;
+        if (reopened > fd) {
+          closeSync(reopened);
+          throw new Error(`could not reuse descriptor ${fd} for ${path}: another took it`);
+        }
+        lower.push(reopened);
+      }
+    } finally {
+      for (const held of lower) closeSync(held);
+    }
   };
   swap(target);
   return () => swap(file);

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { StoreWriteError, type Written } from '../../persistence/document-store.js';
+import { StoreUnavailableError, StoreWriteError, type Written } from '../../persistence/document-store.js';
 import { LOOP_SAMPLE_MS } from '../../persistence/group-commit.js';
 import { LevelDocumentStore } from '../../persistence/level/store.js';
 import type { LevelDatabase } from '../../persistence/level/store.js';
@@ -369,8 +369,11 @@ describe('LevelDocumentStore', () => {
     expect(await reopened.logLength('doc')).toBe(3);
   });
 
-  it('rejects appends that cannot be journaled, and takes later ones once it can write again', async () => {
+  it('rejects appends that cannot be journaled, is unavailable while it cannot, and takes appends again on its own', async () => {
     const store = await open();
+    const failures: StoreWriteError[] = [];
+    store.onFailure((error) => failures.push(error));
+    const recovered = new Promise<void>((resolve) => store.onRecovery(resolve));
     const editor = new Editor();
     await store.append('doc', editor.type('a')[0]!);
     // A real failure: the journal's descriptor now points at /dev/full, so writes get ENOSPC.
@@ -378,10 +381,20 @@ describe('LevelDocumentStore', () => {
     const failed = await store.append('doc', editor.type('b')[0]!).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(StoreWriteError);
     expect((failed as StoreWriteError).cause).toMatchObject({ code: 'ENOSPC' });
-    restore();
+    // Said once; every call is refused, saying the store is unavailable and retries.
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toBeInstanceOf(StoreUnavailableError);
+    expect(failures[0]!.message).toBe('The store is unavailable: the journal could not be written (no space left on device); it retries on its own');
     const later = new Editor().type('c');
+    await expect(store.append('other', later[0]!)).rejects.toBe(failures[0]);
+    await expect(store.compact('doc', editor.state(), 1)).rejects.toBe(failures[0]);
+    await expect(store.load('doc')).rejects.toBe(failures[0]);
+
+    restore();
+    await recovered;
     await store.append('other', later[0]!);
     expect((await store.load('doc')).updates).toHaveLength(1);
+    expect(failures).toHaveLength(1);
     const reopened = await reopen(store);
     expect(textOf(null, (await reopened.load('doc')).updates)).toBe('a');
     expect((await reopened.load('other')).updates).toEqual(later);

@@ -1,7 +1,7 @@
 /**
  * The contract every `DocumentStore` keeps, as one suite run against each store: ordering and
  * positions, durability once an append resolves (across `kill -9`), compaction at a boundary,
- * what a crash leaves, deletion and listing. `describeStoreContract` is called by each store's
+ * what a crash leaves, deletion and listing, an outage that passes. `describeStoreContract` is called by each store's
  * own test file with a way to open that store on fresh storage.
  */
 import { spawn } from 'node:child_process';
@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as prng from 'lib0/prng';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DocumentStore } from '../../persistence/document-store.js';
+import { type DocumentStore, StoreUnavailableError, StoreWriteError } from '../../persistence/document-store.js';
 import { appendAll, Editor, nextTurn, textOf } from './helpers.js';
 
 /** Fresh, empty storage for one test. */
@@ -20,6 +20,11 @@ export interface Storage {
   readonly child: Record<string, unknown> & { readonly kind: string };
   /** Removes the storage. */
   remove(): Promise<void>;
+  /**
+   * Makes the storage under an open store fail from its next write on with an error that passes
+   * (a full disk, a database out of reach); resolves with the function that lets it pass.
+   */
+  interrupt(): Promise<() => void>;
 }
 
 const CHILD = resolve(import.meta.dirname, 'store-child.mjs');
@@ -180,6 +185,43 @@ export function describeStoreContract(title: string, fresh: () => Promise<Storag
       await expect(store.close()).resolves.toBeUndefined();
       await expect(store.append('doc', update)).rejects.toThrow(/closed/);
       await expect(store.load('doc')).rejects.toThrow(/closed/);
+    });
+
+    it('is unavailable while an error that passes lasts, and resumes on its own, losing nothing it acknowledged', async () => {
+      let store = await openStore();
+      const failures: StoreWriteError[] = [];
+      store.onFailure((error) => failures.push(error));
+      let recoveries = 0;
+      const recovered = new Promise<void>((resolve) =>
+        store.onRecovery(() => {
+          recoveries++;
+          resolve();
+        }),
+      );
+      const before = new Editor().type('before ');
+      await appendAll(store, 'doc', before);
+
+      const pass = await storage.interrupt();
+      // The write that meets the error fails; the store says once that it is unavailable, and
+      // refuses every call until it has recovered.
+      const refused = new Editor().type('refused');
+      const results = await Promise.allSettled(refused.map((update) => store.append('doc', update)));
+      for (const result of results) expect(result.status === 'rejected' && result.reason instanceof StoreWriteError).toBe(true);
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toBeInstanceOf(StoreUnavailableError);
+      await expect(store.append('doc', refused[0]!)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.load('doc')).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.compact('doc', new Uint8Array([0, 0]), 1)).rejects.toBeInstanceOf(StoreUnavailableError);
+
+      pass();
+      await recovered;
+      const after = new Editor().type('after');
+      await appendAll(store, 'doc', after);
+      expect((await store.load('doc')).updates).toEqual([...before, ...after]);
+      expect(failures).toHaveLength(1);
+      expect(recoveries).toBe(1);
+      store = await reopen(store);
+      expect((await store.load('doc')).updates).toEqual([...before, ...after]);
     });
 
     it('keeps every append that resolved when the process holding the store is killed', async () => {

@@ -1,8 +1,9 @@
 /**
  * A failed write is never hidden, and loses nothing. Real failures under a running server:
  * the store's journal hits a full disk (its descriptor is pointed at /dev/full), so the update is
- * not stored: it is not broadcast, not acknowledged, the client that sent it is told, and once
- * storage works again the client's own copy brings it back. Or LevelDB is closed out from under
+ * not stored: it is not broadcast, not acknowledged, the client that sent it is told, the store is
+ * unavailable until it finds it can write again, and then the client's own copy brings the update
+ * back, with no restart. Or LevelDB is closed out from under
  * the store after the update was journaled: it was durable, so it was delivered, and the store
  * fails as a whole, every client is told, and the next start recovers it from the journal. Or the
  * journal fails while storing the update that lets keystrokes waiting for it be integrated: the
@@ -19,7 +20,7 @@ import { createCollabServer, type CollabServer } from '../../server/app.js';
 import { DEFAULT_CONFIG } from '../../server/config.js';
 import { decodeSaved, encodeUpdate, MESSAGE_ERROR, MESSAGE_SAVED } from '../../protocol/index.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, connectRaw, waitForDoc, type YClient } from '../helpers/clients.js';
+import { connectClient, connectRaw, refusedUpgrade, waitForDoc, type YClient } from '../helpers/clients.js';
 import { removeDir, tempDataDir } from '../helpers/server-process.js';
 import { redirectJournal } from '../persistence/helpers.js';
 
@@ -104,15 +105,15 @@ describe('a failed write', () => {
     return healed;
   }
 
-  it('that could not be journaled is not broadcast or acknowledged, is reported, and comes back from the client', async () => {
+  it('that could not be journaled is not broadcast or acknowledged, is reported, and comes back from the client once the store recovers on its own', async () => {
     const { dataDir, store, server, port, url, lines, writer, observer, errors, savedClocks, closes } = await setUp();
+    const recovered = new Promise<void>((resolve) => store.onRecovery(resolve));
 
     // The disk fills up.
     const restore = redirectJournal(dataDir, '/dev/full');
     writer.doc.getText('t').insert(6, ' and then lost?');
     const clockOfUnsaved = Y.getState(writer.doc.store, writer.doc.clientID);
     await expect.poll(() => closes.writer, { timeout: 10_000 }).toContain(1011);
-    restore();
 
     expect(errors[0]?.[0]).toBe('storage-failed');
     expect(errors[0]?.[1]).toMatch(/could not be saved/);
@@ -123,13 +124,43 @@ describe('a failed write', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]!.level).toBe(50);
     expect((failures[0]!.err as { message: string }).message).toMatch(/Could not write/);
+    // The store is unavailable, and says so once: the health check tells a load balancer, and new
+    // connections are refused until it recovers.
+    const storeDown = lines.filter((line) => typeof line.msg === 'string' && line.msg.startsWith('the store is unavailable'));
+    expect(storeDown).toHaveLength(1);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({
+      status: 'degraded',
+      error: 'The store is unavailable: the journal could not be written (no space left on device); it retries on its own',
+      rooms: expect.any(Number),
+      connections: expect.any(Number),
+    });
+    const [status, body] = await refusedUpgrade(`${url}/fragile`);
+    expect(status).toBe(503);
+    expect(JSON.parse(body)).toMatchObject({ error: 'storage-unavailable' });
 
-    await heal(dataDir, port, server, store);
+    // The disk has room again: the store finds out by itself, without a restart.
+    restore();
+    await recovered;
+    expect((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).status).toBe('ok');
     await waitForDoc(observer.doc, () => observer.doc.getText('t').toString() === 'stored and then lost?', 'the resent edit', 20_000);
     const newcomer = connectClient(url, 'fragile');
     cleanup.push(() => newcomer.destroy());
     await newcomer.synced;
     expect(newcomer.doc.getText('t').toString()).toBe('stored and then lost?');
+    expect(lines.filter((line) => line.msg === 'the store recovered: documents can be opened again')).toHaveLength(1);
+    // And it stops as a store that works: every write drained, the journal emptied.
+    for (const client of [writer, observer, newcomer]) client.provider.disconnect();
+    await server.close();
+    await expect(store.close()).resolves.toBeUndefined();
+    const reopened = await LevelDocumentStore.open(dataDir);
+    cleanup.push(() => reopened.close());
+    expect(reopened.recovery.replayed).toBe(0);
+    const { state, updates } = await reopened.load('fragile');
+    const stored = new Y.Doc();
+    for (const update of [...(state ? [state] : []), ...updates]) Y.applyUpdate(stored, update);
+    expect(stored.getText('t').toString()).toBe('stored and then lost?');
   });
 
   it('that LevelDB could not index after it was journaled fails the store, tells every client, and is recovered', async () => {
@@ -151,6 +182,8 @@ describe('a failed write', () => {
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({ status: 'failing', error: expect.stringMatching(/^The store failed: .*; restart the server$/) });
+    // Not an error that passes (LevelDB was closed): nothing is retried, and connections are refused until a restart.
+    expect(await refusedUpgrade(`${url}/fragile`)).toEqual([503, expect.stringContaining('"error":"storage-failed"')]);
 
     // Restarted without the clients' help, the server has the edit from its journal.
     writer.provider.disconnect();
