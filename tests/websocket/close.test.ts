@@ -7,7 +7,7 @@
  * real server; every case also checks that the document under attack is intact.
  */
 import { describe, expect, it } from 'vitest';
-import { clientFrame, closePayload, fragments, OPCODE } from './raw-socket.js';
+import { clientFrame, closePayload, fragments, OPCODE } from '../helpers/raw-socket.js';
 import { conformanceSuite, expectAnswered, expectClose, isSyncStep2, SYNC_STEP_1 } from './suite.js';
 
 const suite = conformanceSuite([]);

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { encodeSyncStep1, encodeUpdate } from '../../protocol/index.js';
 import { connectClient, connectRaw, waitForDoc } from '../helpers/clients.js';
-import { clientFrame, RawWebSocket } from '../helpers/raw-socket.js';
+import { clientFrame, RawSocket } from '../helpers/raw-socket.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 let server: ServerProcess;
@@ -104,17 +104,18 @@ describe('permessage-deflate', () => {
   });
 
   it('compresses only large messages: a keystroke goes as it is', async () => {
-    const client = await RawWebSocket.open(server.port, 'small', 'permessage-deflate; client_max_window_bits');
-    expect(client.response).toContain('Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+    const client = await RawSocket.open(server.port, '/ws/small', { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' } });
+    expect(client.handshake).toContain('Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover');
     const writer = connectClient(server.wsUrl, 'small');
     await writer.synced;
     client.write(clientFrame(2, encodeSyncStep1(Uint8Array.of(0))));
-    await client.next((frame) => frame.payload[0] === 0 && frame.payload[1] === 1);
+    await client.take((frame) => frame.payload[0] === 0 && frame.payload[1] === 1);
     writer.doc.getText('t').insert(0, 'x');
-    const keystroke = await client.next((frame) => frame.payload[0] === 0 && frame.payload[1] === 2);
+    const keystroke = await client.take((frame) => frame.payload[0] === 0 && frame.payload[1] === 2);
     expect(keystroke.compressed).toBe(false);
     writer.doc.getText('t').insert(1, 'pasted '.repeat(1000));
-    const paste = await client.next((frame) => frame.compressed);
+    const paste = await client.take((frame) => frame.compressed);
+    expect(client.violations).toEqual([]);
     expect(paste.payload.length).toBeLessThan(1000);
     writer.destroy();
     client.destroy();
@@ -143,16 +144,16 @@ describe('permessage-deflate', () => {
     await waitForDoc(witness.doc, () => witness.doc.getText('t').toString() === 'kept', 'the keeper text');
     // 64 MiB of zeros compress to about 64 KiB: far over the 1 MiB limit once inflated.
     const bomb = deflateRawSync(Buffer.alloc(64 * 1024 * 1024), { finishFlush: zlib.Z_SYNC_FLUSH });
-    const attacker = await RawWebSocket.open(server.port, 'bomb', 'permessage-deflate');
-    attacker.write(clientFrame(2, bomb.subarray(0, bomb.length - 4), { compressed: true }));
-    expect(await attacker.closeCode()).toBe(1009);
-    const corrupt = await RawWebSocket.open(server.port, 'bomb', 'permessage-deflate');
-    corrupt.write(clientFrame(2, Buffer.from([0xff, 0xfe, 0xfd, 0x01, 0x02]), { compressed: true }));
-    expect(await corrupt.closeCode()).toBe(1007);
+    const attacker = await RawSocket.open(server.port, '/ws/bomb', { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } });
+    attacker.write(clientFrame(2, bomb.subarray(0, bomb.length - 4), { rsv: 4 }));
+    expect((await attacker.closed()).code).toBe(1009);
+    const corrupt = await RawSocket.open(server.port, '/ws/bomb', { headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate' } });
+    corrupt.write(clientFrame(2, Buffer.from([0xff, 0xfe, 0xfd, 0x01, 0x02]), { rsv: 4 }));
+    expect((await corrupt.closed()).code).toBe(1007);
     // Without an agreement, a compressed frame is a protocol error.
-    const unagreed = await RawWebSocket.open(server.port, 'bomb');
-    unagreed.write(clientFrame(2, Buffer.from([0x01]), { compressed: true }));
-    expect(await unagreed.closeCode()).toBe(1002);
+    const unagreed = await RawSocket.open(server.port, '/ws/bomb');
+    unagreed.write(clientFrame(2, Buffer.from([0x01]), { rsv: 4 }));
+    expect((await unagreed.closed()).code).toBe(1002);
     const late = connectClient(server.wsUrl, 'bomb');
     await late.synced;
     await waitForDoc(late.doc, () => late.doc.getText('t').toString() === 'kept', 'the document as it was');

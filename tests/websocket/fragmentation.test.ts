@@ -7,7 +7,7 @@
  * every case also checks that the document under attack is intact.
  */
 import { describe, expect, it } from 'vitest';
-import { clientFrame, fragments, OPCODE } from './raw-socket.js';
+import { clientFrame, fragments, OPCODE } from '../helpers/raw-socket.js';
 import { conformanceSuite, expectAnswered, expectClose, isPong, SYNC_STEP_1, syncStep1OfSize } from './suite.js';
 
 const suite = conformanceSuite([]);

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { clientFrame, closePayload, OPCODE } from './raw-socket.js';
+import { clientFrame, closePayload, OPCODE } from '../helpers/raw-socket.js';
 import { conformanceSuite, expectAnswered, expectClose, isPong, SYNC_STEP_1, syncStep1OfSize } from './suite.js';
 
 const suite = conformanceSuite([]);

@@ -10,7 +10,7 @@
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { clientFrame, OPCODE } from './raw-socket.js';
+import { clientFrame, OPCODE } from '../helpers/raw-socket.js';
 import { conformanceSuite, expectAnswered, expectClose, SYNC_STEP_1, within } from './suite.js';
 
 const TIMEOUT_MS = 1000;

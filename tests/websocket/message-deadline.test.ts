@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { clientFrame, fragments, OPCODE, type RawSocket } from './raw-socket.js';
+import { clientFrame, fragments, OPCODE, type RawSocket } from '../helpers/raw-socket.js';
 import { conformanceSuite, expectAnswered, expectClose, isPong, SYNC_STEP_1, syncStep1OfSize } from './suite.js';
 
 const TIMEOUT_MS = 1000;

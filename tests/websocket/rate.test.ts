@@ -7,7 +7,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { clientFrame, OPCODE, type RawSocket } from './raw-socket.js';
+import { clientFrame, OPCODE, type RawSocket } from '../helpers/raw-socket.js';
 import { conformanceSuite, expectAnswered, expectClose, isAwareness, isPong, QUERY_AWARENESS, SYNC_STEP_1 } from './suite.js';
 
 const RATE = 50;

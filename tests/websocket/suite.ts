@@ -8,7 +8,7 @@ import * as encoding from 'lib0/encoding';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { connectClient, type YClient } from '../helpers/clients.js';
 import { removeDir, type ServerProcess, startServer } from '../helpers/server-process.js';
-import { type CloseFrame, clientFrame, closePayload, OPCODE, type OpenOptions, RawSocket, type ServerFrame } from './raw-socket.js';
+import { type CloseFrame, clientFrame, closePayload, OPCODE, type OpenOptions, RawSocket, type ServerFrame } from '../helpers/raw-socket.js';
 
 /** Sync step 1 with an empty state vector: answered with sync step 1 (at join) and sync step 2. */
 export const SYNC_STEP_1 = Uint8Array.of(0, 0, 1, 0);
