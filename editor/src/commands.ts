@@ -8,7 +8,7 @@ import { EditorState, TextSelection, type Command, type Transaction } from 'pros
 import { canJoin, canSplit, findWrapping } from 'prosemirror-transform';
 import { liftListItem, wrapInList } from 'prosemirror-schema-list';
 import { redoCommand, undoCommand } from 'y-prosemirror';
-import { safeHref, schema } from './schema.js';
+import { safeHref, schema } from '../../protocol/document/schema.js';
 
 const { nodes, marks } = schema;
 

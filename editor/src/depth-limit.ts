@@ -6,7 +6,7 @@
 import type { Node } from 'prosemirror-model';
 import { Plugin, type Transaction } from 'prosemirror-state';
 import { ySyncPluginKey } from 'y-prosemirror';
-import { MAX_DEPTH } from './content-check.js';
+import { MAX_DEPTH } from '../../protocol/document/content-check.js';
 
 export function depthLimit(max = MAX_DEPTH): Plugin {
   return new Plugin({ filterTransaction: (transaction) => !transaction.docChanged || fromSharedDocument(transaction) || withinDepth(transaction, max) });

@@ -13,6 +13,6 @@
  */
 export { createEditor, type CollabEditor, type EditorOptions } from './editor.js';
 export { defineCollabEditor, type CollabEditorElement } from './element.js';
-export { schema, FRAGMENT_NAME } from './schema.js';
+export { schema, FRAGMENT_NAME } from '../../protocol/document/schema.js';
 export type { EditorStatus, StatusState } from './status.js';
 export type { User } from './user.js';

@@ -28,7 +28,7 @@ import {
   toggleOrderedList,
   undo,
 } from './commands.js';
-import { schema } from './schema.js';
+import { schema } from '../../protocol/document/schema.js';
 
 /**
  * `command`, taking its key even when it has nothing to do. Undo and redo with nothing left would

@@ -5,7 +5,7 @@
 import { DOMSerializer, type Mark } from 'prosemirror-model';
 import { Plugin } from 'prosemirror-state';
 import type { EditorView, MarkView } from 'prosemirror-view';
-import { safeHref } from './schema.js';
+import { safeHref } from '../../protocol/document/schema.js';
 
 /** As prosemirror-keymap decides what `Mod` is: Cmd on Apple systems, Ctrl elsewhere. */
 const APPLE = typeof navigator !== 'undefined' && /Mac|iP(hone|[oa]d)/.test(navigator.platform);

@@ -13,7 +13,7 @@ import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { MESSAGE_AUTH, MESSAGE_ERROR, MESSAGE_SAVED, MESSAGE_SYNC, SYNC_STEP_1, SYNC_UPDATE, decodeSaved } from '../../protocol/y-websocket.js';
 import { isDocumentName } from '../../protocol/document-name.js';
-import { FRAGMENT_NAME } from './schema.js';
+import { FRAGMENT_NAME } from '../../protocol/document/schema.js';
 import { StatusTracker, type EditorStatus } from './status.js';
 
 export interface SessionOptions {

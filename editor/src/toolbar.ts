@@ -25,7 +25,7 @@ import {
   undo,
 } from './commands.js';
 import { h, icon } from './dom.js';
-import { schema } from './schema.js';
+import { schema } from '../../protocol/document/schema.js';
 
 interface Button {
   readonly name: string;

@@ -9,7 +9,7 @@
 import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { FRAGMENT_NAME } from '../../editor/src/schema.js';
+import { FRAGMENT_NAME } from '../../protocol/document/schema.js';
 import { browserAndServerForSuite, describeInBrowser, newContext, openEditor, typeAtEnd, waitForStatus, waitForText } from '../helpers/browser.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import * as encoding from 'lib0/encoding';

@@ -16,7 +16,7 @@ import {
   toggleOrderedList,
 } from '../../editor/src/commands.js';
 import { isDocumentName } from '../../protocol/document-name.js';
-import { safeHref, schema } from '../../editor/src/schema.js';
+import { safeHref, schema } from '../../protocol/document/schema.js';
 import { tokenMode } from '../../editor/src/session.js';
 
 const { nodes, marks } = schema;

@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { prosemirrorToYXmlFragment, ySyncPluginKey } from 'y-prosemirror';
 import * as Y from 'yjs';
 import { EditorState } from 'prosemirror-state';
-import { ContentCheck, MAX_DEPTH } from '../../editor/src/content-check.js';
+import { ContentCheck, MAX_DEPTH } from '../../protocol/document/content-check.js';
 import { depthLimit } from '../../editor/src/depth-limit.js';
-import { FRAGMENT_NAME, schema } from '../../editor/src/schema.js';
+import { FRAGMENT_NAME, schema } from '../../protocol/document/schema.js';
 
 const { nodes, marks } = schema;
 

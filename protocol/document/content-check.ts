@@ -20,7 +20,7 @@
 import { Fragment, Slice, type Mark, type Node, type Schema } from 'prosemirror-model';
 import { Transform } from 'prosemirror-transform';
 import * as Y from 'yjs';
-import { firstItem } from '../../protocol/yjs-internals.js';
+import { firstItem } from '../yjs-internals.js';
 
 /**
  * Deepest nesting of elements shown; honest documents stay far below it (a quote in a list in a
