@@ -23,6 +23,21 @@ export interface StoredDocument {
   readonly updates: readonly Uint8Array[];
   /** The position this read reached: nothing up to it is missing from `state` and `updates`. 0 for a document never written. */
   readonly head: Position;
+  /**
+   * When the document was deleted (ms since the epoch), if nothing was appended to it since; else
+   * null. A deleted document has no state and no updates.
+   */
+  readonly deletedAt: number | null;
+}
+
+/** Which documents `list` gives, in name order. */
+export interface ListOptions {
+  /** Only names that start with this. */
+  readonly prefix?: string;
+  /** Only names after this one (the last of the previous page). */
+  readonly after?: string;
+  /** At most this many. */
+  readonly limit?: number;
 }
 
 /** One update of a log, with its position (see `readSince`). */
@@ -72,8 +87,8 @@ export class StoreOpenError extends Error {
 /** A durable store of documents (see the top of this file); every implementation passes the contract suite. */
 export interface DocumentStore {
   /**
-   * Reads a document. A name never written gives `{ state: null, updates: [], head: 0 }`. The
-   * result reflects every append whose promise has resolved.
+   * Reads a document. A name never written gives `{ state: null, updates: [], head: 0, deletedAt:
+   * null }`. The result reflects every append whose promise has resolved.
    */
   load(name: string): Promise<StoredDocument>;
 
@@ -126,10 +141,14 @@ export interface DocumentStore {
   /** Number of updates in the document's log (appended since its last compaction), as this store knows it. */
   logLength(name: string): Promise<number>;
 
-  /** Every stored document, in name order (by code point). */
-  list(): Promise<DocumentInfo[]>;
+  /** The stored documents (not deleted ones), in name order (by code point), as `options` say. */
+  list(options?: ListOptions): Promise<DocumentInfo[]>;
 
-  /** Removes a document entirely. Deleting an unknown name does nothing. Appends made after the call create it again. */
+  /**
+   * Removes a document's state and log, and marks it deleted (`load`'s `deletedAt`), so that its
+   * deletion outlives a restart. An append after the call creates it again and clears the mark, at
+   * positions after every one it had. Deleting an unknown name marks it too.
+   */
   delete(name: string): Promise<void>;
 
   /** Resolves when every write accepted before the call is durable (or rejects if one failed). */

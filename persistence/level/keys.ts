@@ -32,10 +32,12 @@ export interface DocumentMeta {
    * written before positions were recorded (its position is unknown).
    */
   readonly statePosition: number;
+  /** When the document was deleted (ms since the epoch), if that is the last thing that happened to it; else null. */
+  readonly deletedAt: number | null;
 }
 
 /** The metadata of a document never written. */
-export const EMPTY_META: DocumentMeta = { updatedAt: 0, stateBytes: 0, logBytes: 0, logLength: 0, statePosition: 0 };
+export const EMPTY_META: DocumentMeta = { updatedAt: 0, stateBytes: 0, logBytes: 0, logLength: 0, statePosition: 0, deletedAt: null };
 
 /** The key of the last sequence number LevelDB has indexed. */
 export const SEQ_KEY = 'seq';
@@ -122,5 +124,6 @@ export function decodeMeta(bytes: Uint8Array): DocumentMeta {
     logBytes: record['logBytes'] as number,
     logLength: record['logLength'] as number,
     statePosition,
+    deletedAt: typeof record['deletedAt'] === 'number' ? record['deletedAt'] : null,
   };
 }

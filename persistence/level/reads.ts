@@ -14,9 +14,10 @@ export async function readDocument(db: LevelDatabase, name: string): Promise<Sto
     const meta = await db.get<string, Uint8Array>(metaKey(name), { snapshot });
     const updates = await db.values<string, Uint8Array>({ gt: logFirst(name), lt: logEnd(name), snapshot }).all();
     const [lastKey] = await db.keys<string>({ gt: logFirst(name), lt: logEnd(name), reverse: true, limit: 1, snapshot }).all();
-    const statePosition = meta === undefined ? 0 : Math.max(0, decodeMeta(meta).statePosition);
+    const decoded = meta === undefined ? null : decodeMeta(meta);
+    const statePosition = decoded === null ? 0 : Math.max(0, decoded.statePosition);
     const head = Math.max(statePosition, lastKey === undefined ? 0 : seqOfLogKey(lastKey));
-    return { state: state === undefined ? null : plain(state), updates: updates.map(plain), head };
+    return { state: state === undefined ? null : plain(state), updates: updates.map(plain), head, deletedAt: decoded?.deletedAt ?? null };
   } finally {
     await snapshot.close();
   }

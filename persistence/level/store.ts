@@ -23,6 +23,7 @@ import { attempt, type Deferred, handledDeferred } from '../deferred.js';
 import {
   type DocumentInfo,
   type DocumentStore,
+  type ListOptions,
   type LoggedUpdate,
   type Position,
   type StoredDocument,
@@ -192,16 +193,22 @@ export class LevelDocumentStore implements DocumentStore {
     });
   }
 
-  /** Every written document, in UTF-8 byte order of the names (which is code point order). */
-  list(): Promise<DocumentInfo[]> {
+  /** The documents in UTF-8 byte order of the names (which is code point order); see `DocumentStore.list`. */
+  list(options: ListOptions = {}): Promise<DocumentInfo[]> {
     return this.read(async () => {
       await Promise.allSettled(this.outstanding().map((task) => task.done.promise));
       if (this.failure) throw this.failure;
-      const entries = await this.db.iterator({ gt: META_FIRST, lt: META_END }).all();
-      return entries.map(([key, value]) => {
+      const prefix = options.prefix ?? '';
+      const limit = options.limit ?? Number.POSITIVE_INFINITY;
+      const from = options.after !== undefined && options.after >= prefix ? { gt: META_FIRST + options.after } : { gte: META_FIRST + prefix };
+      const listed: DocumentInfo[] = [];
+      for await (const [key, value] of this.db.iterator({ ...from, lt: META_END })) {
+        const name = key.slice(META_FIRST.length);
+        if (!name.startsWith(prefix) || listed.length >= limit) break;
         const meta = decodeMeta(value);
-        return { name: key.slice(META_FIRST.length), updatedAt: meta.updatedAt, size: meta.stateBytes + meta.logBytes };
-      });
+        if (meta.deletedAt === null) listed.push({ name, updatedAt: meta.updatedAt, size: meta.stateBytes + meta.logBytes });
+      }
+      return listed;
     });
   }
 

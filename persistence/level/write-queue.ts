@@ -145,7 +145,8 @@ export class WriteQueue {
       const updatedAt = Date.now();
       for (const [name, { bytes, count }] of task.added) {
         const meta = metas.get(name) ?? EMPTY_META;
-        const next = { ...meta, updatedAt, logBytes: meta.logBytes + bytes, logLength: meta.logLength + count };
+        // An append after a deletion creates the document again: the mark goes.
+        const next = { ...meta, updatedAt, logBytes: meta.logBytes + bytes, logLength: meta.logLength + count, deletedAt: null };
         metas.set(name, next);
         batch.put(metaKey(name), encodeMeta(next));
       }
@@ -293,6 +294,7 @@ export class WriteQueue {
       logBytes: kept.reduce((sum, update) => sum + update.byteLength, 0),
       logLength: kept.length,
       statePosition: upTo,
+      deletedAt: null,
     };
     await this.writeChained((batch) => {
       batch.put(stateKey(name), state);
@@ -302,14 +304,19 @@ export class WriteQueue {
     await this.db.clear({ gt: logFirst(name), lte: logKey(name, upTo) });
   }
 
+  /** Removes the document's state and log, and leaves its metadata saying when it was deleted (see `DocumentStore.delete`). */
   private async writeDeletion(name: string): Promise<void> {
     const keys = await this.db.keys({ gt: logFirst(name), lt: logEnd(name) }).all();
+    const deletedAt = Date.now();
+    // Its state position is past every position the document had: a compaction made before the
+    // deletion, finishing after it, is a no-op rather than the document's return.
+    const mark: DocumentMeta = { ...EMPTY_META, updatedAt: deletedAt, deletedAt, statePosition: this.indexedSeq };
     await this.writeChained((batch) => {
       for (const key of keys) batch.del(key);
       batch.del(stateKey(name));
-      batch.del(metaKey(name));
+      batch.put(metaKey(name), encodeMeta(mark));
     }, this.fsync);
-    this.metas.delete(name);
+    this.metas.set(name, mark);
   }
 
   /**

@@ -66,7 +66,7 @@ describe('LevelDocumentStore', () => {
 
   it('gives an empty document for a name never written', async () => {
     const store = await open();
-    expect(await store.load('nothing')).toEqual({ state: null, updates: [], head: 0 });
+    expect(await store.load('nothing')).toEqual({ state: null, updates: [], head: 0, deletedAt: null });
     expect(await store.logLength('nothing')).toBe(0);
   });
 
@@ -276,16 +276,16 @@ describe('LevelDocumentStore', () => {
     }
 
     await store.delete('a');
-    await store.delete('never-written'); // does nothing
+    await store.delete('never-written'); // marks it deleted, lists nothing
     expect((await store.list()).map((info) => info.name)).toEqual(['ab', 'b', 'c']);
-    expect(await store.load('a')).toEqual({ state: null, updates: [], head: 0 });
+    expect(await store.load('a')).toEqual({ state: null, updates: [], deletedAt: expect.any(Number), head: expect.any(Number) });
     expect(await store.logLength('a')).toBe(0);
     expect(textOf(null, (await store.load('ab')).updates)).toBe('text of ab');
 
     await store.delete('c');
     store = await reopen(store);
     expect((await store.list()).map((info) => info.name)).toEqual(['ab', 'b']);
-    expect(await store.load('c')).toEqual({ state: null, updates: [], head: 0 });
+    expect(await store.load('c')).toEqual({ state: null, updates: [], head: 0, deletedAt: expect.any(Number) });
   });
 
   it('deletes after the appends made before the call, and keeps the appends made after', async () => {

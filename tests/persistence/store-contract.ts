@@ -58,7 +58,7 @@ export function describeStoreContract(title: string, fresh: () => Promise<Storag
 
     it('keeps each document to its appends, in order, with increasing positions, through a reopen', async () => {
       let store = await openStore();
-      expect(await store.load('a')).toEqual({ state: null, updates: [], head: 0 });
+      expect(await store.load('a')).toEqual({ state: null, updates: [], head: 0, deletedAt: null });
       const names = ['a', 'ab', 'a/b', 'é'];
       const editors = names.map(() => new Editor());
       const positions = new Map<string, number[]>(names.map((name) => [name, []]));
@@ -143,21 +143,45 @@ export function describeStoreContract(title: string, fresh: () => Promise<Storag
       await expect(store.compact('doc', editor.state(), head + 1_000_000)).rejects.toBeInstanceOf(RangeError);
     });
 
-    it('deletes a document entirely; appends after it create it again, at later positions', async () => {
-      const store = await openStore();
+    it('deletes a document entirely and marks it deleted, through a reopen; appends after it create it again, at later positions', async () => {
+      let store = await openStore();
       const editor = new Editor();
       const gone = await appendAll(store, 'doc', editor.type('gone'));
       await store.compact('doc', editor.state(), gone);
       await appendAll(store, 'other', new Editor().type('stays'));
+      const before = Date.now();
       await store.delete('doc');
       await store.delete('never-written');
-      expect(await store.load('doc')).toEqual({ state: null, updates: [], head: 0 });
+      expect(await store.load('doc')).toMatchObject({ state: null, updates: [], deletedAt: expect.any(Number) });
+      expect((await store.load('doc')).head).toBeGreaterThanOrEqual(gone);
+      // A compaction made before the deletion and finishing after it does not bring the document back.
+      await store.compact('doc', editor.state(), gone);
+      expect(await store.load('doc')).toMatchObject({ state: null, updates: [], deletedAt: expect.any(Number) });
+      expect((await store.load('doc')).deletedAt).toBeGreaterThanOrEqual(before);
       expect(await store.logLength('doc')).toBe(0);
+      expect((await store.list()).map((info) => info.name)).toEqual(['other']);
+      store = await reopen(store);
+      expect((await store.load('doc')).deletedAt).toBeGreaterThanOrEqual(before);
       expect((await store.list()).map((info) => info.name)).toEqual(['other']);
       const again = new Editor().type('new');
       const position = await appendAll(store, 'doc', again);
       expect(position).toBeGreaterThan(gone);
-      expect((await store.load('doc')).updates).toEqual(again);
+      const stored = await store.load('doc');
+      expect(stored.updates).toEqual(again);
+      expect(stored.deletedAt).toBeNull();
+      expect((await store.list()).map((info) => info.name)).toEqual(['doc', 'other']);
+    });
+
+    it('lists by prefix, and in pages after a name', async () => {
+      const store = await openStore();
+      for (const name of ['team/a', 'team/b', 'team/c', 'teams', 'other', 'team/gone']) await appendAll(store, name, new Editor().type(name));
+      await store.delete('team/gone');
+      const names = async (options: Parameters<typeof store.list>[0]) => (await store.list(options)).map((info) => info.name);
+      expect(await names({ prefix: 'team/' })).toEqual(['team/a', 'team/b', 'team/c']);
+      expect(await names({ prefix: 'team/', limit: 2 })).toEqual(['team/a', 'team/b']);
+      expect(await names({ prefix: 'team/', after: 'team/b' })).toEqual(['team/c']);
+      expect(await names({ after: 'team/c', limit: 1 })).toEqual(['teams']);
+      expect(await names({ prefix: 'nothing' })).toEqual([]);
     });
 
     it('lists documents in code point order with their size and time of last write', async () => {
