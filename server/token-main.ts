@@ -61,12 +61,14 @@ const program = new Command('collab-server-token')
   .addOption(
     new Option('--sub <id>', `user id (at most ${MAX_SUB_LENGTH} characters), shown as the connection's identity in the server's logs`).argParser(subject),
   )
+  .addOption(new Option('--admin', 'also allow deleting the documents --doc covers and restoring their versions (needs --mode rw)'))
   .addOption(
     new Option('--secret <secret>', `the server's auth secret (at least ${MIN_SECRET_BYTES} bytes)`).env('AUTH_SECRET').makeOptionMandatory().argParser(secret),
   )
   .showHelpAfterError()
   .parse();
 
-const options = program.opts<{ doc: string; mode: 'rw' | 'ro'; ttl: number; sub?: string; secret: Uint8Array }>();
-const token = await mintToken(options.secret, { doc: options.doc, mode: options.mode, sub: options.sub }, options.ttl);
+const options = program.opts<{ doc: string; mode: 'rw' | 'ro'; ttl: number; sub?: string; admin?: true; secret: Uint8Array }>();
+if (options.admin && options.mode !== 'rw') program.error('error: --admin needs --mode rw: deleting and restoring are writes');
+const token = await mintToken(options.secret, { doc: options.doc, mode: options.mode, sub: options.sub, admin: options.admin }, options.ttl);
 process.stdout.write(`${token}\n`);

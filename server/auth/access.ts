@@ -16,10 +16,12 @@ export interface Grant {
   readonly identity: string | null;
   /** When the token expires, in ms since the epoch; null when the server is open. */
   readonly expiresAt: number | null;
+  /** Deleting and restoring the documents it covers is allowed too. */
+  readonly admin: boolean;
 }
 
-/** What every request may do on a server without `--auth-secret`. */
-export const OPEN_GRANT: Grant = { doc: '*', mode: 'rw', identity: null, expiresAt: null };
+/** What every request may do on a server without `--auth-secret`: everything. */
+export const OPEN_GRANT: Grant = { doc: '*', mode: 'rw', identity: null, expiresAt: null, admin: true };
 
 /** Turns a request's token into its grant, with the server's secret (or none: everything is open). */
 export class Access {
@@ -44,7 +46,7 @@ export class Access {
     if (!token) throw new HttpError(401, 'token-missing', 'a token is needed: pass it as the "token" query parameter');
     try {
       const claims = await verifyToken(token, this.key);
-      return { doc: claims.doc, mode: claims.mode, identity: claims.sub ?? null, expiresAt: claims.exp * 1000 };
+      return { doc: claims.doc, mode: claims.mode, identity: claims.sub ?? null, expiresAt: claims.exp * 1000, admin: claims.admin === true };
     } catch (error) {
       if (error instanceof TokenError) throw new HttpError(401, error.code, error.message);
       throw error;
@@ -68,6 +70,12 @@ export function authorize(grant: Grant, name: string, need: AccessMode): void {
   if (need === 'rw' && grant.mode !== 'rw') {
     throw new HttpError(403, 'wrong-mode', `the token grants read-only access to "${name}"`);
   }
+}
+
+/** Refuses with `HttpError(403)` unless `grant` covers `name` as an administrator (`admin: true`). */
+export function authorizeAdmin(grant: Grant, name: string): void {
+  authorize(grant, name, 'rw');
+  if (!grant.admin) throw new HttpError(403, 'not-admin', `deleting or restoring "${name}" needs a token with "admin": true`);
 }
 
 /**

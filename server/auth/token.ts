@@ -7,6 +7,7 @@
  * - `mode` `rw` (read and write) or `ro` (read only).
  * - `exp`  expiry, seconds since the epoch. Required: a token that never expires cannot be revoked.
  * - `sub`  optional; the user's id, shown in logs as the connection's identity.
+ * - `admin` optional; `true` also allows deleting and restoring the documents the token covers.
  *
  * Only HS256 is accepted. A token signed with any other algorithm is refused before its signature
  * is looked at, so neither `alg: none` nor an RS256/ES256 token (the "algorithm confusion" that
@@ -41,6 +42,8 @@ export interface TokenClaims {
   /** Expiry, seconds since the epoch. */
   readonly exp: number;
   readonly sub?: string;
+  /** Also allows deleting and restoring the documents `doc` covers. */
+  readonly admin?: boolean;
 }
 
 /** Why a token was refused. */
@@ -79,12 +82,17 @@ export async function verifyToken(token: string, key: Uint8Array): Promise<Token
 }
 
 /** Signs a token for `doc` in `mode`, valid for `ttlSeconds`. */
-export async function mintToken(key: Uint8Array, claims: { doc: string; mode: AccessMode; sub?: string | undefined }, ttlSeconds: number): Promise<string> {
+export async function mintToken(
+  key: Uint8Array,
+  claims: { doc: string; mode: AccessMode; sub?: string | undefined; admin?: boolean | undefined },
+  ttlSeconds: number,
+): Promise<string> {
   checkDocClaim(claims.doc);
   const { SignJWT } = await loadJose();
   const now = Math.floor(Date.now() / 1000);
   const payload: JWTPayload = { doc: claims.doc, mode: claims.mode };
   if (claims.sub !== undefined) payload.sub = claims.sub;
+  if (claims.admin === true) payload['admin'] = true;
   return new SignJWT(payload)
     .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: 'JWT' })
     .setIssuedAt(now)
@@ -104,14 +112,15 @@ export function parseTtl(text: string): number {
 }
 
 function claimsFrom(payload: JWTPayload): TokenClaims {
-  const { doc, mode, exp, sub } = payload;
+  const { doc, mode, exp, sub, admin } = payload;
   if (typeof doc !== 'string') throw invalid('its "doc" claim is missing or not a string');
   checkDocClaim(doc);
   if (mode !== 'rw' && mode !== 'ro') throw invalid('its "mode" claim must be "rw" or "ro"');
   if (sub !== undefined && (typeof sub !== 'string' || sub.length > MAX_SUB_LENGTH)) {
     throw invalid(`its "sub" claim must be a string of at most ${MAX_SUB_LENGTH} characters`);
   }
-  return sub === undefined ? { doc, mode, exp: exp! } : { doc, mode, exp: exp!, sub };
+  if (admin !== undefined && typeof admin !== 'boolean') throw invalid('its "admin" claim must be true or false');
+  return { doc, mode, exp: exp!, ...(sub === undefined ? {} : { sub }), ...(admin === true ? { admin } : {}) };
 }
 
 /** A name, or a prefix with a single `*` at its end; the server checks names, this only shapes. */

@@ -3,11 +3,11 @@
  * have, where a request's token is read from, and how lifetimes are written.
  */
 import { describe, expect, it } from 'vitest';
-import { authorize, covers, OPEN_GRANT, requestToken, type Grant } from '../../server/auth/access.js';
+import { authorize, authorizeAdmin, covers, OPEN_GRANT, requestToken, type Grant } from '../../server/auth/access.js';
 import { parseTtl } from '../../server/auth/token.js';
 import { HttpError } from '../../server/errors.js';
 
-const grant = (doc: string, mode: 'rw' | 'ro' = 'rw'): Grant => ({ doc, mode, identity: null, expiresAt: null });
+const grant = (doc: string, mode: 'rw' | 'ro' = 'rw', admin = false): Grant => ({ doc, mode, identity: null, expiresAt: null, admin });
 
 describe('grants', () => {
   it('cover a name exactly, or every name with a prefix', () => {
@@ -33,6 +33,11 @@ describe('grants', () => {
     };
     expect(refusal(() => authorize(grant('a', 'ro'), 'a', 'rw'))).toEqual([403, 'wrong-mode']);
     expect(refusal(() => authorize(grant('a'), 'b', 'ro'))).toEqual([403, 'wrong-document']);
+    // Deleting and restoring need the admin claim, on a token covering the document.
+    expect(() => authorizeAdmin(grant('team/*', 'rw', true), 'team/a')).not.toThrow();
+    expect(refusal(() => authorizeAdmin(grant('team/*', 'rw'), 'team/a'))).toEqual([403, 'not-admin']);
+    expect(refusal(() => authorizeAdmin(grant('team/*', 'rw', true), 'other'))).toEqual([403, 'wrong-document']);
+    expect(refusal(() => authorizeAdmin(grant('a', 'ro', true), 'a'))).toEqual([403, 'wrong-mode']);
   });
 
   it('read the token from a Bearer header first, else the query', () => {

@@ -31,6 +31,19 @@ describe('the token command', () => {
     expect(payload.exp! - before).toBeLessThanOrEqual(15 * 60 + 2);
   });
 
+  it('mints an admin token with --admin, and refuses it read-only', async () => {
+    const { payload } = await jwtVerify(await mint(['--doc', '*', '--mode', 'rw', '--admin']), new TextEncoder().encode(TEST_SECRET));
+    expect(payload).toMatchObject({ doc: '*', mode: 'rw', admin: true });
+    const plain = await jwtVerify(await mint(['--doc', '*', '--mode', 'rw']), new TextEncoder().encode(TEST_SECRET));
+    expect(plain.payload.admin).toBeUndefined();
+    const failure = await mint(['--doc', '*', '--admin']).then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toMatch(/--admin needs --mode rw/);
+  });
+
   it('mints read-only tokens for an hour unless told otherwise, and takes the secret as a flag', async () => {
     const { payload } = await jwtVerify(await mint(['--doc', 'notes', '--secret', TEST_SECRET], {}), new TextEncoder().encode(TEST_SECRET));
     expect(payload.mode).toBe('ro');

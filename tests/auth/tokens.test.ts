@@ -77,6 +77,7 @@ describe('tokens on WebSockets', () => {
       { doc: 'tokens/x', mode: 'admin', exp: now() + 60 },
       { mode: 'rw', exp: now() + 60 },
       { doc: 'to*ens/*', mode: 'rw', exp: now() + 60 },
+      { doc: 'tokens/x', mode: 'rw', admin: 'yes', exp: now() + 60 },
     ];
     for (const claims of cases) {
       const [status, body] = await refusal('tokens/x', await sign(claims));

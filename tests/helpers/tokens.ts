@@ -11,8 +11,8 @@ export const TEST_SECRET = 'a-test-secret-that-is-long-enough-for-hs256!';
 export const authArgs = ['--auth-secret', TEST_SECRET];
 
 /** A token for `doc` (a name or a prefix ending in `*`) in `mode`, valid for `ttlSeconds`. */
-export function token(doc: string, mode: AccessMode = 'rw', options: { ttlSeconds?: number; sub?: string } = {}): Promise<string> {
-  return mintToken(secretKey(TEST_SECRET), { doc, mode, sub: options.sub }, options.ttlSeconds ?? 3600);
+export function token(doc: string, mode: AccessMode = 'rw', options: { ttlSeconds?: number; sub?: string; admin?: boolean } = {}): Promise<string> {
+  return mintToken(secretKey(TEST_SECRET), { doc, mode, sub: options.sub, admin: options.admin }, options.ttlSeconds ?? 3600);
 }
 
 /** `url` with `params` added to its query. */
