@@ -8,6 +8,7 @@
  * several processes share one store. The engine knows a store only through this interface, and
  * every store passes the same contract suite (`tests/persistence/store-contract.ts`).
  */
+import type { VersionStore } from './versions.js';
 
 /**
  * A position in a document's log. Positions of one document increase with each append (a store
@@ -84,8 +85,11 @@ export class StoreOpenError extends Error {
   override readonly name = 'StoreOpenError';
 }
 
-/** A durable store of documents (see the top of this file); every implementation passes the contract suite. */
-export interface DocumentStore {
+/**
+ * A durable store of documents (see the top of this file), and of their versions (`versions.ts`);
+ * every implementation passes the contract suite.
+ */
+export interface DocumentStore extends VersionStore {
   /**
    * Reads a document. A name never written gives `{ state: null, updates: [], head: 0, deletedAt:
    * null }`. The result reflects every append whose promise has resolved.
@@ -145,7 +149,7 @@ export interface DocumentStore {
   list(options?: ListOptions): Promise<DocumentInfo[]>;
 
   /**
-   * Removes a document's state and log, and marks it deleted (`load`'s `deletedAt`), so that its
+   * Removes a document's state, log and versions, and marks it deleted (`load`'s `deletedAt`), so that its
    * deletion outlives a restart. An append after the call creates it again and clears the mark, at
    * positions after every one it had. Deleting an unknown name marks it too.
    */

@@ -6,6 +6,8 @@
  *   `u\0<name>\0<seq>`    one logged update; `seq` (its position) is 16 lowercase hex digits, so key order is log order
  *   `m\0<name>`           the document's metadata (JSON, `DocumentMeta`)
  *   `seq`                 the last sequence number written, store-wide (hex)
+ *   `w\0<name>\0<id>`     what is known of one version (JSON, `VersionInfo`)
+ *   `v\0<name>\0<id>`     one version's data
  * A document's log is the range (`u\0<name>\0`, `u\0<name>\u0001`): a name that extends another,
  * `ab` after `a`, sorts after the bound because its next byte is above U+0001.
  *
@@ -13,6 +15,7 @@
  */
 
 import type { ClassicLevel } from 'classic-level';
+import type { VersionInfo } from '../versions.js';
 
 /** The database as the store uses it: UTF-8 keys, `Uint8Array` values. */
 export type LevelDatabase = ClassicLevel<string, Uint8Array>;
@@ -60,6 +63,16 @@ export const logKey = (name: string, seq: number): string => logFirst(name) + se
 /** The sequence number (position) in a log key. */
 export const seqOfLogKey = (key: string): number => Number.parseInt(key.slice(-16), 16);
 
+/** The range of a document's version records (`VersionInfo`): `gt` first, `lt` end. */
+export const versionInfoFirst = (name: string): string => `w\u0000${name}\u0000`;
+export const versionInfoEnd = (name: string): string => `w\u0000${name}\u0001`;
+/** The range of a document's version data. */
+export const versionDataFirst = (name: string): string => `v\u0000${name}\u0000`;
+export const versionDataEnd = (name: string): string => `v\u0000${name}\u0001`;
+/** The keys of one version's record and data. */
+export const versionInfoKey = (name: string, id: string): string => versionInfoFirst(name) + id;
+export const versionDataKey = (name: string, id: string): string => versionDataFirst(name) + id;
+
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /**
@@ -96,6 +109,22 @@ export function decodeSeq(bytes: Uint8Array): number {
 export async function readIndexedSeq(db: LevelDatabase): Promise<number> {
   const stored = await db.get(SEQ_KEY);
   return stored === undefined ? 0 : decodeSeq(stored);
+}
+
+/** A version's record as stored (JSON). */
+export function encodeVersionInfo(info: VersionInfo): Uint8Array {
+  const { id, takenAt, kind, label, authors, position, size, base } = info;
+  return textEncoder.encode(JSON.stringify({ id, takenAt, kind, label, authors, position, size, base }));
+}
+
+/** Throws if the record is not a version record. */
+export function decodeVersionInfo(bytes: Uint8Array): VersionInfo {
+  const value: unknown = JSON.parse(textDecoder.decode(bytes));
+  const record = value as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null || typeof record['id'] !== 'string' || typeof record['position'] !== 'number') {
+    throw new Error('Corrupt store: a version record is not one');
+  }
+  return value as VersionInfo;
 }
 
 /** Metadata as stored (JSON). */

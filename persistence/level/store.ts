@@ -32,13 +32,30 @@ import {
   type Written,
 } from '../document-store.js';
 import { type AppendGroup, GroupCommit } from '../group-commit.js';
+import { checkVersionId, type VersionChanges, type VersionInfo, type VersionRecord } from '../versions.js';
 import { canPass, reasonOf } from './io-errors.js';
 import type { Journal, JournalRecord } from './journal.js';
-import { checkName, decodeMeta, encodeSeq, LOG_END, LOG_FIRST, type LevelDatabase, META_END, META_FIRST, readIndexedSeq, SEQ_KEY } from './keys.js';
+import {
+  checkName,
+  decodeMeta,
+  decodeVersionInfo,
+  encodeSeq,
+  LOG_END,
+  LOG_FIRST,
+  type LevelDatabase,
+  META_END,
+  META_FIRST,
+  readIndexedSeq,
+  SEQ_KEY,
+  versionDataKey,
+  versionInfoEnd,
+  versionInfoFirst,
+  versionInfoKey,
+} from './keys.js';
 import { readDocument, readLogSince } from './reads.js';
 import { MetaCache } from './meta-cache.js';
 import { type JournalRecovery, type LevelStoreOptions, openJournaled } from './open.js';
-import { type WriteTask, WriteQueue } from './write-queue.js';
+import { type DocumentTask, type WriteTask, WriteQueue } from './write-queue.js';
 
 export type { LevelDatabase } from './keys.js';
 export type { JournalRecovery, LevelStoreOptions } from './open.js';
@@ -168,6 +185,40 @@ export class LevelDocumentStore implements DocumentStore {
     return attempt(() => {
       this.checkWrite(name, new Uint8Array());
       return this.enqueue({ kind: 'delete', name, done: handledDeferred() });
+    });
+  }
+
+  /** Queued after every write already made (see `VersionStore.writeVersions`). */
+  writeVersions(name: string, changes: VersionChanges): Promise<void> {
+    return attempt(() => {
+      this.checkWrite(name, new Uint8Array());
+      for (const record of changes.put ?? []) {
+        checkVersionId(record.id);
+        if (!(record.data instanceof Uint8Array)) throw new TypeError("A version's data must be a Uint8Array");
+      }
+      for (const id of changes.remove ?? []) checkVersionId(id);
+      return this.enqueue({ kind: 'versions', name, changes, done: handledDeferred() });
+    });
+  }
+
+  /** Also waits for the queued writes to this document (see `VersionStore.listVersions`). */
+  listVersions(name: string): Promise<VersionInfo[]> {
+    return this.read(async () => {
+      checkName(name);
+      await this.writtenTo(name);
+      const records = await this.db.values({ gt: versionInfoFirst(name), lt: versionInfoEnd(name) }).all();
+      return records.map(decodeVersionInfo);
+    });
+  }
+
+  readVersion(name: string, id: string): Promise<VersionRecord | null> {
+    return this.read(async () => {
+      checkName(name);
+      checkVersionId(id);
+      await this.writtenTo(name);
+      const [info, data] = await this.db.getMany([versionInfoKey(name, id), versionDataKey(name, id)]);
+      if (info === undefined || data === undefined) return null;
+      return { ...decodeVersionInfo(info), data: new Uint8Array(data) };
     });
   }
 
@@ -385,7 +436,7 @@ export class LevelDocumentStore implements DocumentStore {
     return tasks;
   }
 
-  private enqueue(task: WriteTask & { kind: 'compact' | 'delete' }): Promise<void> {
+  private enqueue(task: DocumentTask): Promise<void> {
     this.groups.seal();
     this.writer.enqueue(task);
     this.lastWrite.set(task.name, task);

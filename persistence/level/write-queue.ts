@@ -9,7 +9,27 @@
 import { StoreWriteError } from '../document-store.js';
 import { type Deferred, handledDeferred } from '../deferred.js';
 import type { Journal, JournalRecord } from './journal.js';
-import { type DocumentMeta, EMPTY_META, type LevelDatabase, encodeMeta, encodeSeq, logEnd, logFirst, logKey, metaKey, SEQ_KEY, stateKey } from './keys.js';
+import type { VersionChanges } from '../versions.js';
+import {
+  type DocumentMeta,
+  EMPTY_META,
+  encodeMeta,
+  encodeSeq,
+  encodeVersionInfo,
+  type LevelDatabase,
+  logEnd,
+  logFirst,
+  logKey,
+  metaKey,
+  SEQ_KEY,
+  stateKey,
+  versionDataEnd,
+  versionDataFirst,
+  versionDataKey,
+  versionInfoEnd,
+  versionInfoFirst,
+  versionInfoKey,
+} from './keys.js';
 import type { MetaCache } from './meta-cache.js';
 
 /**
@@ -35,11 +55,14 @@ export interface IndexTask {
   failure: unknown;
 }
 
-/** What the writer runs: an index batch, a compaction or a deletion. */
-export type WriteTask =
-  | IndexTask
+/** What the writer runs: an index batch, a compaction, a deletion or a change of versions. */
+export type WriteTask = IndexTask | DocumentTask;
+
+/** A write task of one document: queued behind every write before it. */
+export type DocumentTask =
   | { readonly kind: 'compact'; readonly name: string; readonly state: Uint8Array; readonly upTo: number; readonly done: Deferred }
-  | { readonly kind: 'delete'; readonly name: string; readonly done: Deferred };
+  | { readonly kind: 'delete'; readonly name: string; readonly done: Deferred }
+  | { readonly kind: 'versions'; readonly name: string; readonly changes: VersionChanges; readonly done: Deferred };
 
 /** A chained batch of the store's database. */
 type ChainedBatch = ReturnType<LevelDatabase['batch']>;
@@ -115,8 +138,8 @@ export class WriteQueue {
     return task;
   }
 
-  /** Queues a compaction or a deletion behind every write queued before it. */
-  enqueue(task: WriteTask & { kind: 'compact' | 'delete' }): void {
+  /** Queues a compaction, a deletion or a change of versions behind every write queued before it. */
+  enqueue(task: DocumentTask): void {
     this.queue.push(task);
     this.scheduleDrain();
   }
@@ -261,7 +284,8 @@ export class WriteQueue {
         if (sync || !this.fsync) this.journal.release(last);
       } else {
         if (task.kind === 'compact') await this.writeCompaction(task.name, task.state, task.upTo);
-        else await this.writeDeletion(task.name);
+        else if (task.kind === 'delete') await this.writeDeletion(task.name);
+        else await this.writeVersions(task.name, task.changes);
       }
       task.done.resolve();
       if (task.kind === 'index') for (const done of task.joined) done.resolve();
@@ -304,9 +328,13 @@ export class WriteQueue {
     await this.db.clear({ gt: logFirst(name), lte: logKey(name, upTo) });
   }
 
-  /** Removes the document's state and log, and leaves its metadata saying when it was deleted (see `DocumentStore.delete`). */
+  /** Removes the document's state, log and versions, and leaves its metadata saying when it was deleted (see `DocumentStore.delete`). */
   private async writeDeletion(name: string): Promise<void> {
-    const keys = await this.db.keys({ gt: logFirst(name), lt: logEnd(name) }).all();
+    const keys = [
+      ...(await this.db.keys({ gt: logFirst(name), lt: logEnd(name) }).all()),
+      ...(await this.db.keys({ gt: versionInfoFirst(name), lt: versionInfoEnd(name) }).all()),
+      ...(await this.db.keys({ gt: versionDataFirst(name), lt: versionDataEnd(name) }).all()),
+    ];
     const deletedAt = Date.now();
     // Its state position is past every position the document had: a compaction made before the
     // deletion, finishing after it, is a no-op rather than the document's return.
@@ -317,6 +345,20 @@ export class WriteQueue {
       batch.put(metaKey(name), encodeMeta(mark));
     }, this.fsync);
     this.metas.set(name, mark);
+  }
+
+  /** Writes and removes version records in one atomic batch (see `VersionStore.writeVersions`). */
+  private async writeVersions(name: string, { put = [], remove = [] }: VersionChanges): Promise<void> {
+    await this.writeChained((batch) => {
+      for (const id of remove) {
+        batch.del(versionInfoKey(name, id));
+        batch.del(versionDataKey(name, id));
+      }
+      for (const record of put) {
+        batch.put(versionInfoKey(name, record.id), encodeVersionInfo(record));
+        batch.put(versionDataKey(name, record.id), record.data);
+      }
+    }, this.fsync);
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The contract every `DocumentStore` keeps, as one suite run against each store: ordering and
  * positions, durability once an append resolves (across `kill -9`), compaction at a boundary,
- * what a crash leaves, deletion and listing, an outage that passes. `describeStoreContract` is called by each store's
+ * what a crash leaves, deletion and listing, versions, an outage that passes. `describeStoreContract` is called by each store's
  * own test file with a way to open that store on fresh storage.
  */
 import { spawn } from 'node:child_process';
@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import * as prng from 'lib0/prng';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DocumentStore, StoreUnavailableError, StoreWriteError } from '../../persistence/document-store.js';
+import type { VersionInfo, VersionRecord } from '../../persistence/versions.js';
 import { appendAll, Editor, nextTurn, textOf } from './helpers.js';
 
 /** Fresh, empty storage for one test. */
@@ -199,6 +200,47 @@ export function describeStoreContract(title: string, fresh: () => Promise<Storag
         expect(info.updatedAt).toBeGreaterThan(Date.now() - 60_000);
         expect(info.updatedAt).toBeLessThanOrEqual(Date.now());
       }
+    });
+
+    it('keeps versions as written, per document, changed atomically, through a reopen; deleting the document removes them', async () => {
+      let store = await openStore();
+      const version = (id: string, base: string | null, bytes: number[]): VersionRecord => ({
+        id,
+        takenAt: 1_700_000_000_000 + bytes.length,
+        kind: base === null ? 'named' : 'auto',
+        label: base === null ? `label ${id}` : null,
+        authors: ['ada', 'grace'],
+        position: bytes.length,
+        size: 10 * bytes.length,
+        base,
+        data: Uint8Array.from(bytes),
+      });
+      const info = ({ data: _, ...rest }: VersionRecord): VersionInfo => rest;
+      const [a, b, c] = [version('0001', null, [1, 2, 3]), version('0002', '0001', [4]), version('0003', '0002', [5, 6])];
+      await store.writeVersions('doc', { put: [b, a] });
+      await store.writeVersions('doc', { put: [c] });
+      await store.writeVersions('doc-2', { put: [version('0001', null, [9])] });
+      expect(await store.listVersions('doc')).toEqual([info(a), info(b), info(c)]);
+      expect(await store.readVersion('doc', '0002')).toEqual(b);
+      expect(await store.readVersion('doc', '0009')).toBeNull();
+      expect(await store.listVersions('never-written')).toEqual([]);
+      await expect(store.readVersion('doc', '../x')).rejects.toBeInstanceOf(RangeError);
+      // One call replaces a record and removes another, all or nothing.
+      const folded = { ...c, base: '0001', data: Uint8Array.of(4, 5, 6) };
+      await store.writeVersions('doc', { put: [folded], remove: ['0002', 'unknown'] });
+      store = await reopen(store);
+      expect(await store.listVersions('doc')).toEqual([info(a), info(folded)]);
+      expect(await store.readVersion('doc', '0003')).toEqual(folded);
+      expect(await store.readVersion('doc', '0002')).toBeNull();
+      // They are not in the document's log, and compaction leaves them alone.
+      const editor = new Editor();
+      const head = await appendAll(store, 'doc', editor.type('text'));
+      await store.compact('doc', editor.state(), head);
+      expect((await store.listVersions('doc')).length).toBe(2);
+      await store.delete('doc');
+      expect(await store.listVersions('doc')).toEqual([]);
+      expect(await store.readVersion('doc', '0001')).toBeNull();
+      expect((await store.listVersions('doc-2')).map((v) => v.id)).toEqual(['0001']);
     });
 
     it('refuses a name with U+0000 with RangeError, and every call once closed', async () => {
