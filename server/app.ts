@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerOptions } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DocumentStore } from '../persistence/document-store.js';
 import { Access } from './auth/access.js';
@@ -13,6 +14,7 @@ import type { ServerConfig } from './config.js';
 import { HttpError } from './errors.js';
 import { AddressLimit } from './http/address-limit.js';
 import { checkAccess, createUpgradeCheck, WS_PREFIX } from './http/admission.js';
+import { ProxyTrust } from './http/client-address.js';
 import { editorRoutes } from './http/editor.js';
 import { apiRoutes } from './http/routes.js';
 import { checkHost } from './http/host.js';
@@ -23,12 +25,17 @@ import { ServerWebSocket } from './websocket/websocket.js';
 import type { Logger } from './logger.js';
 import { type DocumentBus, LocalBus } from './sync/bus.js';
 import { SyncEngine } from './sync/engine.js';
+import type { Certificate } from './tls.js';
 
 /** A server built by `createCollabServer`: the HTTP server, the app and the engine behind it. */
 export interface CollabServer {
   readonly app: Hono;
   readonly engine: SyncEngine;
   readonly httpServer: Server;
+  /** Whether it speaks HTTPS and `wss://` (it was given a certificate). */
+  readonly tls: boolean;
+  /** Presents `certificate` to new TLS handshakes from now on; open connections keep theirs. Throws without TLS. */
+  setCertificate(certificate: Certificate): void;
   /** Starts listening; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
   /**
@@ -42,6 +49,8 @@ export interface CollabServer {
 export interface ServerParts {
   /** Where other instances' stored updates and presence come from; by default none (`LocalBus`). */
   readonly bus?: DocumentBus;
+  /** A certificate (read and checked by `readCertificate`): the server then speaks HTTPS and `wss://`. Default: plain HTTP. */
+  readonly tls?: Certificate;
 }
 
 /** Builds a server on `store` (which its owner opens and closes); it listens once `listen` is called. */
@@ -79,18 +88,35 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     throw new HttpError(426, 'upgrade-required', 'this endpoint takes WebSocket connections (y-websocket protocol)');
   });
 
-  const httpServer = createAdaptorServer({
-    fetch: app.fetch,
-    // Request headers must come within the handshake timeout, checked a few times a second; a
-    // socket that sends nothing goes then too.
-    serverOptions: {
-      headersTimeout: config.handshakeTimeoutMs,
-      requestTimeout: Math.max(config.handshakeTimeoutMs, 300_000),
-      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.handshakeTimeoutMs / 4))),
-    },
-  }) as Server;
+  // Request headers must come within the handshake timeout, checked a few times a second; a
+  // socket that sends nothing goes then too, as does one that does not finish its TLS handshake.
+  const serverOptions: ServerOptions = {
+    headersTimeout: config.handshakeTimeoutMs,
+    requestTimeout: Math.max(config.handshakeTimeoutMs, 300_000),
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.handshakeTimeoutMs / 4))),
+  };
+  const tls = options.tls;
+  const httpServer = (
+    tls === undefined
+      ? createAdaptorServer({ fetch: app.fetch, serverOptions })
+      : createAdaptorServer({
+          fetch: app.fetch,
+          createServer: createHttpsServer,
+          serverOptions: { ...serverOptions, cert: tls.cert, key: tls.key, handshakeTimeout: config.handshakeTimeoutMs },
+        })
+  ) as Server;
   limitSockets(httpServer, config, logger);
-  const addresses = new AddressLimit(config.maxConnectionsPerAddress);
+  const proxies = new ProxyTrust(config.trustProxy, config.proxyHeader);
+  const addresses = new AddressLimit(config.maxConnectionsPerAddress, {
+    exempt: (address) => proxies.trusts(address),
+    // Before its TLS handshake a socket cannot be told why in HTTP: it is closed.
+    ...(tls === undefined ? {} : { refuse: (socket: Socket) => socket.destroy() }),
+  });
+  if (tls !== undefined) {
+    httpServer.on('tlsClientError', (error: Error, socket: Socket) =>
+      logger.debug({ address: socket.remoteAddress, reason: error.message }, 'a TLS handshake failed'),
+    );
+  }
   // Counted before Node's HTTP handling sees the socket, so a refused one is never parsed.
   httpServer.prependListener('connection', (socket: Socket) => addresses.accept(socket));
   // What every WebSocket may send, and what unfinished input all of them together may hold.
@@ -105,7 +131,7 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     }),
   };
   installUpgradeGate(httpServer, {
-    check: createUpgradeCheck(config, access, engine.rooms, addresses),
+    check: createUpgradeCheck(config, access, engine.rooms, addresses, proxies),
     compression: config.compression,
     timeoutMs: config.handshakeTimeoutMs,
     accept: (tcp, head, { ticket, releaseHold }, deflate) => {
@@ -116,7 +142,7 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     // The path without its query, which may hold a token.
     onRefused: (request, refusal) =>
       logger.debug(
-        { address: request.socket.remoteAddress, path: (request.url ?? '').split('?')[0], status: refusal.status, error: refusal.code },
+        { address: proxies.clientAddress(request), path: (request.url ?? '').split('?')[0], status: refusal.status, error: refusal.code },
         `refused an upgrade: ${refusal.message}`,
       ),
   });
@@ -125,6 +151,11 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     app,
     engine,
     httpServer,
+    tls: tls !== undefined,
+    setCertificate(certificate) {
+      if (tls === undefined) throw new Error('this server was started without TLS: it has no certificate to replace');
+      (httpServer as HttpsServer).setSecureContext({ cert: certificate.cert, key: certificate.key });
+    },
     listen: () =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);

@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MIN_SECRET_BYTES } from './auth/token.js';
 import { DEFAULT_CONFIG, MAX_TIMER_MS, type ServerConfig } from './config.js';
+import { parseTrustedProxy } from './http/client-address.js';
 import { hostname } from './http/host.js';
 
 /**
@@ -83,6 +84,26 @@ function hosts(value: string): string[] {
     const name = hostname(entry);
     return name !== null && name === entry.toLowerCase().replace(/\.$/, '') ? name : null;
   });
+}
+
+/**
+ * A comma-separated list of IP addresses, CIDR ranges or `loopback`, as canonical ranges. No `*`:
+ * a client of an address trusted as a proxy can choose the address it is counted for.
+ */
+function trustedProxies(value: string): string[] {
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  const ranges = entries.flatMap((entry) => {
+    const parsed = parseTrustedProxy(entry);
+    if (parsed === null) {
+      throw new InvalidArgumentError(`expected IP addresses or CIDR ranges such as 10.0.0.0/8 or fd00::/8, or loopback, got "${entry}"`);
+    }
+    return parsed;
+  });
+  if (ranges.length === 0) throw new InvalidArgumentError(`expected IP addresses or CIDR ranges such as 10.0.0.0/8 or fd00::/8, or loopback, got "${value}"`);
+  return [...new Set(ranges)];
 }
 
 /**
@@ -179,6 +200,27 @@ export function createProgram(version: string): Command {
         .env('ALLOWED_HOSTS')
         .default(d.allowedHosts, 'localhost and IP addresses only')
         .argParser(hosts),
+    )
+    .addOption(
+      new Option('--tls-cert <file>', 'PEM certificate (followed by its chain) to serve HTTPS and wss:// with, besides --tls-key; SIGHUP reloads both').env(
+        'TLS_CERT',
+      ),
+    )
+    .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert, unencrypted').env('TLS_KEY'))
+    .addOption(
+      new Option(
+        '--trust-proxy <addresses>',
+        'comma-separated addresses or CIDR ranges of reverse proxies (or loopback) whose --proxy-header gives the client address for limits and logs; from anyone else it is ignored',
+      )
+        .env('TRUST_PROXY')
+        .default(d.trustProxy, 'none')
+        .argParser(trustedProxies),
+    )
+    .addOption(
+      new Option('--proxy-header <header>', 'the header the trusted proxies set the client address in: x-forwarded-for, or forwarded (RFC 7239)')
+        .env('PROXY_HEADER')
+        .default(d.proxyHeader)
+        .choices(['x-forwarded-for', 'forwarded']),
     )
     .addOption(
       new Option('--max-document-size <bytes>', 'largest size a document may grow to; an update past it is refused')
@@ -293,8 +335,11 @@ export function createProgram(version: string): Command {
 export function parseConfig(argv: readonly string[], version: string): ServerConfig {
   const program = createProgram(version).parse([...argv]);
   // commander names each value after its flag; the config says the unit.
-  const { unloadGrace, pingInterval, batchInterval, handshakeTimeout, messageTimeout, logFormat, authSecret, ...options } = program.opts<
-    Omit<ServerConfig, 'logFormat' | 'unloadGraceMs' | 'pingIntervalMs' | 'batchIntervalMs' | 'handshakeTimeoutMs' | 'messageTimeoutMs' | 'authSecret'> & {
+  const { unloadGrace, pingInterval, batchInterval, handshakeTimeout, messageTimeout, logFormat, authSecret, tlsCert, tlsKey, ...options } = program.opts<
+    Omit<
+      ServerConfig,
+      'logFormat' | 'unloadGraceMs' | 'pingIntervalMs' | 'batchIntervalMs' | 'handshakeTimeoutMs' | 'messageTimeoutMs' | 'authSecret' | 'tlsCert' | 'tlsKey'
+    > & {
       unloadGrace: number;
       pingInterval: number;
       batchInterval: number;
@@ -302,8 +347,15 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       messageTimeout: number;
       logFormat?: ServerConfig['logFormat'];
       authSecret?: string;
+      tlsCert?: string;
+      tlsKey?: string;
     }
   >();
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    program.error(
+      `error: ${tlsCert === undefined ? '--tls-key' : '--tls-cert'} needs ${tlsCert === undefined ? '--tls-cert' : '--tls-key'}: give both (TLS_CERT, TLS_KEY), or neither`,
+    );
+  }
   return {
     ...DEFAULT_CONFIG,
     ...options,
@@ -315,5 +367,7 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     logFormat: logFormat ?? DEFAULT_CONFIG.logFormat,
     // An empty AUTH_SECRET is a deployment mistake, not a wish to run open: refuseBlank refuses it.
     authSecret: authSecret ?? null,
+    tlsCert: tlsCert ?? null,
+    tlsKey: tlsKey ?? null,
   };
 }

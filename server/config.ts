@@ -1,3 +1,5 @@
+import type { ProxyHeader } from './http/client-address.js';
+
 /**
  * The server's settings: every one is a command-line flag and an environment variable
  * (see `cli.ts`), with the defaults below.
@@ -47,6 +49,20 @@ export interface ServerConfig {
    * would send) is refused with 403 (see `http/host.ts`). Default: none.
    */
   readonly allowedHosts: readonly string[];
+  /**
+   * PEM certificate file (the chain after it) and its key file: the server then speaks HTTPS and
+   * `wss://`, and reads both again on SIGHUP (see `tls.ts`). Both or neither. Default none.
+   */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  /**
+   * Reverse proxies whose `proxyHeader` gives the client address, as canonical CIDR ranges
+   * (`127.0.0.0/8`, `::1/128`); from any other peer the header is ignored (see
+   * `http/client-address.ts`). Default none: the client address is the socket's.
+   */
+  readonly trustProxy: readonly string[];
+  /** The header the trusted proxies set: `x-forwarded-for` or `forwarded` (RFC 7239). Default `x-forwarded-for`. */
+  readonly proxyHeader: ProxyHeader;
   /** Largest encoded size a document may grow to, in bytes; an update past it is refused. Default 32 MiB. */
   readonly maxDocumentSize: number;
   /**
@@ -122,6 +138,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
   authSecret: null,
   allowedOrigins: [],
   allowedHosts: [],
+  tlsCert: null,
+  tlsKey: null,
+  trustProxy: [],
+  proxyHeader: 'x-forwarded-for',
   maxDocumentSize: 32 * 1024 * 1024,
   maxConnectionsPerAddress: 256,
   maxSockets: 0,

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The server process: parse the command line, open the store, serve, and on SIGINT or SIGTERM
- * drain every pending write before exiting.
+ * The server process: parse the command line, read the TLS certificate if any, open the store,
+ * serve, and on SIGINT or SIGTERM drain every pending write before exiting (on SIGHUP, with TLS,
+ * reload the certificate).
  */
 import { resolve } from 'node:path';
 import { StoreOpenError, StoreUnavailableError } from '../persistence/document-store.js';
@@ -10,6 +11,7 @@ import { createCollabServer } from './app.js';
 import { type DescriptorBudget, planDescriptors } from './descriptors.js';
 import { parseConfig } from './cli.js';
 import { createLogger } from './logger.js';
+import { type Certificate, logCertificate, readCertificate, reloadOnHangup, type TlsFiles } from './tls.js';
 import { VERSION } from './version.js';
 import { capYoungGeneration } from './young-generation.js';
 
@@ -18,6 +20,13 @@ const logger = createLogger(config);
 const dataDir = resolve(config.dataDir);
 
 async function main(): Promise<void> {
+  // Read first: a certificate that cannot be used stops the start before the store is opened.
+  const tlsFiles: TlsFiles | null = config.tlsCert !== null && config.tlsKey !== null ? { certFile: config.tlsCert, keyFile: config.tlsKey } : null;
+  let tls: Certificate | undefined;
+  if (tlsFiles !== null) {
+    tls = await readCertificate(tlsFiles);
+    logCertificate(logger, tls, `TLS certificate from ${tlsFiles.certFile}`);
+  }
   capYoungGeneration();
   const descriptors = planDescriptors();
   const maxSockets = config.maxSockets === 0 ? descriptors.sockets : config.maxSockets;
@@ -37,7 +46,7 @@ async function main(): Promise<void> {
   if (ignoredBytes > 0) {
     logger.warn({ ignoredBytes }, `ignored ${ignoredBytes} byte(s) at the end of the journal: a write cut short by a crash, never acknowledged`);
   }
-  const server = createCollabServer({ ...config, maxSockets }, store, logger);
+  const server = createCollabServer({ ...config, maxSockets }, store, logger, tls === undefined ? {} : { tls });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -70,15 +79,23 @@ async function main(): Promise<void> {
   // Handlers first: a signal that arrives once we have said we listen must drain, not kill.
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  if (tlsFiles !== null) reloadOnHangup(tlsFiles, (certificate) => server.setCertificate(certificate), logger);
 
   const address = await server.listen();
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = `${server.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  const sockets = server.tls ? ` and wss://${host}:${address.port}/ws/` : '';
   const durability = config.fsync ? 'fsync' : 'page-cache';
   logger.info(
     { url, port: address.port, dataDir, version: VERSION, durability },
-    `listening on ${url}, documents in ${dataDir} (collab-server ${VERSION}, durability: ${durability})`,
+    `listening on ${url}${sockets}, documents in ${dataDir} (collab-server ${VERSION}, durability: ${durability})`,
   );
+  if (config.trustProxy.length > 0) {
+    logger.info(
+      { trustProxy: config.trustProxy, proxyHeader: config.proxyHeader },
+      `client addresses from ${config.proxyHeader} when the peer is a trusted proxy: ${config.trustProxy.join(', ')}`,
+    );
+  }
   const loopback = /^(127\.|::1$|::ffff:127\.)/.test(address.address);
   if (!loopback && config.allowedHosts.length === 0) {
     logger.warn(

@@ -1,13 +1,16 @@
 /**
  * Sockets per client address, so one host cannot take every socket the process can hold: at most
  * `max` open WebSockets, and at most `max + SOCKET_SLACK` TCP sockets of any kind (idle ones, plain
- * HTTP requests, handshakes in progress). A raw socket is counted as it is accepted and refused
- * there and then (429, and the connection ends); a WebSocket takes its place when the upgrade gate
- * admits it, so a burst of simultaneous upgrades cannot all slip past the check. Places are given
- * back when the TCP socket closes, whatever happened in between.
+ * HTTP requests, handshakes in progress). A raw socket is counted by its peer's address as it is
+ * accepted, before any byte of it is read, and refused there and then; a WebSocket takes its place
+ * under its client address (which a trusted proxy's header may give, see `client-address.ts`) when
+ * the upgrade gate admits it, so a burst of simultaneous upgrades cannot all slip past the check.
+ * Places are given back when the socket closes, whatever happened in between.
  *
- * Behind a reverse proxy every connection comes from the proxy's address: raise the limit or set
- * it to 0 there (the proxy is the place to limit per client then).
+ * A trusted proxy's sockets are not held to the socket limit: each carries some client's
+ * connection, and those are counted by client address; `--max-sockets` bounds them all. Behind an
+ * untrusted proxy every connection comes from the proxy's address: trust it (`--trust-proxy`), or
+ * raise the limit or set it to 0 and limit per client at the proxy.
  */
 import type { Socket } from 'node:net';
 import { HttpError } from '../errors.js';
@@ -16,83 +19,97 @@ import { refuseSocket } from '../websocket/upgrade.js';
 /** TCP sockets an address may hold besides its WebSockets: a browser's plain requests, handshakes in flight. */
 export const SOCKET_SLACK = 64;
 
-/** The address a socket counts for, and whether it holds a WebSocket's place too. */
-const kAddress = Symbol('address held');
-const kWebSocket = Symbol('WebSocket place held');
-type HeldSocket = Socket & { [kAddress]?: string; [kWebSocket]?: boolean };
+/** The address a socket is counted for as a socket, and as a WebSocket. */
+const kSocketAddress = Symbol('socket place held');
+const kWebSocketAddress = Symbol('WebSocket place held');
+type HeldSocket = Socket & { [kSocketAddress]?: string; [kWebSocketAddress]?: string };
 
-interface Counts {
-  sockets: number;
-  webSockets: number;
+/** How an `AddressLimit` treats sockets besides its maximum. */
+export interface AddressLimitOptions {
+  /** Peers whose raw sockets are not held to the socket limit (trusted proxies). Default: none. */
+  readonly exempt?: (address: string) => boolean;
+  /**
+   * How a socket past the limit is refused. Default: a 429 response, for a plain-text HTTP
+   * server; a TLS server, which has not made its handshake yet, just closes it.
+   */
+  readonly refuse?: (socket: Socket, refusal: HttpError) => void;
 }
 
 /** Sockets and WebSockets per address, held to their maximums (see the top of this file). */
 export class AddressLimit {
-  /** Per address: a `Map`, as addresses come from the network. */
-  private readonly open = new Map<string, Counts>();
-  /** The 'close' listener of every counted socket: one function, not a closure per socket. */
-  private readonly onClose: (this: HeldSocket) => void;
+  /** Per address: `Map`s, as addresses come from the network. */
+  private readonly sockets = new Map<string, number>();
+  private readonly webSockets = new Map<string, number>();
+  /** The 'close' listeners of counted sockets: one function each, not a closure per socket. */
+  private readonly onSocketClose: (this: HeldSocket) => void;
+  private readonly onWebSocketClose: (this: HeldSocket) => void;
 
   /** `max` 0 means no limit. */
-  constructor(private readonly max: number) {
+  constructor(
+    private readonly max: number,
+    private readonly options: AddressLimitOptions = {},
+  ) {
     const limit = this;
-    this.onClose = function (this: HeldSocket) {
-      limit.release(this);
+    this.onSocketClose = function (this: HeldSocket) {
+      limit.release(limit.sockets, this, kSocketAddress);
+    };
+    this.onWebSocketClose = function (this: HeldSocket) {
+      limit.release(limit.webSockets, this, kWebSocketAddress);
     };
   }
 
   /** WebSockets held by `address` now. */
   count(address: string): number {
-    return this.open.get(address)?.webSockets ?? 0;
+    return this.webSockets.get(address) ?? 0;
   }
 
   /**
-   * Counts a socket just accepted. Past the address's socket limit it is answered 429 and ended,
-   * and false is returned; nothing more should be done with it.
+   * Counts a socket just accepted. Past the address's socket limit it is refused (see
+   * `AddressLimitOptions.refuse`), and false is returned; nothing more should be done with it.
    */
   accept(socket: Socket): boolean {
     if (this.max === 0) return true;
     const address = socket.remoteAddress ?? 'unknown';
-    const counts = this.open.get(address) ?? { sockets: 0, webSockets: 0 };
+    if (this.options.exempt?.(address)) return true;
+    const held = this.sockets.get(address) ?? 0;
     const most = this.max + SOCKET_SLACK;
-    if (counts.sockets >= most) {
-      refuseSocket(socket, new HttpError(429, 'too-many-connections', `this address already has ${counts.sockets} open sockets (the limit is ${most})`));
+    if (held >= most) {
+      (this.options.refuse ?? refuseSocket)(
+        socket,
+        new HttpError(429, 'too-many-connections', `this address already has ${held} open sockets (the limit is ${most})`),
+      );
       return false;
     }
-    counts.sockets++;
-    this.open.set(address, counts);
-    (socket as HeldSocket)[kAddress] = address;
-    socket.on('close', this.onClose);
+    this.sockets.set(address, held + 1);
+    (socket as HeldSocket)[kSocketAddress] = address;
+    socket.on('close', this.onSocketClose);
     return true;
   }
 
   /**
-   * Takes a WebSocket's place for `socket`, accepted before, until it closes. Throws
-   * `HttpError(429)` when its address already holds `max` WebSockets.
+   * Takes a WebSocket's place for client `address` until `socket` (the request's) closes. Throws
+   * `HttpError(429)` when `address` already holds `max` WebSockets.
    */
   admit(address: string, socket: Socket): void {
     if (this.max === 0) return;
-    const held = socket as HeldSocket;
-    const counts = this.open.get(address);
-    // Closed while the gate was still deciding: its places are given back already.
-    if (held[kAddress] === undefined || counts === undefined) return;
-    if (counts.webSockets >= this.max) {
-      throw new HttpError(429, 'too-many-connections', `this address already has ${counts.webSockets} open connections (the limit is ${this.max})`);
+    // Closed while the gate was still deciding: it would never give its place back.
+    if (socket.destroyed) return;
+    const held = this.webSockets.get(address) ?? 0;
+    if (held >= this.max) {
+      throw new HttpError(429, 'too-many-connections', `this address already has ${held} open connections (the limit is ${this.max})`);
     }
-    counts.webSockets++;
-    held[kWebSocket] = true;
+    this.webSockets.set(address, held + 1);
+    (socket as HeldSocket)[kWebSocketAddress] = address;
+    socket.on('close', this.onWebSocketClose);
   }
 
-  /** Gives back the places `socket` holds, if it still holds any. */
-  private release(socket: HeldSocket): void {
-    const address = socket[kAddress];
+  /** Gives back the place `socket` holds in `counts`, if it still holds one. */
+  private release(counts: Map<string, number>, socket: HeldSocket, key: typeof kSocketAddress | typeof kWebSocketAddress): void {
+    const address = socket[key];
     if (address === undefined) return;
-    socket[kAddress] = undefined;
-    const counts = this.open.get(address);
-    if (counts === undefined) return;
-    counts.sockets--;
-    if (socket[kWebSocket]) counts.webSockets--;
-    socket[kWebSocket] = false;
-    if (counts.sockets <= 0) this.open.delete(address);
+    socket[key] = undefined;
+    const held = (counts.get(address) ?? 0) - 1;
+    if (held > 0) counts.set(address, held);
+    else counts.delete(address);
   }
 }

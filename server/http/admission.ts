@@ -17,6 +17,7 @@ import { HttpError } from '../errors.js';
 import { DocumentNameError, parseDocumentName } from '../../protocol/document-name.js';
 import type { RoomRegistry } from '../sync/registry.js';
 import type { AddressLimit } from './address-limit.js';
+import type { ProxyTrust } from './client-address.js';
 import { checkHost } from './host.js';
 import { checkOrigin } from './origin.js';
 import type { ConnectionTicket } from '../sync/member.js';
@@ -61,17 +62,22 @@ export interface ConnectionAdmission extends Admission {
   readonly ticket: ConnectionTicket;
 }
 
-/** The upgrade gate's checks for WebSockets to `/ws/<name>`, holding a place under each limit for an admitted one. */
+/**
+ * The upgrade gate's checks for WebSockets to `/ws/<name>`, holding a place under each limit for
+ * an admitted one. The client address (the socket's, or what a trusted proxy says, see
+ * `client-address.ts`) is what the connection counts for and is known by from then on.
+ */
 export function createUpgradeCheck(
   config: AdmissionConfig,
   access: Access,
   rooms: Pick<RoomRegistry<never>, 'hold'>,
   addresses: AddressLimit,
+  proxies: ProxyTrust,
 ): UpgradeCheck<ConnectionAdmission> {
   return async (request: IncomingMessage): Promise<ConnectionAdmission> => {
     const { documentName, grant, query } = await checkAccess(config, access, request, request.headers);
     const socket = request.socket;
-    const remoteAddress = socket.remoteAddress ?? 'unknown';
+    const remoteAddress = proxies.clientAddress(request);
     addresses.admit(remoteAddress, socket);
     const releaseHold = await rooms.hold(documentName);
     // Given back when the connection joins its room, or here if it is never accepted (the gate

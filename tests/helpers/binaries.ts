@@ -6,10 +6,10 @@
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'vitest';
 
-/** Whether `command --version` runs. */
-export function hasCommand(command: string): boolean {
+/** Whether `command --version` runs (or `command ...versionArgs`, for programs that ask otherwise: `openssl version`, `nginx -v`). */
+export function hasCommand(command: string, versionArgs = ['--version']): boolean {
   try {
-    execFileSync(command, ['--version'], { stdio: 'ignore', timeout: 5000 });
+    execFileSync(command, versionArgs, { stdio: 'ignore', timeout: 5000 });
     return true;
   } catch {
     return false;
@@ -17,8 +17,8 @@ export function hasCommand(command: string): boolean {
 }
 
 /** `describe`, for tests that need `command` on the PATH (see the top of this file). */
-export function describeWithCommand(command: string, title: string, body: () => void): void {
-  if (hasCommand(command)) {
+export function describeWithCommand(command: string, title: string, body: () => void, versionArgs?: string[]): void {
+  if (hasCommand(command, versionArgs)) {
     describe(title, body);
   } else if (process.env['CI'] === 'true') {
     describe(title, () => {

@@ -22,11 +22,15 @@ export interface YClient {
   destroy(): void;
 }
 
-/** Connects the official provider to `wsUrl/<name>`. */
-export function connectClient(wsUrl: string, name: string, options: { params?: Record<string, string>; doc?: Y.Doc; connect?: boolean } = {}): YClient {
+/** Connects the official provider to `wsUrl/<name>`, with `ws` or the given `webSocket` class (see `certificates.ts`). */
+export function connectClient(
+  wsUrl: string,
+  name: string,
+  options: { params?: Record<string, string>; doc?: Y.Doc; connect?: boolean; webSocket?: typeof globalThis.WebSocket } = {},
+): YClient {
   const doc = options.doc ?? new Y.Doc();
   const provider = new WebsocketProvider(wsUrl, name, doc, {
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocketPolyfill: options.webSocket ?? (WebSocket as unknown as typeof globalThis.WebSocket),
     params: options.params,
     connect: options.connect ?? true,
     disableBc: true,
