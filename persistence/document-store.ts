@@ -63,8 +63,9 @@ export interface DocumentInfo {
 }
 
 /**
- * Raised by a store when a write failed. The updates of the failed write are not stored; the
- * caller must not report them as saved.
+ * Raised by a store when a write failed. The updates of the failed write are not stored (except
+ * when a store lost its connection to a database while the write was committing: they may then
+ * be, never acknowledged); the caller must not report them as saved.
  */
 export class StoreWriteError extends Error {
   override readonly name: string = 'StoreWriteError';
@@ -100,8 +101,9 @@ export interface DocumentStore extends VersionStore {
    * Appends an update to the document's log. Appends made together (in one synchronous run of
    * code), across all documents, are written together (group commit), and may share one promise.
    * Resolves once the update is durable, with where the write left each document; rejects with
-   * `StoreWriteError` if it failed, and then the update is not stored. Appends to one document are
-   * stored, and resolve, in call order.
+   * `StoreWriteError` if it failed, and then the update is not stored (but see `StoreWriteError`
+   * for a connection lost while committing). Appends to one document are stored, and resolve, in
+   * call order.
    */
   append(name: string, update: Uint8Array): Promise<Written>;
 
@@ -109,9 +111,11 @@ export interface DocumentStore extends VersionStore {
    * Replaces the logged updates of a document up to position `upTo` with `state`, a Yjs update
    * that contains every one of them (and may contain later ones). Updates after `upTo` stay in the
    * log. A no-op when the document's state already covers `upTo` or later (a newer compaction, by
-   * this process or another). After a crash either the old log or the new state is there, never
-   * neither; beside the new state the log may still hold some updates it holds, which `load` then
-   * returns and which change nothing. Rejects with `RangeError` for a position never written.
+   * this process or another); a store shared by several processes may also skip it while another
+   * compaction of the document is under way. After a crash either the old log or the new state is
+   * there, never neither; beside the new state the log may still hold some updates it holds, which
+   * `load` then returns and which change nothing. Rejects with `RangeError` for a position never
+   * written.
    */
   compact(name: string, state: Uint8Array, upTo: Position): Promise<void>;
 

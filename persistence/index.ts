@@ -4,5 +4,7 @@ export type { DocumentInfo, DocumentStore, LoggedUpdate, Position, StoredDocumen
 export type { VersionChanges, VersionInfo, VersionKind, VersionRecord, VersionStore } from './versions.js';
 export { LevelDocumentStore } from './level/store.js';
 export type { LevelDatabase, LevelStoreOptions } from './level/store.js';
+export { PostgresDocumentStore } from './postgres/store.js';
+export type { PostgresStoreOptions } from './postgres/store.js';
 export { applyStoredDocument, compactUpdates } from './compaction.js';
 export type { CompactUpdatesOptions } from './compaction.js';
