@@ -39,5 +39,9 @@ async function openStore({ kind, ...options }) {
     const { LevelDocumentStore } = await import(pathToFileURL(resolve(dist, 'level/store.js')).href);
     return LevelDocumentStore.open(options.dir, { fsync: options.fsync ?? false });
   }
+  if (kind === 'postgres') {
+    const { PostgresDocumentStore } = await import(pathToFileURL(resolve(dist, 'postgres/store.js')).href);
+    return PostgresDocumentStore.open({ connection: options.connection, schema: options.schema });
+  }
   throw new Error(`no store of kind ${kind}`);
 }
