@@ -3,7 +3,8 @@
  * of other instances, in order. Opened before the document is read, so nothing stored elsewhere
  * in between is missed: what is heard while the room loads is kept and handed over once it is
  * ready. Updates past the room's head are applied; a gap (on a bus that may lose messages) or a
- * lost connection is filled from the store.
+ * lost connection is filled from the store. Once ready, it asks the other holders for their
+ * presence, so that its members see who is there at once.
  */
 import type { DocumentStore, Position } from '../../persistence/document-store.js';
 import type { BusListener, BusSubscription, DocumentBus, PresenceChange, PresenceOwner, StoredUpdates } from './bus.js';
@@ -18,6 +19,10 @@ export interface LinkedRoom {
   applyStored(updates: readonly Uint8Array[], head: Position): void;
   /** A presence change published elsewhere. */
   applyPresence(owner: PresenceOwner, update: Uint8Array): void;
+  /** Has the members here publish their presence anew (see `BusListener.presenceWanted`). */
+  renewPresence(): void;
+  /** Removes the presence owned by connections of `instance`, which fell silent. */
+  dropInstance(instance: string): void;
 }
 
 /** One room's link to the bus (see the top of this file); opened by `BusLink.open`. */
@@ -28,6 +33,8 @@ export class BusLink implements BusListener {
   private held: Array<() => void> | null = [];
   /** Updates heard while a catch-up from the store runs, handled after it; null when none runs. */
   private afterCatchUp: StoredUpdates[] | null = null;
+  /** Set when a catch-up was asked for while one ran. */
+  private again = false;
 
   private constructor(
     private readonly bus: DocumentBus,
@@ -48,6 +55,7 @@ export class BusLink implements BusListener {
     const held = this.held ?? [];
     this.held = null;
     for (const hear of held) hear();
+    this.subscription?.wantPresence();
   }
 
   /** Publishes updates this room stored, the last at position `head`. */
@@ -69,6 +77,10 @@ export class BusLink implements BusListener {
 
   // BusListener.
 
+  get head(): Position | null {
+    return this.room === null || this.room.failed ? null : this.room.head;
+  }
+
   storedUpdates(message: StoredUpdates): void {
     this.hear((room) => this.apply(room, message));
   }
@@ -79,6 +91,14 @@ export class BusLink implements BusListener {
 
   missed(): void {
     this.hear((room) => void this.catchUp(room));
+  }
+
+  presenceWanted(): void {
+    this.hear((room) => room.renewPresence());
+  }
+
+  instanceGone(instance: string): void {
+    this.hear((room) => room.dropInstance(instance));
   }
 
   private apply(room: LinkedRoom, message: StoredUpdates): void {
@@ -95,30 +115,47 @@ export class BusLink implements BusListener {
     else if (!room.failed) act(room);
   }
 
-  /** Reads what the room may have missed from the store, and applies it. */
+  /**
+   * Reads what the room may have missed from the store, and applies it; once more if asked again
+   * while it read (what was lost meanwhile may not be in that read). A read that fails is left: the
+   * store reports its own failure (the registry fails every room then), and a later gap or head
+   * check tries again.
+   */
   private async catchUp(room: LinkedRoom): Promise<void> {
-    if (this.afterCatchUp !== null) return;
+    if (this.afterCatchUp !== null) {
+      this.again = true;
+      return;
+    }
     this.afterCatchUp = [];
     try {
-      const missed = await this.store.readSince(this.name, room.head);
-      if (room.failed) return;
-      if (missed === null) {
-        // A compaction elsewhere passed the room's head: the store's state has it all.
-        const stored = await this.store.load(this.name);
-        if (!room.failed && stored.head > room.head) room.applyStored(stored.state === null ? stored.updates : [stored.state, ...stored.updates], stored.head);
-        return;
-      }
-      const fresh = missed.filter((logged) => logged.position > room.head);
-      if (fresh.length > 0) {
-        room.applyStored(
-          fresh.map((logged) => logged.update),
-          fresh[fresh.length - 1]!.position,
-        );
-      }
+      do {
+        this.again = false;
+        await this.readMissed(room);
+      } while (this.again && !room.failed);
+    } catch {
+      // See above.
     } finally {
       const heard = this.afterCatchUp;
       this.afterCatchUp = null;
       for (const message of heard) if (!room.failed) this.apply(room, message);
+    }
+  }
+
+  private async readMissed(room: LinkedRoom): Promise<void> {
+    const missed = await this.store.readSince(this.name, room.head);
+    if (room.failed) return;
+    if (missed === null) {
+      // A compaction elsewhere passed the room's head: the store's state has it all.
+      const stored = await this.store.load(this.name);
+      if (!room.failed && stored.head > room.head) room.applyStored(stored.state === null ? stored.updates : [stored.state, ...stored.updates], stored.head);
+      return;
+    }
+    const fresh = missed.filter((logged) => logged.position > room.head);
+    if (fresh.length > 0) {
+      room.applyStored(
+        fresh.map((logged) => logged.update),
+        fresh[fresh.length - 1]!.position,
+      );
     }
   }
 }

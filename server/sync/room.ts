@@ -154,6 +154,8 @@ export class Room<M extends RoomMember = RoomMember> {
       },
       applyStored: (updates, head) => room.applyStored(updates, head),
       applyPresence: (owner, update) => room.applyPresence(owner, update),
+      renewPresence: () => room.renewPresence(),
+      dropInstance: (instance) => room.dropInstance(instance),
     });
     return room;
   }
@@ -343,6 +345,17 @@ export class Room<M extends RoomMember = RoomMember> {
   private applyPresence(owner: PresenceOwner, update: Uint8Array): void {
     const relayed = this.present.publishRemote(owner, update);
     if (relayed !== null) this.broadcast(encodeAwareness(relayed), null);
+  }
+
+  /** Has each member here publish its presence anew, with a new clock (see `RoomPresence.renewals`). */
+  private renewPresence(): void {
+    for (const [member, removal] of this.presence?.renewals() ?? []) member.send(encodeAwareness(removal));
+  }
+
+  /** Another instance fell silent: the presence its connections owned goes, for the members here. */
+  private dropInstance(instance: string): void {
+    const removal = this.presence?.dropInstance(instance) ?? null;
+    if (removal !== null) this.broadcast(encodeAwareness(removal), null);
   }
 }
 
