@@ -56,7 +56,8 @@ export interface ServerParts {
 /** Builds a server on `store` (which its owner opens and closes); it listens once `listen` is called. */
 export function createCollabServer(config: ServerConfig, store: DocumentStore, logger: Logger, options: ServerParts = {}): CollabServer {
   const access = new Access(config.authSecret);
-  const engine = new SyncEngine(store, options.bus ?? new LocalBus(randomUUID()), { ...config, logger });
+  const bus = options.bus ?? new LocalBus(randomUUID());
+  const engine = new SyncEngine(store, bus, { ...config, logger });
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -74,7 +75,10 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     if (c.req.path !== '/healthz') checkHost(c.req.header('host'), config.allowedHosts);
     await next();
   });
-  app.route('/', apiRoutes(store, engine, access));
+  app.route(
+    '/',
+    apiRoutes(store, engine, access, () => bus.health()),
+  );
   app.route('/', editorRoutes({ maxNameLength: config.maxNameLength }));
 
   // Upgrades never reach Hono (see http/upgrade.ts). A plain request here is told what an upgrade

@@ -108,7 +108,7 @@ function trustedProxies(value: string): string[] {
 }
 
 function postgresUrl(value: string): string {
-  if (!/^postgres(ql)?:\/\//.test(value.trim()) || !URL.canParse(value.trim())) {
+  if (!/^postgres(ql)?:\/\/./.test(value.trim())) {
     throw new InvalidArgumentError(
       `expected a connection string such as postgres://user:password@host:5432/database (a unix socket: postgres://user@/database?host=/run/postgresql), got "${redactUrl(value)}"`,
     );
@@ -442,7 +442,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     }
   >();
   const store = program.getOptionValueSource('store') === 'default' && postgresUrl !== undefined ? 'postgres' : options.store;
-  if (store === 'postgres' && postgresUrl === undefined) program.error('error: --store postgres needs --postgres-url (POSTGRES_URL): the database to store documents in');
+  if (store === 'postgres' && postgresUrl === undefined)
+    program.error('error: --store postgres needs --postgres-url (POSTGRES_URL): the database to store documents in');
   if (store === 'level' && postgresUrl !== undefined) {
     program.error('error: --postgres-url (POSTGRES_URL) is for the postgres store, and --store (STORE) says level: leave out one of them');
   }

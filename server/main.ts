@@ -73,10 +73,7 @@ async function main(): Promise<void> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${server.tls ? 'https' : 'http'}://${host}:${address.port}`;
   const sockets = server.tls ? ` and wss://${host}:${address.port}/ws/` : '';
-  logger.info(
-    { url, port: address.port, version: VERSION, ...backends.fields },
-    `listening on ${url}${sockets}, ${backends.where} (collab-server ${VERSION})`,
-  );
+  logger.info({ url, port: address.port, version: VERSION, ...backends.fields }, `listening on ${url}${sockets}, ${backends.where} (collab-server ${VERSION})`);
   if (config.trustProxy.length > 0) {
     logger.info(
       { trustProxy: config.trustProxy, proxyHeader: config.proxyHeader },

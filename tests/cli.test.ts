@@ -155,8 +155,16 @@ describe('command line', () => {
       [['--redis-url', 'redis://127.0.0.1:6379'], {}, /--redis-url \(REDIS_URL\) needs the postgres store \(--postgres-url\)/],
       [[], { REDIS_URL: 'redis://127.0.0.1:6379', STORE: 'level' }, /--redis-url \(REDIS_URL\) needs the postgres store/],
       [['--store', 'postgres'], {}, /--store postgres needs --postgres-url \(POSTGRES_URL\)/],
-      [['--store', 'level', '--postgres-url', 'postgres://u@localhost/db'], {}, /--postgres-url \(POSTGRES_URL\) is for the postgres store, and --store \(STORE\) says level/],
-      [['--postgres-url', 'mysql://u:s3cr3t-pw@localhost/db'], {}, /expected a connection string such as postgres:\/\/.*got "mysql:\/\/u:\*\*\*@localhost\/db"/],
+      [
+        ['--store', 'level', '--postgres-url', 'postgres://u@localhost/db'],
+        {},
+        /--postgres-url \(POSTGRES_URL\) is for the postgres store, and --store \(STORE\) says level/,
+      ],
+      [
+        ['--postgres-url', 'mysql://u:s3cr3t-pw@localhost/db'],
+        {},
+        /expected a connection string such as postgres:\/\/.*got "mysql:\/\/u:\*\*\*@localhost\/db"/,
+      ],
       [['--postgres-url', 'postgres://u@localhost/db', '--redis-url', 'http://localhost'], {}, /expected a URL such as redis:\/\/host:6379/],
       [['--instance-id', 'has space'], {}, /--instance-id.*expected 1 to 64 letters/],
       [['--store', 'sqlite'], {}, /--store.*Allowed choices are level, postgres/],

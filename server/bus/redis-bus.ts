@@ -87,8 +87,11 @@ export class RedisBus implements DocumentBus {
     this.headCheck =
       options.readHeads === undefined
         ? null
-        : new HeadCheck(options.readHeads, () => this.holders(), options.headCheckMs ?? HEAD_CHECK_MS, (error) =>
-            options.logger.debug({ err: error }, 'the head check could not read the store; it tries again'),
+        : new HeadCheck(
+            options.readHeads,
+            () => this.holders(),
+            options.headCheckMs ?? HEAD_CHECK_MS,
+            (error) => options.logger.debug({ err: error }, 'the head check could not read the store; it tries again'),
           );
   }
 
@@ -147,7 +150,8 @@ export class RedisBus implements DocumentBus {
 
   health(): BusHealth {
     let problem: string | null = null;
-    if (!this.subscriber.isReady || !this.publisher.isReady) problem = `Redis is out of reach (${redactUrl(this.options.url)}): other instances' changes arrive late`;
+    if (!this.subscriber.isReady || !this.publisher.isReady)
+      problem = `Redis is out of reach (${redactUrl(this.options.url)}): other instances' changes arrive late`;
     else if (this.watch.silent) problem = "this instance's heartbeats do not come back over Redis: other instances' changes arrive late";
     return { problem, dropped: this.dropped };
   }

@@ -2,20 +2,23 @@
  * A room's place on the document bus (`bus.ts`): what it publishes once stored, and what it hears
  * of other instances, in order. Opened before the document is read, so nothing stored elsewhere
  * in between is missed: what is heard while the room loads is kept and handed over once it is
- * ready. Updates past the room's head are applied; a gap (on a bus that may lose messages) or a
- * lost connection is filled from the store. Once ready, it asks the other holders for their
+ * ready. Updates past the room's head are applied; a gap (on a bus that may lose messages) that
+ * stays open for `GAP_WAIT_MS`, or a lost connection, is filled from the store. Once ready, it asks the other holders for their
  * presence, so that its members see who is there at once.
  */
 import type { DocumentStore, Position } from '../../persistence/document-store.js';
 import type { BusListener, BusSubscription, DocumentBus, PresenceChange, PresenceOwner, StoredUpdates } from './bus.js';
 import type { RoomMember } from './member.js';
 
+/** How long updates heard past a gap wait for what comes before them, before the store is asked. */
+export const GAP_WAIT_MS = 100;
+
 /** What the link needs of its room. */
 export interface LinkedRoom {
   readonly failed: boolean;
-  /** The position of the last update the room holds as stored. */
+  /** Every position up to it the room holds (see `held-positions.ts`). */
   readonly head: Position;
-  /** Updates stored elsewhere, in order, the last at `head`: applied and sent to the members. */
+  /** Updates stored elsewhere, in order, the last at `head`, which with them the room holds every position up to: applied and sent to the members. */
   applyStored(updates: readonly Uint8Array[], head: Position): void;
   /** A presence change published elsewhere. */
   applyPresence(owner: PresenceOwner, update: Uint8Array): void;
@@ -35,6 +38,9 @@ export class BusLink implements BusListener {
   private afterCatchUp: StoredUpdates[] | null = null;
   /** Set when a catch-up was asked for while one ran. */
   private again = false;
+  /** Updates heard past a gap, waiting for what comes before them (see `apply`). */
+  private early: StoredUpdates[] = [];
+  private gapTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly bus: DocumentBus,
@@ -73,6 +79,8 @@ export class BusLink implements BusListener {
   close(): void {
     this.subscription?.unsubscribe();
     this.subscription = null;
+    if (this.gapTimer !== null) clearTimeout(this.gapTimer);
+    this.gapTimer = null;
   }
 
   // BusListener.
@@ -101,12 +109,46 @@ export class BusLink implements BusListener {
     this.hear((room) => room.dropInstance(instance));
   }
 
+  /**
+   * Applies updates past the room's head. On a bus that may lose messages, updates past a gap wait
+   * for what comes before them: instances publish in the order they commit, but two publishers'
+   * messages may reach a subscriber in either order. Those still waiting after `GAP_WAIT_MS` are
+   * read from the store.
+   */
   private apply(room: LinkedRoom, message: StoredUpdates): void {
     const { head, updates } = message;
     if (this.afterCatchUp !== null) this.afterCatchUp.push(message);
     else if (head <= room.head) return;
-    else if (!this.bus.reliable && head - updates.length > room.head) void this.catchUp(room);
-    else room.applyStored(updates, head);
+    else if (!this.bus.reliable && head - updates.length > room.head) {
+      this.early.push(message);
+      this.gapTimer ??= setTimeout(() => this.gapWaited(room), GAP_WAIT_MS);
+    } else {
+      room.applyStored(updates, head);
+      if (this.early.length > 0) this.applyEarly(room);
+    }
+  }
+
+  /** Applies the early messages the room's head now reaches, in order. */
+  private applyEarly(room: LinkedRoom): void {
+    this.early.sort((a, b) => a.head - a.updates.length - (b.head - b.updates.length));
+    while (this.early.length > 0 && !room.failed) {
+      const { head, updates } = this.early[0]!;
+      if (head - updates.length > room.head) break;
+      this.early.shift();
+      if (head > room.head) room.applyStored(updates, head);
+    }
+    if (this.early.length === 0 && this.gapTimer !== null) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = null;
+    }
+  }
+
+  /** The wait for a gap to fill is over: the room's own writes may have closed it; else the store fills it. */
+  private gapWaited(room: LinkedRoom): void {
+    this.gapTimer = null;
+    if (room.failed || this.early.length === 0) return;
+    this.applyEarly(room);
+    if (this.early.length > 0) void this.catchUp(room);
   }
 
   private hear(act: (room: LinkedRoom) => void): void {
@@ -126,7 +168,11 @@ export class BusLink implements BusListener {
       this.again = true;
       return;
     }
-    this.afterCatchUp = [];
+    // Early messages are handled after the read: it covers them, or they wait again.
+    this.afterCatchUp = this.early;
+    this.early = [];
+    if (this.gapTimer !== null) clearTimeout(this.gapTimer);
+    this.gapTimer = null;
     try {
       do {
         this.again = false;

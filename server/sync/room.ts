@@ -72,7 +72,7 @@ export class Room<M extends RoomMember = RoomMember> {
       false,
     );
     const room = this;
-    this.outbox = new Outbox(options.store, this.outboxHost(), stored.head);
+    this.outbox = new Outbox(options.store, this.outboxHost(), stored.head, !options.bus.reliable);
     this.intake = new UpdateIntake<M>(
       {
         doc: this.doc,
@@ -258,7 +258,7 @@ export class Room<M extends RoomMember = RoomMember> {
       get failed() {
         return room.failed;
       },
-      stored: (batch: StoredBatch<M>, head: Position) => this.stored(batch, head),
+      stored: (batch: StoredBatch<M>, last: Position) => this.stored(batch, last),
       writeFailed: (error: Error) => this.fail({ code: 'storage-failed', error, answerable: [], bystander: null, waiting: [] }),
     };
   }
@@ -267,10 +267,10 @@ export class Room<M extends RoomMember = RoomMember> {
    * A batch is stored: it goes to every member but their senders, and to the other instances.
    * Members kept through a failure still get it (the reloaded document holds it, so they must).
    */
-  private stored(batch: StoredBatch<M>, head: Position): void {
+  private stored(batch: StoredBatch<M>, last: Position): void {
     if (this.failure && !this.reloading) return;
     this.broadcastStored(batch.updates, batch.senders);
-    this.bus?.publishUpdates(head, batch.updates);
+    this.bus?.publishUpdates(last, batch.updates);
   }
 
   /** An update broke the document: the room fails and reloads for the others. */
@@ -337,7 +337,7 @@ export class Room<M extends RoomMember = RoomMember> {
         return;
       }
     }
-    this.outbox.head = Math.max(this.outbox.head, head);
+    this.outbox.held.addUpTo(head);
     this.broadcastStored(updates, NO_SENDERS);
   }
 
