@@ -39,6 +39,9 @@ export interface RedisBusOptions {
   readonly logger: Logger;
 }
 
+/** How often silent instances are looked for: presence goes at most this long after the silence limit. */
+const SWEEP_MS = 100;
+
 /** How long `RedisBus.connect` waits for Redis before the instance starts without it. */
 const FIRST_CONNECT_MS = 5000;
 
@@ -74,6 +77,7 @@ export class RedisBus implements DocumentBus {
       options.instance,
       {
         gone: (instance) => this.instanceGone(instance),
+        back: (instance) => this.instanceBack(instance),
         selfBack: () => this.selfBack(),
       },
       options.silenceMs ?? SILENCE_MS,
@@ -81,7 +85,7 @@ export class RedisBus implements DocumentBus {
     const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
     this.timers.push(
       setInterval(() => this.heartbeat(), heartbeatMs),
-      setInterval(() => this.watch.sweep(), Math.max(50, Math.floor((options.silenceMs ?? SILENCE_MS) / 6))),
+      setInterval(() => this.watch.sweep(), SWEEP_MS),
     );
     for (const timer of this.timers) timer.unref();
     this.headCheck =
@@ -309,6 +313,12 @@ export class RedisBus implements DocumentBus {
   private instanceGone(instance: string): void {
     this.options.logger.info({ instance }, 'an instance fell silent on the bus: the presence it owned is removed');
     for (const channel of this.channels.values()) for (const listener of [...channel.listeners]) this.deliver(() => listener.instanceGone(instance));
+  }
+
+  /** An instance declared gone was only slow: its presence is asked for on every document. */
+  private instanceBack(instance: string): void {
+    this.options.logger.info({ instance }, 'an instance that fell silent on the bus is back: asking for presence again');
+    for (const [key, channel] of this.channels) this.publish(key, channel, { kind: 'want', origin: this.instance });
   }
 
   private decode(bytes: Buffer): BusMessage | null {
