@@ -43,7 +43,7 @@ export interface RedisBusOptions {
 const SWEEP_MS = 100;
 
 /** How long `RedisBus.connect` waits for Redis before the instance starts without it. */
-const FIRST_CONNECT_MS = 5000;
+const FIRST_CONNECT_MS = 2000;
 
 /** The holders of one document on this instance, and the state of its subscription. */
 interface Channel {
