@@ -7,9 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { DocumentStore } from '../persistence/document-store.js';
 import { LevelDocumentStore } from '../persistence/level/store.js';
-import { PostgresDocumentStore } from '../persistence/postgres/store.js';
-import { RedisBus } from './bus/redis-bus.js';
-import { redactUrl } from './bus/redis-connection.js';
+import { redactUrl } from './bus/redis-url.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { type DocumentBus, LocalBus } from './sync/bus.js';
@@ -45,6 +43,8 @@ export async function openBackends(config: ServerConfig, logger: Logger, storeFi
       close: () => store.close(),
     };
   }
+  // Loaded only here: a server on LevelDB starts without PostgreSQL's and Redis's clients.
+  const { PostgresDocumentStore } = await import('../persistence/postgres/store.js');
   const database = redactUrl(config.postgresUrl!);
   const store = await PostgresDocumentStore.open({ connection: config.postgresUrl! });
   let bus: DocumentBus = new LocalBus(instance);
@@ -52,6 +52,7 @@ export async function openBackends(config: ServerConfig, logger: Logger, storeFi
   const fields: Record<string, string> = { store: 'postgres', database, instance };
   if (config.redisUrl !== null) {
     const redis = redactUrl(config.redisUrl);
+    const { RedisBus } = await import('./bus/redis-bus.js');
     bus = await RedisBus.connect({
       url: config.redisUrl,
       prefix: config.redisPrefix,

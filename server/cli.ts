@@ -7,7 +7,7 @@ import { MIN_SECRET_BYTES } from './auth/token.js';
 import { DEFAULT_CONFIG, MAX_TIMER_MS, type ServerConfig } from './config.js';
 import { parseTrustedProxy } from './http/client-address.js';
 import { hostname } from './http/host.js';
-import { checkRedisUrl, redactUrl } from './bus/redis-connection.js';
+import { checkRedisUrl, redactUrl } from './bus/redis-url.js';
 
 /**
  * A whole number in plain decimal digits (blanks around it allowed, as for sizes): `1e3`, `0x10`,

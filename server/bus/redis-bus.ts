@@ -20,7 +20,8 @@ import type { BusHealth, BusListener, BusSubscription, DocumentBus, PresenceChan
 import { type BusMessage, decodeBusMessage, encodeBusMessage } from './bus-message.js';
 import { HEAD_CHECK_MS, HeadCheck, type ReadHeads } from './head-check.js';
 import { HEARTBEAT_MS, InstanceWatch, SILENCE_MS } from './instances.js';
-import { type RedisConnection, redactUrl, redisConnection } from './redis-connection.js';
+import { type RedisConnection, redisConnection } from './redis-connection.js';
+import { redactUrl } from './redis-url.js';
 
 export interface RedisBusOptions {
   /** Where Redis is (see `redis-connection.ts`). */
@@ -166,7 +167,10 @@ export class RedisBus implements DocumentBus {
     for (const timer of this.timers) clearInterval(timer);
     this.headCheck?.stop();
     this.channels.clear();
-    await Promise.allSettled([this.subscriber, this.publisher].map((client) => (client.isOpen ? client.close() : Promise.resolve())));
+    // A client still trying to connect has nothing to drain: it is dropped.
+    await Promise.allSettled(
+      [this.subscriber, this.publisher].map((client) => (client.isReady ? client.close() : client.isOpen ? client.destroy() : undefined)),
+    );
   }
 
   /** Connects both clients, and follows them through outages. */

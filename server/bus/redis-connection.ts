@@ -15,18 +15,6 @@ const RECONNECT_MAX_MS = 1000;
 /** Longest a connection attempt may take. */
 const CONNECT_TIMEOUT_MS = 5000;
 
-/** Throws RangeError, saying what is expected, for a URL the bus cannot connect with. */
-export function checkRedisUrl(url: string): void {
-  if (!/^(rediss?|unix):\/\//.test(url)) {
-    throw new RangeError(`expected a URL such as redis://host:6379, rediss://host:6380 or unix:///run/redis.sock, got "${redactUrl(url)}"`);
-  }
-  try {
-    createClient({ url });
-  } catch (error) {
-    throw new RangeError(`"${redactUrl(url)}" is not a Redis URL: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
 /** A client for `url`, not yet connected (`connect` it); `name` shows in Redis's CLIENT LIST. */
 export function redisConnection(url: string, name: string): RedisConnection {
   return createClient({
@@ -38,9 +26,4 @@ export function redisConnection(url: string, name: string): RedisConnection {
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 10), RECONNECT_MAX_MS),
     },
   });
-}
-
-/** `url` without its password, for logs and messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
 }

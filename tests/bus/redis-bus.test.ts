@@ -42,6 +42,8 @@ class Heard implements BusListener {
 }
 
 const logger = pino({ level: 'silent' });
+/** How long a reconnection may take under load (node-redis waits up to 1 s between attempts). */
+const WAIT = { timeout: 10_000, interval: 20 };
 const open: Array<{ close(): Promise<void> }> = [];
 
 afterEach(async () => {
@@ -78,7 +80,7 @@ describeWithRedis('the Redis bus', () => {
     fromA.publishUpdates({ origin: 'a', head: 3, updates: [update] });
     const owner = { instance: 'a', connection: 7, identity: 'ada', mode: 'ro' as const, address: '10.0.0.1' };
     fromA.publishPresence({ origin: 'a', owner, update: new Uint8Array([0]) });
-    await vi.waitFor(() => expect(onB.events).toEqual(['updates 3', 'presence a/7']));
+    await vi.waitFor(() => expect(onB.events).toEqual(['updates 3', 'presence a/7']), WAIT);
     expect(onB.updates[0]!.updates).toEqual([update]);
     expect(onB.presence[0]!.owner).toEqual(owner);
     // Nothing comes back to its publisher.
@@ -120,7 +122,7 @@ describeWithRedis('the Redis bus', () => {
       await raw.publish(`${prefix}instances`, Buffer.from(bytes));
     }
     await raw.publish(`${prefix}doc:doc`, Buffer.from(good));
-    await vi.waitFor(() => expect(heard.events).toContain('updates 1'));
+    await vi.waitFor(() => expect(heard.events).toContain('updates 1'), WAIT);
     // Random bytes behind a valid start may form a valid message; every other one was dropped, on both channels.
     const malformed = bad.filter((bytes) => {
       try {
@@ -143,7 +145,7 @@ describeWithRedis('the Redis bus', () => {
     await a.subscribe('doc', onA);
     const fromB = await b.subscribe('doc', onB);
     await redis.stop();
-    await vi.waitFor(() => expect(a.health().problem).toMatch(/Redis is out of reach/));
+    await vi.waitFor(() => expect(a.health().problem).toMatch(/Redis is out of reach/), WAIT);
     // A holder that subscribes while Redis is down is not kept waiting.
     const late = new Heard();
     await a.subscribe('other', late);
@@ -152,13 +154,13 @@ describeWithRedis('the Redis bus', () => {
       expect(onA.events).toEqual(expect.arrayContaining(['missed', 'wanted']));
       expect(late.events).toEqual(expect.arrayContaining(['missed', 'wanted']));
       expect(a.health().problem).toBeNull();
-    });
+    }, WAIT);
     // The renewed subscription carries messages again.
     await vi.waitFor(async () => {
       fromB.publishUpdates({ origin: 'b', head: 9, updates: [] });
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(onA.events).toContain('updates 9');
-    });
+    }, WAIT);
   });
 
   it('tells the others that an instance fell silent within 3 s, and not before', async () => {
@@ -185,8 +187,8 @@ describeWithRedis('the Redis bus', () => {
     await vi.waitFor(() => expect(onB.events).toContain('gone a'), { timeout: 5000 });
     expect(b.health().problem).not.toBeNull();
     await proxy.restore();
-    await vi.waitFor(() => expect(onB.events.filter((event) => event === 'missed').length).toBeGreaterThan(0), { timeout: 5000 });
-    await vi.waitFor(() => expect(b.health().problem).toBeNull(), { timeout: 5000 });
+    await vi.waitFor(() => expect(onB.events.filter((event) => event === 'missed').length).toBeGreaterThan(0), WAIT);
+    await vi.waitFor(() => expect(b.health().problem).toBeNull(), WAIT);
   });
 });
 

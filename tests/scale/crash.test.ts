@@ -57,7 +57,7 @@ describeWithRedis(
       const seed = testSeed('kill -9 of an instance');
       const random = seededRandom(seed);
       const instances = await start();
-      for (let trial = 0; trial < 3; trial++) {
+      for (let trial = 0; trial < 2; trial++) {
         const name = `crash-${trial}`;
         const victim = Math.floor(random() * 3);
         const [near, far] = [0, 1, 2].filter((i) => i !== victim) as [number, number];
@@ -98,7 +98,7 @@ describeWithRedis(
       const sql = new pg.Client(cluster.connection(database.name));
       await sql.connect();
       cleanup.push(() => sql.end());
-      for (let trial = 0; trial < 3; trial++) {
+      for (let trial = 0; trial < 2; trial++) {
         const name = `compacting-${trial}`;
         // Poll the snapshot's position all along: it may only grow.
         const positions: number[] = [];
