@@ -10,6 +10,7 @@ import type { DocumentStore, Position, StoredDocument } from '../../persistence/
 import { applyStoredDocument } from '../../persistence/compaction.js';
 import { type ClientMessage, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../../protocol/y-websocket.js';
 import type { Logger } from '../logger.js';
+import { CLOSE } from '../websocket/close-codes.js';
 import { SharedMessage } from '../websocket/message-socket.js';
 import type { DocumentBus, PresenceOwner } from './bus.js';
 import { BusLink } from './bus-link.js';
@@ -34,6 +35,16 @@ export interface RoomOptions<M extends RoomMember> extends CompactionOptions, In
    * update that failed the room (its address pays for the reload). Both empty when a write failed.
    */
   readonly onFailure: (room: Room<M>, survivors: readonly M[], sender: M | null) => void;
+  /** Called when updates that members (or HTTP writes) sent are stored, with who wrote them as far as known. */
+  readonly onEdited?: (room: Room<M>, authors: ReadonlySet<string>) => void;
+}
+
+/** A stored document as of a position of its log (see `Room.snapshot`). */
+export interface RoomSnapshot {
+  /** The document as a Yjs update. */
+  readonly state: Uint8Array;
+  /** The position it reflects: every update up to it, none after. */
+  readonly head: Position;
 }
 
 /** A room failed by an update, reloaded, and the address of who answers for the update. */
@@ -58,6 +69,13 @@ export class Room<M extends RoomMember = RoomMember> {
   private reloading = false;
   /** Made at the room's first log line: most rooms never log one. */
   private logger: Logger | null = null;
+  /**
+   * When the document was deleted, while it stays deleted: only a member that asks to create it
+   * may join then (see `SyncEngine`), and that revives it. Null for a live document.
+   */
+  deletedAt: number | null;
+  /** Set while the document is being deleted (`delete`): nobody joins, nothing is taken in. */
+  deleting = false;
 
   private constructor(
     readonly name: string,
@@ -66,6 +84,7 @@ export class Room<M extends RoomMember = RoomMember> {
   ) {
     // The name as the doc's guid: a random one costs a UUID's worth of garbage per load.
     this.doc = new Y.Doc({ guid: name });
+    this.deletedAt = stored.deletedAt;
     // The stored bytes bound the encoded size from above.
     this.size = new DocumentSize(
       stored.updates.reduce((sum, update) => sum + update.length, stored.state?.length ?? 0),
@@ -91,7 +110,7 @@ export class Room<M extends RoomMember = RoomMember> {
         name,
         doc: this.doc,
         get failed() {
-          return room.failed;
+          return room.failed || room.deleting;
         },
         get unstored() {
           return room.outbox.unstored;
@@ -158,6 +177,11 @@ export class Room<M extends RoomMember = RoomMember> {
     return room;
   }
 
+  /** Whether the document exists: written at least once, and not deleted since. */
+  get exists(): boolean {
+    return this.deletedAt === null && (this.outbox.head > 0 || this.doc.store.clients.size > 0);
+  }
+
   /** True once the room has failed; it takes no more messages and is being unloaded. */
   get failed(): boolean {
     return this.failure !== null;
@@ -192,7 +216,7 @@ export class Room<M extends RoomMember = RoomMember> {
 
   /** Handles one decoded message from a member of this room. */
   receive(member: M, message: ClientMessage): void {
-    if (this.failure) return;
+    if (this.failure || this.deleting) return;
     switch (message.type) {
       case 'sync-step-1':
         void this.replyWithMissing(member, message.stateVector);
@@ -222,6 +246,41 @@ export class Room<M extends RoomMember = RoomMember> {
   /** Resolves once every update applied so far is stored (or the room failed). */
   drain(): Promise<void> {
     return this.outbox.drain();
+  }
+
+  /** The document as stored now, once every update applied so far is; rejects if the room failed. */
+  async snapshot(): Promise<RoomSnapshot> {
+    await this.drain();
+    if (this.failure) throw new Error('the document failed before it could be read', { cause: this.failure });
+    // Parts that wait in Yjs's queues are not stored, and not part of the document yet.
+    return { state: encodeIntegrated(this.doc), head: this.outbox.head };
+  }
+
+  /** A member asked to create the document again after its deletion: it is live from now on. */
+  revive(): void {
+    this.deletedAt = null;
+  }
+
+  /**
+   * Deletes the document: every member is closed with `CLOSE.deleted`, what was appended settles,
+   * the store removes the document (and keeps its mark), and the room is dropped as if it had
+   * failed, so that the next connection loads it anew, deleted. Rejects (the room then goes on) if
+   * the store could not delete it.
+   */
+  async delete(): Promise<void> {
+    if (this.failure) throw new Error('the document failed; try again', { cause: this.failure });
+    this.deleting = true;
+    for (const member of [...this.members]) member.close(CLOSE.deleted, 'the document was deleted');
+    try {
+      await this.outbox.settled();
+      await this.options.store.delete(this.name);
+    } catch (error) {
+      this.deleting = false;
+      throw error;
+    }
+    this.deletedAt = Date.now();
+    this.failure = new Error('the document was deleted');
+    this.options.onFailure(this, [], null);
   }
 
   /** Drains, then compacts the log into the snapshot so the next load reads one record. */
@@ -269,6 +328,18 @@ export class Room<M extends RoomMember = RoomMember> {
     if (this.failure && !this.reloading) return;
     this.broadcastStored(batch.updates, batch.senders);
     this.bus?.publishUpdates(head, batch.updates);
+    if (this.options.onEdited !== undefined) this.options.onEdited(this, this.authorsOf(batch.senders));
+  }
+
+  /** Who the senders are, as far as known: a token's `sub`, else the name their presence shows. */
+  private authorsOf(senders: readonly (M | null)[]): Set<string> {
+    const authors = new Set<string>();
+    for (const sender of senders) {
+      if (sender === null) continue;
+      const author = sender.ticket.identity ?? this.presence?.nameOf(sender) ?? null;
+      if (author !== null) authors.add(author);
+    }
+    return authors;
   }
 
   /** An update broke the document: the room fails and reloads for the others. */
