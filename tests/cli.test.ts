@@ -46,6 +46,9 @@ const OPTIONS = [
   ['--update-time-per-address', 'UPDATE_TIME_PER_ADDRESS'],
   ['--max-rooms', 'MAX_ROOMS'],
   ['--max-send-buffer', 'MAX_SEND_BUFFER'],
+  ['--version-quiet', 'VERSION_QUIET'],
+  ['--version-interval', 'VERSION_INTERVAL'],
+  ['--keep-versions', 'KEEP_VERSIONS'],
   ['--log-level', 'LOG_LEVEL'],
   ['--log-format', 'LOG_FORMAT'],
 ] as const;
@@ -128,6 +131,21 @@ describe('command line', () => {
     const failure = await run(process.execPath, [MAIN, '--port', 'eighty']).catch((error: { code: number; stderr: string }) => error);
     expect('code' in failure && failure.code).toBe(1);
     expect((failure as { stderr: string }).stderr).toMatch(/--port.*expected a whole number from 0 to 65535, got "eighty"/);
+  });
+
+  it('reads version timing and retention with their units, and refuses what it cannot read', async () => {
+    const retention = await Promise.all(['0', '30x', '100,200', '5d,3d', '1,2,3', '-1'].map((value) => launch(['--keep-versions', value])));
+    for (const { code, stderr, listened } of retention) {
+      expect([listened, code]).toEqual([false, 1]);
+      expect(stderr).toContain('expected a count of versions (100), an age (30d, 12h, 90m) or both (100,30d)');
+    }
+    const quiet = await launch(['--version-quiet', '5 minutes']);
+    expect([quiet.listened, quiet.code]).toEqual([false, 1]);
+    expect(quiet.stderr).toContain('expected a duration such as 300000 (ms), 90s, 5m or 1h');
+    const interval = await launch(['--version-interval', '10']);
+    expect(interval.stderr).toContain('from 1000 ms');
+    const taken = await launch(['--version-quiet', '90s', '--version-interval', '1h', '--keep-versions', '50,12h']);
+    expect(taken.listened).toBe(true);
   });
 
   it('refuses an empty or blank value for every option, from the environment or a flag, before listening', async () => {
