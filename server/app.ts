@@ -16,7 +16,8 @@ import { AddressLimit } from './http/address-limit.js';
 import { checkAccess, createUpgradeCheck, WS_PREFIX } from './http/admission.js';
 import { ProxyTrust } from './http/client-address.js';
 import { editorRoutes } from './http/editor.js';
-import { apiRoutes } from './http/routes.js';
+import { documentRoutes } from './http/documents.js';
+import { healthRoutes } from './http/health.js';
 import { checkHost } from './http/host.js';
 import { installUpgradeGate } from './websocket/upgrade.js';
 import { InputLimits } from './websocket/input-limits.js';
@@ -74,7 +75,9 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     if (c.req.path !== '/healthz') checkHost(c.req.header('host'), config.allowedHosts);
     await next();
   });
-  app.route('/', apiRoutes(store, engine, access));
+  const proxies = new ProxyTrust(config.trustProxy, config.proxyHeader);
+  app.route('/', healthRoutes(store, engine));
+  app.route('/', documentRoutes({ store, engine, access, config, clientAddress: (request) => proxies.clientAddress(request) }));
   app.route('/', editorRoutes({ maxNameLength: config.maxNameLength }));
 
   // Upgrades never reach Hono (see http/upgrade.ts). A plain request here is told what an upgrade
@@ -106,7 +109,6 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
         })
   ) as Server;
   limitSockets(httpServer, config, logger);
-  const proxies = new ProxyTrust(config.trustProxy, config.proxyHeader);
   const addresses = new AddressLimit(config.maxConnectionsPerAddress, {
     exempt: (address) => proxies.trusts(address),
     // Before its TLS handshake a socket cannot be told why in HTTP: it is closed.

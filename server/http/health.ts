@@ -5,7 +5,7 @@
  * `failing` once it failed for good and every document is refused until the server is restarted.
  */
 import { Hono } from 'hono';
-import { type DocumentStore, StoreUnavailableError, StoreWriteError } from '../../persistence/document-store.js';
+import { type DocumentStore, StoreUnavailableError, type StoreWriteError } from '../../persistence/document-store.js';
 import type { SyncEngine } from '../sync/engine.js';
 import { VERSION } from '../version.js';
 
@@ -19,19 +19,18 @@ export function healthRoutes(store: DocumentStore, engine: SyncEngine): Hono {
   store.onRecovery(() => {
     storeFailure = null;
   });
-  return new Hono()
-    .get('/healthz', (c) => {
-      const unavailable = storeFailure instanceof StoreUnavailableError;
-      return c.json(
-        {
-          status: storeFailure === null ? 'ok' : unavailable ? 'degraded' : 'failing',
-          ...(storeFailure === null ? {} : { error: unavailable ? storeFailure.message : `${storeFailure.message}; restart the server` }),
-          version: VERSION,
-          uptime: Math.round((Date.now() - startedAt) / 1000),
-          rooms: engine.rooms.size,
-          connections: engine.connectionCount,
-        },
-        storeFailure === null ? 200 : 503,
-      );
-    });
+  return new Hono().get('/healthz', (c) => {
+    const unavailable = storeFailure instanceof StoreUnavailableError;
+    return c.json(
+      {
+        status: storeFailure === null ? 'ok' : unavailable ? 'degraded' : 'failing',
+        ...(storeFailure === null ? {} : { error: unavailable ? storeFailure.message : `${storeFailure.message}; restart the server` }),
+        version: VERSION,
+        uptime: Math.round((Date.now() - startedAt) / 1000),
+        rooms: engine.rooms.size,
+        connections: engine.connectionCount,
+      },
+      storeFailure === null ? 200 : 503,
+    );
+  });
 }
