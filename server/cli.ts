@@ -372,6 +372,14 @@ export function createProgram(version: string): Command {
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)').env('LOG_FORMAT').choices(['json', 'pretty']))
+    .addHelpText(
+      'after',
+      `
+Commands besides serving:
+  collab-server export <name> [--format markdown|html|json|text|yjs] [--output file] [--url URL | --data-dir DIR]
+  collab-server import <name> <file> [--format markdown|html|json|yjs] [--url URL | --data-dir DIR]
+  (each against a running server with --url, or a stopped server's data directory; see collab-server export --help)`,
+    )
     .showHelpAfterError();
   for (const option of program.options) if (option.required || option.optional) refuseBlank(option);
   return program;

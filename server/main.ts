@@ -10,10 +10,13 @@ import { LevelDocumentStore } from '../persistence/level/store.js';
 import { createCollabServer } from './app.js';
 import { type DescriptorBudget, planDescriptors } from './descriptors.js';
 import { parseConfig } from './cli.js';
+import { isDocumentsCommand, runDocumentsCommand } from './documents-command.js';
 import { createLogger } from './logger.js';
 import { type Certificate, logCertificate, readCertificate, reloadOnHangup, type TlsFiles } from './tls.js';
 import { VERSION } from './version.js';
 import { capYoungGeneration } from './young-generation.js';
+
+if (isDocumentsCommand(process.argv)) process.exit(await runDocumentsCommand(process.argv));
 
 const config = parseConfig(process.argv, VERSION);
 const logger = createLogger(config);
