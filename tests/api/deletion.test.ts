@@ -4,6 +4,8 @@
  * with its copy does not bring it back; only a deliberate creation does (`PUT`, or a client that
  * connects with `create=1`).
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
@@ -51,6 +53,9 @@ describe('DELETE /api/documents/<name>', () => {
 
     // kill -9 right away: the updates are still in the journal, and replaying it must not undo the deletion.
     await server.kill();
+    const journals = (await readdir(server.dataDir)).filter((file) => file.startsWith('collab-journal.'));
+    const journaled = Buffer.concat(await Promise.all(journals.map((file) => readFile(join(server.dataDir, file)))));
+    expect(journaled.includes('line 19')).toBe(true);
     const restarted = await startTestServer(cleanup, { dataDir: server.dataDir });
     expect((await call(documentUrl(restarted.httpUrl, 'gone'))).status).toBe(410);
 
