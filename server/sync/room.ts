@@ -8,11 +8,11 @@
 import * as Y from 'yjs';
 import type { DocumentStore, Position, StoredDocument } from '../../persistence/document-store.js';
 import { applyStoredDocument } from '../../persistence/compaction.js';
-import { type ClientMessage, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../../protocol/y-websocket.js';
+import { type ClientMessage, encodeAwareness, encodeSyncStep1, encodeSyncStep2 } from '../../protocol/y-websocket.js';
 import type { Logger } from '../logger.js';
 import { CLOSE } from '../websocket/close-codes.js';
-import { SharedMessage } from '../websocket/message-socket.js';
 import type { DocumentBus, PresenceOwner } from './bus.js';
+import { broadcast, broadcastStored } from './broadcast.js';
 import { BusLink } from './bus-link.js';
 import { DocumentSize } from './document-size.js';
 import { type CompactionOptions, CompactionSchedule } from './compaction-schedule.js';
@@ -210,7 +210,7 @@ export class Room<M extends RoomMember = RoomMember> {
   dropPresence(member: M): void {
     const removal = this.presence?.leave(member) ?? null;
     if (removal === null) return;
-    this.broadcast(encodeAwareness(removal), member);
+    broadcast(this.members, encodeAwareness(removal), member);
     this.bus?.publishPresence(member, removal);
   }
 
@@ -228,7 +228,7 @@ export class Room<M extends RoomMember = RoomMember> {
       case 'awareness': {
         const relayed = this.present.publish(member, message.entries, message.update);
         if (relayed === null) break;
-        this.broadcast(encodeAwareness(relayed), member);
+        broadcast(this.members, encodeAwareness(relayed), member);
         this.bus?.publishPresence(member, relayed);
         break;
       }
@@ -306,7 +306,7 @@ export class Room<M extends RoomMember = RoomMember> {
   }
 
   /** Presence that timed out is removed for every member. */
-  private readonly relayTimeout = (removal: Uint8Array): void => this.broadcast(encodeAwareness(removal), null);
+  private readonly relayTimeout = (removal: Uint8Array): void => broadcast(this.members, encodeAwareness(removal), null);
 
   private outboxHost() {
     const room = this;
@@ -326,7 +326,7 @@ export class Room<M extends RoomMember = RoomMember> {
    */
   private stored(batch: StoredBatch<M>, head: Position): void {
     if (this.failure && !this.reloading) return;
-    this.broadcastStored(batch.updates, batch.senders);
+    broadcastStored(this.members, batch.updates, batch.senders);
     this.bus?.publishUpdates(head, batch.updates);
     if (this.options.onEdited !== undefined) this.options.onEdited(this, this.authorsOf(batch.senders));
   }
@@ -369,34 +369,6 @@ export class Room<M extends RoomMember = RoomMember> {
     member.sendState(encodeSyncStep2(encodeIntegrated(this.doc, stateVector)));
   }
 
-  /**
-   * Sends stored updates to every member but their senders, in order, each update its own
-   * message; a member that sent none of them gets them all in one write.
-   */
-  private broadcastStored(updates: readonly Uint8Array[], senders: readonly (M | null)[]): void {
-    if (updates.length === 1) {
-      this.broadcast(encodeUpdate(updates[0]!), senders[0] ?? null);
-      return;
-    }
-    const messages = updates.map((update) => SharedMessage.of(encodeUpdate(update)));
-    const all = SharedMessage.together(messages);
-    for (const member of this.members) {
-      if (!senders.includes(member)) {
-        member.sendShared(all);
-        continue;
-      }
-      const others = messages.filter((_, i) => senders[i] !== member);
-      if (others.length > 0) member.sendShared(others.length === 1 ? others[0]! : SharedMessage.together(others));
-    }
-  }
-
-  /** Sends one message to every member but `except`, framed once for all of them. */
-  private broadcast(message: Uint8Array, except: M | null): void {
-    if (this.members.size === 0 || (this.members.size === 1 && except !== null && this.members.has(except))) return;
-    const shared = SharedMessage.of(message);
-    for (const member of this.members) if (member !== except) member.sendShared(shared);
-  }
-
   /** Updates another instance stored (heard on the bus): applied and sent to the members here, not stored again. */
   private applyStored(updates: readonly Uint8Array[], head: Position): void {
     for (const update of updates) {
@@ -407,13 +379,13 @@ export class Room<M extends RoomMember = RoomMember> {
       }
     }
     this.outbox.head = Math.max(this.outbox.head, head);
-    this.broadcastStored(updates, NO_SENDERS);
+    broadcastStored(this.members, updates, NO_SENDERS);
   }
 
   /** A presence change another instance published. */
   private applyPresence(owner: PresenceOwner, update: Uint8Array): void {
     const relayed = this.present.publishRemote(owner, update);
-    if (relayed !== null) this.broadcast(encodeAwareness(relayed), null);
+    if (relayed !== null) broadcast(this.members, encodeAwareness(relayed), null);
   }
 }
 
