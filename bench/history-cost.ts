@@ -85,7 +85,9 @@ const readMiddle = await timed(() => history.read('b4', middle));
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 console.log(`B4: ${trace.txns.length} transactions, final document ${kib(Y.encodeStateAsUpdate(doc).length)}`);
 console.log(`versions: ${versions.length} (${keyframes} keyframes), stored ${kib(stored)}, ${kib(stored / versions.length)} per version`);
-console.log(`a whole snapshot per version instead: ${kib(wholeBytes)}, ${kib(wholeBytes / versions.length)} per version (${(wholeBytes / stored).toFixed(1)}x)`);
+console.log(
+  `a whole snapshot per version instead: ${kib(wholeBytes)}, ${kib(wholeBytes / versions.length)} per version (${(wholeBytes / stored).toFixed(1)}x)`,
+);
 console.log(`load (median of ${RUNS}): ${loadWith.toFixed(2)} ms with ${versions.length} versions, ${loadWithout.toFixed(2)} ms without`);
 console.log(`list versions ${list.toFixed(2)} ms; read the newest ${readNewest.toFixed(2)} ms, the middle one ${readMiddle.toFixed(2)} ms`);
 await store.close();

@@ -31,11 +31,6 @@ interface Target {
   readonly token?: string;
 }
 
-/** Whether `argv` (as `process.argv`) runs one of these commands rather than the server. */
-export function isDocumentsCommand(argv: readonly string[]): boolean {
-  return argv[2] === 'export' || argv[2] === 'import';
-}
-
 /** Runs the command; resolves with the exit code. Failures are said on stderr in one line. */
 export async function runDocumentsCommand(argv: readonly string[]): Promise<number> {
   try {

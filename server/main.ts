@@ -10,13 +10,16 @@ import { LevelDocumentStore } from '../persistence/level/store.js';
 import { createCollabServer } from './app.js';
 import { type DescriptorBudget, planDescriptors } from './descriptors.js';
 import { parseConfig } from './cli.js';
-import { isDocumentsCommand, runDocumentsCommand } from './documents-command.js';
 import { createLogger } from './logger.js';
 import { type Certificate, logCertificate, readCertificate, reloadOnHangup, type TlsFiles } from './tls.js';
 import { VERSION } from './version.js';
 import { capYoungGeneration } from './young-generation.js';
 
-if (isDocumentsCommand(process.argv)) process.exit(await runDocumentsCommand(process.argv));
+// The export and import commands bring what converting content needs: loaded only for them.
+if (process.argv[2] === 'export' || process.argv[2] === 'import') {
+  const { runDocumentsCommand } = await import('./documents-command.js');
+  process.exit(await runDocumentsCommand(process.argv));
+}
 
 const config = parseConfig(process.argv, VERSION);
 const logger = createLogger(config);

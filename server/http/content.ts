@@ -5,8 +5,9 @@
  */
 import type { Context } from 'hono';
 import { ContentError, UnreadableContentError } from '../documents/errors.js';
-import { type ExportFormat, exportDocument, type ImportFormat } from '../documents/formats.js';
+import type { ExportFormat, ImportFormat } from '../documents/formats.js';
 import { HttpError } from '../errors.js';
+import { conversions } from './conversions.js';
 import { binaryResponse } from './document-request.js';
 import * as Y from 'yjs';
 
@@ -39,9 +40,10 @@ const CONTENT_HEADERS = {
 };
 
 /** The response holding `state` (a document as a Yjs update) in the format the request asks for. */
-export function contentResponse(c: Context, state: Uint8Array): Response {
+export async function contentResponse(c: Context, state: Uint8Array): Promise<Response> {
   const format = requestedFormat(c);
   if (format === 'yjs') return binaryResponse(c, state, { ...CONTENT_HEADERS });
+  const { exportDocument } = await conversions();
   return c.body(exportDocument(docOf(state), format), 200, { ...CONTENT_HEADERS, 'content-type': FORMATS[format] });
 }
 

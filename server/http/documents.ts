@@ -18,12 +18,11 @@ import * as Y from 'yjs';
 import type { ListOptions } from '../../persistence/document-store.js';
 import { UpdateScanner } from '../../protocol/yjs-internals.js';
 import { authorize, authorizeAdmin, covers, requestToken } from '../auth/access.js';
-import { parseDocument } from '../documents/formats.js';
-import { replaceContent } from '../documents/replace.js';
 import { HttpError } from '../errors.js';
 import { checkWritable, writeUpdate } from '../sync/request-write.js';
 import { readBody, readText } from './body.js';
 import { contentResponse, converting, docOf, importFormat } from './content.js';
+import { conversions } from './conversions.js';
 import {
   allow,
   binaryResponse,
@@ -81,6 +80,7 @@ async function documentResource(request: DocumentRequest, api: DocumentsApi, sca
   if (c.req.method === 'PUT') {
     authorize(grant, name, 'rw');
     const format = importFormat(c.req.header('content-type'));
+    const { parseDocument, replaceContent } = await conversions();
     const content = parseDocument(await readText(c.req.raw, api.config.maxMessageSize), format);
     return withRoom(api, name, async (room) => {
       const created = !room.exists;

@@ -13,12 +13,12 @@
 import type { UpdateScanner } from '../../protocol/yjs-internals.js';
 import type { VersionInfo } from '../../persistence/versions.js';
 import { authorize, authorizeAdmin } from '../auth/access.js';
-import { restoreVersion } from '../documents/restore.js';
 import { HttpError } from '../errors.js';
 import { UnknownVersionError } from '../history/history.js';
 import { checkWritable, writeUpdate } from '../sync/request-write.js';
 import { readJson } from './body.js';
 import { contentResponse, docOf } from './content.js';
+import { conversions } from './conversions.js';
 import { allow, type DocumentRequest, type DocumentsApi, withDocument } from './document-request.js';
 
 /** Longest label of a named version, in characters. */
@@ -64,6 +64,7 @@ export function versionRoutes(api: DocumentsApi, scanner: UpdateScanner): (reque
       const when = new Date(target.takenAt).toISOString();
       const before = await history.take(room, { kind: 'before-restore', label: `Before restoring ${target.label ?? when}` });
       checkWritable(room, { create: false });
+      const { restoreVersion } = await conversions();
       const update = restoreVersion(docOf((await room.snapshot()).state), docOf(state));
       if (update !== null) await writeUpdate(room, update, origin, { create: false }, scanner);
       const after = await history.take(room, { kind: 'restore', label: `Restored ${target.label ?? when}` });
