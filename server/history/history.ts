@@ -40,6 +40,8 @@ export interface HistoryOptions {
 export interface VersionRequest {
   readonly kind: VersionKind;
   readonly label?: string | null;
+  /** Take none if the newest version already holds the document as stored now; that one is returned. */
+  readonly unlessCurrent?: boolean;
 }
 
 /** Edits made here since a document's last version, waiting for it. */
@@ -151,10 +153,12 @@ export class DocumentHistory {
   }
 
   /** Takes a version (within `exclusive`): the document as stored now, after its last version. */
-  private async write(source: VersionSource, { kind, label = null }: VersionRequest): Promise<VersionInfo> {
+  private async write(source: VersionSource, { kind, label = null, unlessCurrent = false }: VersionRequest): Promise<VersionInfo> {
     const name = source.name;
     const versions = await this.store.listVersions(name);
     const { state, head } = await source.snapshot();
+    const newest = versions.at(-1);
+    if (unlessCurrent && newest !== undefined && newest.position >= head) return newest;
     // The authors since the last version: taken now, so edits from here on count for the next one.
     const entry = this.unversioned.get(name);
     const authors = entry === undefined ? [] : [...entry.authors];

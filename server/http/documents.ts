@@ -87,8 +87,11 @@ async function documentResource(request: DocumentRequest, api: DocumentsApi, sca
       checkWritable(room, { create: true });
       const { state } = await room.snapshot();
       const update = replaceContent(docOf(state), content);
-      if (update !== null) await writeUpdate(room, update, origin, { create: true }, scanner);
-      else if (room.deletedAt !== null) await writeUpdate(room, emptyContent(), origin, { create: true }, scanner);
+      if (update !== null) {
+        // What the content was is kept as a version first, so that the replacement can be undone.
+        if (!created) await api.engine.history.take(room, { kind: 'auto', label: 'Before the content was replaced', unlessCurrent: true });
+        await writeUpdate(room, update, origin, { create: true }, scanner);
+      } else if (room.deletedAt !== null) await writeUpdate(room, emptyContent(), origin, { create: true }, scanner);
       return c.json({ name, created, changed: update !== null }, created ? 201 : 200);
     });
   }

@@ -116,6 +116,12 @@ describe('document content over HTTP', () => {
     await waitForDoc(reader.doc, () => reader.doc.getXmlFragment('prosemirror').toString().includes('Second, changed.'), 'the edit');
     expect(reader.doc.getXmlFragment('prosemirror').get(0)).toBe(first);
     expect((await putMarkdown(server.httpUrl, 'doc', 'First.\n\nSecond, changed.\n\nThird.')).json).toMatchObject({ changed: false });
+
+    // What a PUT replaced is kept as a version first: restoring it undoes the PUT.
+    const [before] = (await call(documentUrl(server.httpUrl, 'doc', '/versions'))).json.versions as { id: string; label: string }[];
+    expect(before!.label).toBe('Before the content was replaced');
+    expect((await call(documentUrl(server.httpUrl, 'doc', `/versions/${before!.id}/restore`), { method: 'POST' })).status).toBe(200);
+    expect(await markdownOf(server.httpUrl, 'doc')).toBe('First.\n\nSecond.\n\nThird.');
   });
 
   it('refuses content the schema cannot hold, saying what was wrong, and changes nothing', async () => {
