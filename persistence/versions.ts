@@ -25,6 +25,8 @@ export interface VersionInfo {
   readonly size: number;
   /** The version `data` is a delta from; null when `data` is the whole document. */
   readonly base: string | null;
+  /** Bytes of `data`. */
+  readonly bytes: number;
 }
 
 /** Why a version was taken; see `VersionInfo.kind`. */

@@ -10,7 +10,8 @@
  *   process-wide effect here, as Yjs's prototype is; everything else works on what it is given.
  * - How `Y.decodeUpdateV2` reads an update: through the decoder class it is given, one
  *   `readClient` per list of structs, and a byte reader (`restDecoder`) that ends where it stopped.
- * - The first item of a type's sequence (`_start`) and the newest item of a map key (`_map`).
+ * - The first item of a type's sequence (`_start`), the newest item of a map key and the keys
+ *   themselves (`_map`).
  */
 import type * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
@@ -170,4 +171,13 @@ export function firstItem<E>(type: Y.AbstractType<E>): Y.Item | null {
 /** The newest item of a map key (the one holding its value); older values are to its left. */
 export function newestItemOfKey<E>(type: Y.AbstractType<E>, key: string): Y.Item | null {
   return type._map.get(key) ?? null;
+}
+
+/**
+ * The keys of a type's map part (a map's entries, an element's attributes), deleted ones too. A
+ * top-level type nobody has named yet in this document is a bare `AbstractType` that keeps its
+ * entries there whatever it is; a key among them tells a map from a list or a text.
+ */
+export function keysOfType<E>(type: Y.AbstractType<E>): string[] {
+  return [...type._map.keys()];
 }

@@ -15,8 +15,9 @@ import { HttpError } from './errors.js';
 import { AddressLimit } from './http/address-limit.js';
 import { checkAccess, createUpgradeCheck, WS_PREFIX } from './http/admission.js';
 import { ProxyTrust } from './http/client-address.js';
-import { editorRoutes } from './http/editor.js';
-import { apiRoutes } from './http/routes.js';
+import { editorRoutes, pageNotFound } from './http/editor.js';
+import { documentRoutes } from './http/documents.js';
+import { healthRoutes } from './http/health.js';
 import { checkHost } from './http/host.js';
 import { installUpgradeGate } from './websocket/upgrade.js';
 import { InputLimits } from './websocket/input-limits.js';
@@ -68,17 +69,20 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     logger.error({ err: error, path: c.req.path }, 'request failed');
     return c.json({ error: 'internal', message: 'internal server error' }, 500);
   });
-  app.notFound((c) => c.json({ error: 'not-found', message: `nothing at ${c.req.path}` }, 404));
+  const notFoundPage = pageNotFound({ maxNameLength: config.maxNameLength });
+  app.notFound((c) => notFoundPage(c) ?? c.json({ error: 'not-found', message: `nothing at ${c.req.path}` }, 404));
   // Every page and the API answer only for the names this server is known by (see http/host.ts);
   // the health check, which tells counts and no names, answers probes by any name.
   app.use('*', async (c, next) => {
     if (c.req.path !== '/healthz') checkHost(c.req.header('host'), config.allowedHosts);
     await next();
   });
+  const proxies = new ProxyTrust(config.trustProxy, config.proxyHeader);
   app.route(
     '/',
-    apiRoutes(store, engine, access, () => bus.health()),
+    healthRoutes(store, engine, () => bus.health()),
   );
+  app.route('/', documentRoutes({ store, engine, access, config, clientAddress: (request) => proxies.clientAddress(request) }));
   app.route('/', editorRoutes({ maxNameLength: config.maxNameLength }));
 
   // Upgrades never reach Hono (see http/upgrade.ts). A plain request here is told what an upgrade
@@ -110,7 +114,6 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
         })
   ) as Server;
   limitSockets(httpServer, config, logger);
-  const proxies = new ProxyTrust(config.trustProxy, config.proxyHeader);
   const addresses = new AddressLimit(config.maxConnectionsPerAddress, {
     exempt: (address) => proxies.trusts(address),
     // Before its TLS handshake a socket cannot be told why in HTTP: it is closed.

@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { MIN_SECRET_BYTES } from './auth/token.js';
 import { DEFAULT_CONFIG, MAX_TIMER_MS, type ServerConfig } from './config.js';
 import { parseTrustedProxy } from './http/client-address.js';
+import { parseRetention, type Retention } from './history/retention.js';
 import { hostname } from './http/host.js';
 import { checkRedisUrl, redactUrl } from './bus/redis-url.js';
 
@@ -27,6 +28,27 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER, unit = '') {
 /** Milliseconds that end up in a timer: a delay past `MAX_TIMER_MS` would fire after 1 ms. */
 function milliseconds(min: number, max = MAX_TIMER_MS) {
   return integer(min, max, max === MAX_TIMER_MS ? ' ms (about 24.8 days, the longest delay of a Node.js timer)' : ' ms');
+}
+
+/** A duration in milliseconds, or with a unit (`90s`, `5m`, `1h`), at most `MAX_TIMER_MS`. */
+function duration(min: number) {
+  return (value: string): number => {
+    const match = /^(\d+)\s*(ms|s|m|h)?$/.exec(value.trim());
+    const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match?.[2] ?? 'ms'] ?? 1;
+    const ms = match ? Number(match[1]) * scale : NaN;
+    if (!Number.isSafeInteger(ms) || ms < min || ms > MAX_TIMER_MS) {
+      throw new InvalidArgumentError(`expected a duration such as 300000 (ms), 90s, 5m or 1h, from ${min} ms to about 24.8 days, got "${value}"`);
+    }
+    return ms;
+  };
+}
+
+function retention(value: string): Retention {
+  try {
+    return parseRetention(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as RangeError).message);
+  }
 }
 
 function bytes(value: string): number {
@@ -385,12 +407,44 @@ export function createProgram(version: string): Command {
         .argParser(bytes),
     )
     .addOption(
+      new Option(
+        '--version-quiet <duration>',
+        'take a version of a document once its edits have paused this long (ms, or 90s, 5m, 1h; 0: no automatic versions)',
+      )
+        .env('VERSION_QUIET')
+        .default(d.versionQuietMs, '5m')
+        .argParser(duration(0)),
+    )
+    .addOption(
+      new Option('--version-interval <duration>', 'while edits go on, take a version at the latest this long after the first edit since the last one')
+        .env('VERSION_INTERVAL')
+        .default(d.versionIntervalMs, '30m')
+        .argParser(duration(1000)),
+    )
+    .addOption(
+      new Option(
+        '--keep-versions <count,age>',
+        'automatic versions each document keeps: a count (100), an age (30d, 12h) or both (100,30d); named versions are kept until deleted',
+      )
+        .env('KEEP_VERSIONS')
+        .default(d.keepVersions, '100,30d')
+        .argParser(retention),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level')
         .env('LOG_LEVEL')
         .default(d.logLevel)
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     )
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, json otherwise)').env('LOG_FORMAT').choices(['json', 'pretty']))
+    .addHelpText(
+      'after',
+      `
+Commands besides serving:
+  collab-server export <name> [--format markdown|html|json|text|yjs] [--output file] [--url URL | --data-dir DIR]
+  collab-server import <name> <file> [--format markdown|html|json|yjs] [--url URL | --data-dir DIR]
+  (each against a running server with --url, or a stopped server's data directory; see collab-server export --help)`,
+    )
     .showHelpAfterError();
   for (const option of program.options) if (option.required || option.optional) refuseBlank(option);
   return program;
@@ -406,6 +460,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     batchInterval,
     handshakeTimeout,
     messageTimeout,
+    versionQuiet,
+    versionInterval,
     logFormat,
     authSecret,
     tlsCert,
@@ -422,6 +478,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       | 'batchIntervalMs'
       | 'handshakeTimeoutMs'
       | 'messageTimeoutMs'
+      | 'versionQuietMs'
+      | 'versionIntervalMs'
       | 'authSecret'
       | 'tlsCert'
       | 'tlsKey'
@@ -433,6 +491,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       batchInterval: number;
       handshakeTimeout: number;
       messageTimeout: number;
+      versionQuiet: number;
+      versionInterval: number;
       logFormat?: ServerConfig['logFormat'];
       authSecret?: string;
       tlsCert?: string;
@@ -465,6 +525,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     batchIntervalMs: batchInterval,
     handshakeTimeoutMs: handshakeTimeout,
     messageTimeoutMs: messageTimeout,
+    versionQuietMs: versionQuiet,
+    versionIntervalMs: versionInterval,
     logFormat: logFormat ?? DEFAULT_CONFIG.logFormat,
     // An empty AUTH_SECRET is a deployment mistake, not a wish to run open: refuseBlank refuses it.
     authSecret: authSecret ?? null,

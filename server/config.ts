@@ -1,4 +1,5 @@
 import type { ProxyHeader } from './http/client-address.js';
+import type { Retention } from './history/retention.js';
 
 /**
  * The server's settings: every one is a command-line flag and an environment variable
@@ -128,6 +129,15 @@ export interface ServerConfig {
    * reads slower than its document changes is closed (1013) past it. Default 4 MiB.
    */
   readonly maxSendBuffer: number;
+  /**
+   * A document edited here gets a version once it has been quiet this long, in milliseconds (see
+   * `history/history.ts`); 0 takes no versions automatically. Default 5 minutes.
+   */
+  readonly versionQuietMs: number;
+  /** ...and, while edits go on, at the latest this long after the first edit since its last version. Default 30 minutes. */
+  readonly versionIntervalMs: number;
+  /** How many automatic versions a document keeps, and for how long; named ones are kept. Default the last 100, none older than 30 days. */
+  readonly keepVersions: Retention;
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   readonly logLevel: string;
   /** `pretty` for people, `json` for machines. Default: pretty when stdout is a terminal. */
@@ -176,6 +186,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   updateTimePerAddress: 250,
   maxRooms: 1000,
   maxSendBuffer: 4 * 1024 * 1024,
+  versionQuietMs: 5 * 60_000,
+  versionIntervalMs: 30 * 60_000,
+  keepVersions: { count: 100, maxAgeMs: 30 * 86_400_000 },
   logLevel: 'info',
   logFormat: process.stdout.isTTY ? 'pretty' : 'json',
 };

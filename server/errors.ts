@@ -6,7 +6,7 @@
 export class HttpError extends Error {
   override readonly name = 'HttpError';
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 413 | 426 | 429 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 406 | 409 | 410 | 413 | 415 | 426 | 429 | 503,
     readonly code: string,
     message: string,
   ) {

@@ -14,7 +14,15 @@ import { type Certificate, logCertificate, readCertificate, reloadOnHangup, type
 import { VERSION } from './version.js';
 import { capYoungGeneration } from './young-generation.js';
 
+// The export and import commands bring what converting content needs: loaded only for them.
+if (process.argv[2] === 'export' || process.argv[2] === 'import') {
+  const { runDocumentsCommand } = await import('./documents-command.js');
+  process.exit(await runDocumentsCommand(process.argv));
+}
+
 const config = parseConfig(process.argv, VERSION);
+/** A signal repeated within this many ms is the same one, delivered twice (see `stop`). */
+const REPEATED_SIGNAL_MS = 1000;
 const logger = createLogger(config);
 
 async function main(): Promise<void> {
@@ -36,13 +44,15 @@ async function main(): Promise<void> {
   const backends = await openBackends(config, logger, descriptors.storeFiles);
   const server = createCollabServer({ ...config, maxSockets }, backends.store, logger, { bus: backends.bus, ...(tls === undefined ? {} : { tls }) });
 
-  let stopping = false;
+  let stopping: { signal: NodeJS.Signals; at: number } | null = null;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stopping !== null) {
+      // One Ctrl-C under `npm start` arrives twice: from the terminal, and forwarded by npm.
+      if (signal === stopping.signal && performance.now() - stopping.at < REPEATED_SIGNAL_MS) return;
       logger.warn(`${signal} again: still draining writes, please wait`);
       return;
     }
-    stopping = true;
+    stopping = { signal, at: performance.now() };
     logger.info(`${signal}: stopping; draining pending writes`);
     server
       .close()

@@ -51,6 +51,9 @@ const OPTIONS = [
   ['--update-time-per-address', 'UPDATE_TIME_PER_ADDRESS'],
   ['--max-rooms', 'MAX_ROOMS'],
   ['--max-send-buffer', 'MAX_SEND_BUFFER'],
+  ['--version-quiet', 'VERSION_QUIET'],
+  ['--version-interval', 'VERSION_INTERVAL'],
+  ['--keep-versions', 'KEEP_VERSIONS'],
   ['--log-level', 'LOG_LEVEL'],
   ['--log-format', 'LOG_FORMAT'],
 ] as const;
@@ -133,6 +136,21 @@ describe('command line', () => {
     const failure = await run(process.execPath, [MAIN, '--port', 'eighty']).catch((error: { code: number; stderr: string }) => error);
     expect('code' in failure && failure.code).toBe(1);
     expect((failure as { stderr: string }).stderr).toMatch(/--port.*expected a whole number from 0 to 65535, got "eighty"/);
+  });
+
+  it('reads version timing and retention with their units, and refuses what it cannot read', async () => {
+    const retention = await Promise.all(['0', '30x', '100,200', '5d,3d', '1,2,3', '-1'].map((value) => launch(['--keep-versions', value])));
+    for (const { code, stderr, listened } of retention) {
+      expect([listened, code]).toEqual([false, 1]);
+      expect(stderr).toContain('expected a count of versions (100), an age (30d, 12h, 90m) or both (100,30d)');
+    }
+    const quiet = await launch(['--version-quiet', '5 minutes']);
+    expect([quiet.listened, quiet.code]).toEqual([false, 1]);
+    expect(quiet.stderr).toContain('expected a duration such as 300000 (ms), 90s, 5m or 1h');
+    const interval = await launch(['--version-interval', '10']);
+    expect(interval.stderr).toContain('from 1000 ms');
+    const taken = await launch(['--version-quiet', '90s', '--version-interval', '1h', '--keep-versions', '50,12h']);
+    expect(taken.listened).toBe(true);
   });
 
   it('refuses an empty or blank value for every option, from the environment or a flag, before listening', async () => {
@@ -298,6 +316,37 @@ describe('command line', () => {
       expect(next.listened).toBe(true);
     } finally {
       npm.kill('SIGKILL');
+      await removeDir(dataDir);
+    }
+  });
+
+  it('logs one stop for one Ctrl-C under `npm start`, which the server gets twice (terminal and npm)', async () => {
+    const dataDir = await tempDataDir();
+    // Its own process group, as a terminal's foreground job: Ctrl-C signals the whole group.
+    const npm = spawn('npm', ['start', '--silent', '--ignore-scripts'], {
+      cwd: ROOT,
+      detached: true,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const closed = new Promise<void>((done) => npm.once('close', () => done()));
+    const listening = new Promise<void>((done) =>
+      npm.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('listening on')) done();
+      }),
+    );
+    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await listening;
+      process.kill(-npm.pid!, 'SIGINT');
+      await closed;
+      expect(output).toContain('SIGINT: stopping');
+      expect(output).toContain('stopped; every write is stored');
+      expect(output).not.toContain('again');
+    } finally {
+      if (npm.exitCode === null) process.kill(-npm.pid!, 'SIGKILL');
       await removeDir(dataDir);
     }
   });

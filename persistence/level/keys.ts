@@ -113,8 +113,8 @@ export async function readIndexedSeq(db: LevelDatabase): Promise<number> {
 
 /** A version's record as stored (JSON). */
 export function encodeVersionInfo(info: VersionInfo): Uint8Array {
-  const { id, takenAt, kind, label, authors, position, size, base } = info;
-  return textEncoder.encode(JSON.stringify({ id, takenAt, kind, label, authors, position, size, base }));
+  const { id, takenAt, kind, label, authors, position, size, base, bytes } = info;
+  return textEncoder.encode(JSON.stringify({ id, takenAt, kind, label, authors, position, size, base, bytes }));
 }
 
 /** Throws if the record is not a version record. */

@@ -12,8 +12,8 @@ const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
 /** What is known of a version, as stored in `info` (UTF-8 JSON). */
-function encodeInfo({ id, takenAt, kind, label, authors, position, size, base }: VersionInfo): Buffer {
-  const bytes = textEncoder.encode(JSON.stringify({ id, takenAt, kind, label, authors, position, size, base }));
+function encodeInfo({ id, takenAt, kind, label, authors, position, size, base, bytes: dataBytes }: VersionInfo): Buffer {
+  const bytes = textEncoder.encode(JSON.stringify({ id, takenAt, kind, label, authors, position, size, base, bytes: dataBytes }));
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

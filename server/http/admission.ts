@@ -87,6 +87,8 @@ export function createUpgradeCheck(
     const ticket = {
       documentName,
       acks: query.get('ack') === '1',
+      // Only a writer can create a document; a reader's `create=1` means nothing.
+      create: query.get('create') === '1' && grant.mode === 'rw',
       remoteAddress,
       mode: grant.mode,
       identity: grant.identity,

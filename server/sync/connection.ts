@@ -9,6 +9,7 @@ import { MAX_TIMER_MS } from '../config.js';
 import { CLOSE } from '../websocket/close-codes.js';
 import type { MessageListener, MessageSocket, SharedMessage } from '../websocket/message-socket.js';
 import { AckState, type ConnectionTicket, type RoomMember } from './member.js';
+import type { RequestMember } from './request-member.js';
 import type { Room } from './room.js';
 
 /** Limits on one connection; see `ServerConfig`. (What it may send is held by its socket, see `ReceiveLimits`.) */
@@ -41,7 +42,7 @@ export class Connection implements RoomMember, MessageListener {
   /** Null unless the client asked for "saved" and "error" messages. */
   readonly acks: AckState | null;
   /** The room this connection joined; null until its document is loaded. */
-  private joined: Room<Connection> | null = null;
+  private joined: Room<Connection | RequestMember> | null = null;
   /**
    * Messages received while the room was not ready (loading, or reloading after a failure),
    * handled once it is; null when nothing waits (before the first message, and once joined).
@@ -72,7 +73,7 @@ export class Connection implements RoomMember, MessageListener {
   }
 
   /** The room this connection is in; null until its document is loaded. */
-  get room(): Room<Connection> | null {
+  get room(): Room<Connection | RequestMember> | null {
     return this.joined;
   }
 
@@ -92,7 +93,7 @@ export class Connection implements RoomMember, MessageListener {
   }
 
   /** Joins `room` and gives back the gate's hold. */
-  enter(room: Room<Connection>): void {
+  enter(room: Room<Connection | RequestMember>): void {
     this.releaseHold();
     this.joined = room;
     room.join(this);

@@ -14,11 +14,13 @@ import { moveSurvivors } from './reload.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { type ClientMessage, decodeClientMessage, encodeSyncStep2, encodeUpdate, isInitialSyncStep1 } from '../../protocol/y-websocket.js';
 import { UpdateScanner } from '../../protocol/yjs-internals.js';
+import { DocumentHistory, type HistoryOptions } from '../history/history.js';
 import { RoomRegistry } from './registry.js';
+import type { RequestMember } from './request-member.js';
 import type { Room } from './room.js';
 
 /** The engine's options: see `ServerConfig` for each. */
-export interface EngineOptions extends ConnectionLimits {
+export interface EngineOptions extends ConnectionLimits, HistoryOptions {
   readonly unloadGraceMs: number;
   readonly pingIntervalMs: number;
   readonly compactAfter: number;
@@ -29,9 +31,16 @@ export interface EngineOptions extends ConnectionLimits {
   readonly logger: Logger;
 }
 
+/** Who takes part in an engine's rooms: connections, and writes over HTTP for the length of a request. */
+export type EngineMember = Connection | RequestMember;
+
+/** How many times `withRoom` loads a document that failed as it loaded before it gives up. */
+const LOAD_ATTEMPTS = 3;
+
 /** The sync engine of one server (see the top of this file). */
 export class SyncEngine {
-  readonly rooms: RoomRegistry<Connection>;
+  readonly rooms: RoomRegistry<EngineMember>;
+  readonly history: DocumentHistory;
   private readonly connections = new Set<Connection>();
   private readonly pinger: NodeJS.Timeout;
   private readonly log: Logger;
@@ -45,7 +54,14 @@ export class SyncEngine {
     private readonly options: EngineOptions,
   ) {
     this.log = options.logger;
-    this.rooms = new RoomRegistry<Connection>(store, { ...options, bus, onReload: (survivors, reloaded) => this.moveOnReload(survivors, reloaded) });
+    const history = (this.history = new DocumentHistory(store, options));
+    this.rooms = new RoomRegistry<EngineMember>(store, {
+      ...options,
+      bus,
+      onEdited: (room, authors) => history.edited(room, authors),
+      beforeUnload: (room) => history.unloading(room),
+      onReload: (survivors, reloaded) => this.moveOnReload(survivors.filter(isConnection), reloaded),
+    });
     this.events = this.connectionEvents();
     this.pinger = setInterval(() => this.pingAll(), options.pingIntervalMs);
     this.pinger.unref();
@@ -110,7 +126,24 @@ export class SyncEngine {
     } else if (!connection.wait(frame)) connection.close(CLOSE.policyViolation, 'too many messages while the document loads');
   }
 
-  private joined(connection: Connection, loaded: Room<Connection>): void {
+  /**
+   * Runs `body` with the loaded room of `name`, held loaded meanwhile by the same hold an upgrade
+   * takes, so it is refused the same way (`HttpError(503)`: too many documents, the store down).
+   */
+  async withRoom<T>(name: string, body: (room: Room<EngineMember>) => Promise<T>): Promise<T> {
+    const release = await this.rooms.hold(name);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const room = await this.rooms.acquire(name);
+        // A room that failed as it loaded (another client's update broke it) is loaded again.
+        if (!room.failed || attempt === LOAD_ATTEMPTS) return await body(room);
+      }
+    } finally {
+      release();
+    }
+  }
+
+  private joined(connection: Connection, loaded: Room<EngineMember>): void {
     if (this.enter(connection, loaded)) this.handleBacklog(connection);
   }
 
@@ -118,7 +151,7 @@ export class SyncEngine {
    * Adds the connection to its loaded room; false if it did not stay there. A room that failed as
    * it loaded (another connection's first messages broke it) is loaded again for it.
    */
-  private enter(connection: Connection, loaded: Room<Connection>): boolean {
+  private enter(connection: Connection, loaded: Room<EngineMember>): boolean {
     connection.releaseHold();
     if (loaded.failed) {
       this.rooms.acquire(connection.ticket.documentName).then(
@@ -130,6 +163,12 @@ export class SyncEngine {
       );
       return false;
     }
+    if (loaded.deleting || (loaded.deletedAt !== null && !connection.ticket.create)) {
+      connection.close(CLOSE.deleted, 'the document was deleted; connect with create=1 to create it again, holding nothing of it');
+      this.rooms.release(loaded);
+      return false;
+    }
+    if (loaded.deletedAt !== null) loaded.revive();
     connection.enter(loaded);
     if (!connection.isOpen) {
       loaded.leave(connection);
@@ -159,7 +198,7 @@ export class SyncEngine {
   }
 
   /** Connections that an update failing their room kept open (see `reload.ts`) move to the reloaded document. */
-  private moveOnReload(survivors: readonly Connection[], reloaded: Promise<Room<Connection>>): void {
+  private moveOnReload(survivors: readonly Connection[], reloaded: Promise<Room<EngineMember>>): void {
     moveSurvivors(
       survivors,
       reloaded,
@@ -189,10 +228,11 @@ export class SyncEngine {
   async close(): Promise<void> {
     clearInterval(this.pinger);
     for (const connection of this.connections) connection.close(CLOSE.goingAway, 'the server is shutting down');
+    this.history.close();
     await this.rooms.closeAll();
   }
 
-  private handle(connection: Connection, room: Room<Connection>, frame: Uint8Array): void {
+  private handle(connection: Connection, room: Room<EngineMember>, frame: Uint8Array): void {
     if (!connection.isOpen || room.failed) return;
     let message: ClientMessage;
     try {
@@ -243,6 +283,10 @@ export class SyncEngine {
 
 /** Close codes for the client's reasons (limits, expiry, protocol), not the server's. */
 const CLIENT_CAUSED: ReadonlySet<number> = new Set([CLOSE.protocolError, CLOSE.policyViolation, CLOSE.messageTooBig, CLOSE.tryAgainLater]);
+
+function isConnection(member: EngineMember): member is Connection {
+  return member instanceof Connection;
+}
 
 /** A Yjs update that changes nothing. */
 const EMPTY_UPDATE = Uint8Array.of(0, 0);

@@ -12,6 +12,12 @@ export interface ConnectionTicket {
   readonly documentName: string;
   /** The client asked for "saved" and "error" messages (`ack=1`). */
   readonly acks: boolean;
+  /**
+   * The client asked to create the document if it was deleted (`create=1`, writers only): it
+   * holds nothing of the deleted one. Without it, a deleted document refuses the connection
+   * (`CLOSE.deleted`), so that no old copy brings it back.
+   */
+  readonly create: boolean;
   /** The peer's address, for logs and per-address limits. */
   readonly remoteAddress: string;
   /** `ro`: the connection receives the document but every update it sends is refused. */

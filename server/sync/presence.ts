@@ -22,6 +22,9 @@ import type { ConnectionTicket, RoomMember } from './member.js';
 /** The most presence client ids one connection may publish: an official client publishes one. */
 export const MAX_PRESENCE_CLIENTS = 8;
 
+/** Longest presence name kept as an author of a version. */
+const MAX_AUTHOR_NAME = 100;
+
 /** Who may own presence: a member, or a connection on another instance (`RemoteOwner`). */
 interface Owner {
   readonly id: number;
@@ -76,6 +79,16 @@ export class RoomPresence {
     for (const [client, owner] of this.owners) copy.owners.set(client, owner);
     for (const [key, owner] of this.remote) copy.remote.set(key, owner);
     return copy;
+  }
+
+  /** The name `member`'s presence shows (`user.name`, as the editor publishes it), if any. */
+  nameOf(member: Owner): string | null {
+    for (const client of member.awarenessClients) {
+      const state = this.awareness.getStates().get(client) as { user?: { name?: unknown } } | undefined;
+      const name = state?.user?.name;
+      if (typeof name === 'string' && name.trim() !== '') return name.trim().slice(0, MAX_AUTHOR_NAME);
+    }
+    return null;
   }
 
   /** Whether anyone is present. */

@@ -49,6 +49,10 @@ export interface RegistryOptions<M extends RoomMember> {
    * be loaded again, or if the server is shutting down.
    */
   readonly onReload: (survivors: readonly M[], reloaded: Promise<Room<M>>) => void;
+  /** See `RoomOptions.onEdited`. */
+  readonly onEdited?: (room: Room<M>, authors: ReadonlySet<string>) => void;
+  /** Called as a room with no connections is about to be compacted and unloaded; never rejects. */
+  readonly beforeUnload?: (room: Room<M>) => Promise<void>;
 }
 
 /** Longest a read document waits, unapplied, for its connections' first messages (see above). */
@@ -100,6 +104,7 @@ export class RoomRegistry<M extends RoomMember> {
       updateTime: new AddressTimeBudget(options.updateTimePerAddress, options.updateTimePerAddress * UPDATE_TIME_BURST),
       logger: options.logger,
       onFailure: (room, survivors, sender) => this.discard(room, survivors, sender),
+      ...(options.onEdited === undefined ? {} : { onEdited: options.onEdited }),
     };
     store.onFailure((error) => {
       this.storeDown = error;
@@ -278,6 +283,7 @@ export class RoomRegistry<M extends RoomMember> {
 
   private unload(name: string, entry: Entry<M>, room: Room<M>): Promise<void> {
     entry.unloading = (async () => {
+      await this.options.beforeUnload?.(room);
       try {
         await room.compact();
       } catch (error) {

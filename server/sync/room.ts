@@ -8,10 +8,11 @@
 import * as Y from 'yjs';
 import type { DocumentStore, Position, StoredDocument } from '../../persistence/document-store.js';
 import { applyStoredDocument } from '../../persistence/compaction.js';
-import { type ClientMessage, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate } from '../../protocol/y-websocket.js';
+import { type ClientMessage, encodeAwareness, encodeSyncStep1, encodeSyncStep2 } from '../../protocol/y-websocket.js';
 import type { Logger } from '../logger.js';
-import { SharedMessage } from '../websocket/message-socket.js';
+import { CLOSE } from '../websocket/close-codes.js';
 import type { DocumentBus, PresenceOwner } from './bus.js';
+import { broadcast, broadcastStored } from './broadcast.js';
 import { BusLink } from './bus-link.js';
 import { DocumentSize } from './document-size.js';
 import { type CompactionOptions, CompactionSchedule } from './compaction-schedule.js';
@@ -34,6 +35,16 @@ export interface RoomOptions<M extends RoomMember> extends CompactionOptions, In
    * update that failed the room (its address pays for the reload). Both empty when a write failed.
    */
   readonly onFailure: (room: Room<M>, survivors: readonly M[], sender: M | null) => void;
+  /** Called when updates that members (or HTTP writes) sent are stored, with who wrote them as far as known. */
+  readonly onEdited?: (room: Room<M>, authors: ReadonlySet<string>) => void;
+}
+
+/** A stored document as of a position of its log (see `Room.snapshot`). */
+export interface RoomSnapshot {
+  /** The document as a Yjs update. */
+  readonly state: Uint8Array;
+  /** The position it reflects: every update up to it, none after. */
+  readonly head: Position;
 }
 
 /** A room failed by an update, reloaded, and the address of who answers for the update. */
@@ -58,6 +69,13 @@ export class Room<M extends RoomMember = RoomMember> {
   private reloading = false;
   /** Made at the room's first log line: most rooms never log one. */
   private logger: Logger | null = null;
+  /**
+   * When the document was deleted, while it stays deleted: only a member that asks to create it
+   * may join then (see `SyncEngine`), and that revives it. Null for a live document.
+   */
+  deletedAt: number | null;
+  /** Set while the document is being deleted (`delete`): nobody joins, nothing is taken in. */
+  deleting = false;
 
   private constructor(
     readonly name: string,
@@ -66,6 +84,7 @@ export class Room<M extends RoomMember = RoomMember> {
   ) {
     // The name as the doc's guid: a random one costs a UUID's worth of garbage per load.
     this.doc = new Y.Doc({ guid: name });
+    this.deletedAt = stored.deletedAt;
     // The stored bytes bound the encoded size from above.
     this.size = new DocumentSize(
       stored.updates.reduce((sum, update) => sum + update.length, stored.state?.length ?? 0),
@@ -91,7 +110,7 @@ export class Room<M extends RoomMember = RoomMember> {
         name,
         doc: this.doc,
         get failed() {
-          return room.failed;
+          return room.failed || room.deleting;
         },
         get unstored() {
           return room.outbox.unstored;
@@ -160,6 +179,11 @@ export class Room<M extends RoomMember = RoomMember> {
     return room;
   }
 
+  /** Whether the document exists: written at least once, and not deleted since. */
+  get exists(): boolean {
+    return this.deletedAt === null && (this.outbox.head > 0 || this.doc.store.clients.size > 0);
+  }
+
   /** True once the room has failed; it takes no more messages and is being unloaded. */
   get failed(): boolean {
     return this.failure !== null;
@@ -188,13 +212,13 @@ export class Room<M extends RoomMember = RoomMember> {
   dropPresence(member: M): void {
     const removal = this.presence?.leave(member) ?? null;
     if (removal === null) return;
-    this.broadcast(encodeAwareness(removal), member);
+    broadcast(this.members, encodeAwareness(removal), member);
     this.bus?.publishPresence(member, removal);
   }
 
   /** Handles one decoded message from a member of this room. */
   receive(member: M, message: ClientMessage): void {
-    if (this.failure) return;
+    if (this.failure || this.deleting) return;
     switch (message.type) {
       case 'sync-step-1':
         void this.replyWithMissing(member, message.stateVector);
@@ -206,7 +230,7 @@ export class Room<M extends RoomMember = RoomMember> {
       case 'awareness': {
         const relayed = this.present.publish(member, message.entries, message.update);
         if (relayed === null) break;
-        this.broadcast(encodeAwareness(relayed), member);
+        broadcast(this.members, encodeAwareness(relayed), member);
         this.bus?.publishPresence(member, relayed);
         break;
       }
@@ -224,6 +248,41 @@ export class Room<M extends RoomMember = RoomMember> {
   /** Resolves once every update applied so far is stored (or the room failed). */
   drain(): Promise<void> {
     return this.outbox.drain();
+  }
+
+  /** The document as stored now, once every update applied so far is; rejects if the room failed. */
+  async snapshot(): Promise<RoomSnapshot> {
+    await this.drain();
+    if (this.failure) throw new Error('the document failed before it could be read', { cause: this.failure });
+    // Parts that wait in Yjs's queues are not stored, and not part of the document yet.
+    return { state: encodeIntegrated(this.doc), head: this.outbox.head };
+  }
+
+  /** A member asked to create the document again after its deletion: it is live from now on. */
+  revive(): void {
+    this.deletedAt = null;
+  }
+
+  /**
+   * Deletes the document: every member is closed with `CLOSE.deleted`, what was appended settles,
+   * the store removes the document (and keeps its mark), and the room is dropped as if it had
+   * failed, so that the next connection loads it anew, deleted. Rejects (the room then goes on) if
+   * the store could not delete it.
+   */
+  async delete(): Promise<void> {
+    if (this.failure) throw new Error('the document failed; try again', { cause: this.failure });
+    this.deleting = true;
+    for (const member of [...this.members]) member.close(CLOSE.deleted, 'the document was deleted');
+    try {
+      await this.outbox.settled();
+      await this.options.store.delete(this.name);
+    } catch (error) {
+      this.deleting = false;
+      throw error;
+    }
+    this.deletedAt = Date.now();
+    this.failure = new Error('the document was deleted');
+    this.options.onFailure(this, [], null);
   }
 
   /** Drains, then compacts the log into the snapshot so the next load reads one record. */
@@ -249,7 +308,7 @@ export class Room<M extends RoomMember = RoomMember> {
   }
 
   /** Presence that timed out is removed for every member. */
-  private readonly relayTimeout = (removal: Uint8Array): void => this.broadcast(encodeAwareness(removal), null);
+  private readonly relayTimeout = (removal: Uint8Array): void => broadcast(this.members, encodeAwareness(removal), null);
 
   private outboxHost() {
     const room = this;
@@ -269,8 +328,20 @@ export class Room<M extends RoomMember = RoomMember> {
    */
   private stored(batch: StoredBatch<M>, last: Position): void {
     if (this.failure && !this.reloading) return;
-    this.broadcastStored(batch.updates, batch.senders);
+    broadcastStored(this.members, batch.updates, batch.senders);
     this.bus?.publishUpdates(last, batch.updates);
+    if (this.options.onEdited !== undefined) this.options.onEdited(this, this.authorsOf(batch.senders));
+  }
+
+  /** Who the senders are, as far as known: a token's `sub`, else the name their presence shows. */
+  private authorsOf(senders: readonly (M | null)[]): Set<string> {
+    const authors = new Set<string>();
+    for (const sender of senders) {
+      if (sender === null) continue;
+      const author = sender.ticket.identity ?? this.presence?.nameOf(sender) ?? null;
+      if (author !== null) authors.add(author);
+    }
+    return authors;
   }
 
   /** An update broke the document: the room fails and reloads for the others. */
@@ -300,34 +371,6 @@ export class Room<M extends RoomMember = RoomMember> {
     member.sendState(encodeSyncStep2(encodeIntegrated(this.doc, stateVector)));
   }
 
-  /**
-   * Sends stored updates to every member but their senders, in order, each update its own
-   * message; a member that sent none of them gets them all in one write.
-   */
-  private broadcastStored(updates: readonly Uint8Array[], senders: readonly (M | null)[]): void {
-    if (updates.length === 1) {
-      this.broadcast(encodeUpdate(updates[0]!), senders[0] ?? null);
-      return;
-    }
-    const messages = updates.map((update) => SharedMessage.of(encodeUpdate(update)));
-    const all = SharedMessage.together(messages);
-    for (const member of this.members) {
-      if (!senders.includes(member)) {
-        member.sendShared(all);
-        continue;
-      }
-      const others = messages.filter((_, i) => senders[i] !== member);
-      if (others.length > 0) member.sendShared(others.length === 1 ? others[0]! : SharedMessage.together(others));
-    }
-  }
-
-  /** Sends one message to every member but `except`, framed once for all of them. */
-  private broadcast(message: Uint8Array, except: M | null): void {
-    if (this.members.size === 0 || (this.members.size === 1 && except !== null && this.members.has(except))) return;
-    const shared = SharedMessage.of(message);
-    for (const member of this.members) if (member !== except) member.sendShared(shared);
-  }
-
   /** Updates another instance stored (heard on the bus): applied and sent to the members here, not stored again. */
   private applyStored(updates: readonly Uint8Array[], head: Position): void {
     for (const update of updates) {
@@ -338,13 +381,13 @@ export class Room<M extends RoomMember = RoomMember> {
       }
     }
     this.outbox.held.addUpTo(head);
-    this.broadcastStored(updates, NO_SENDERS);
+    broadcastStored(this.members, updates, NO_SENDERS);
   }
 
   /** A presence change another instance published. */
   private applyPresence(owner: PresenceOwner, update: Uint8Array): void {
     const relayed = this.present.publishRemote(owner, update);
-    if (relayed !== null) this.broadcast(encodeAwareness(relayed), null);
+    if (relayed !== null) broadcast(this.members, encodeAwareness(relayed), null);
   }
 
   /** Has each member here publish its presence anew, with a new clock (see `RoomPresence.renewals`). */
@@ -355,7 +398,7 @@ export class Room<M extends RoomMember = RoomMember> {
   /** Another instance fell silent: the presence its connections owned goes, for the members here. */
   private dropInstance(instance: string): void {
     const removal = this.presence?.dropInstance(instance) ?? null;
-    if (removal !== null) this.broadcast(encodeAwareness(removal), null);
+    if (removal !== null) broadcast(this.members, encodeAwareness(removal), null);
   }
 }
 

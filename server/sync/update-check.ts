@@ -9,6 +9,8 @@
  *   against the document's structs answers that exactly, in time proportional to the update (plus
  *   the structs its deletions span), without copying the document.
  * - Whether an update placed an item where its origins say it cannot be (`findMisplacedItem`).
+ * - What an update needs that a document lacks (`missingDependency`): a writer over HTTP gets no
+ *   second message to complete it, so such an update is refused rather than left waiting.
  */
 import * as Y from 'yjs';
 import { firstItem, newestItemOfKey } from '../../protocol/yjs-internals.js';
@@ -38,6 +40,39 @@ export function changesNothing(doc: Y.Doc, update: Uint8Array): boolean {
     }
   }
   return true;
+}
+
+/**
+ * Why `update` (a valid v1 update) could not be integrated into `doc` in full, or null if it can:
+ * a client's structs that start past what the document and the update hold of that client, an
+ * item whose origin or parent is in neither, or a deletion of clocks neither has. Yjs would keep
+ * such parts waiting in its pending queues for updates that may never come.
+ */
+export function missingDependency(doc: Y.Doc, update: Uint8Array): string | null {
+  const { structs, ds } = Y.decodeUpdate(update);
+  // How far each client's clocks reach once the update is in: structs continue the document's.
+  const reach = new Map<number, number>();
+  const reachOf = (client: number): number => reach.get(client) ?? Y.getState(doc.store, client);
+  for (const struct of structs) {
+    if (struct instanceof Y.Skip) continue;
+    const { client, clock } = struct.id;
+    if (clock > reachOf(client)) return `it needs client ${client}'s edits from clock ${reachOf(client)}, which this document does not have`;
+    reach.set(client, Math.max(reachOf(client), clock + struct.length));
+  }
+  const lacks = (id: Y.ID | null): boolean => id !== null && id.clock >= reachOf(id.client);
+  for (const struct of structs) {
+    if (!(struct instanceof Y.Item)) continue;
+    const parent = struct.parent instanceof Y.ID ? struct.parent : null;
+    for (const dependency of [struct.origin, struct.rightOrigin, parent]) {
+      if (lacks(dependency)) return `it refers to client ${dependency!.client}'s clock ${dependency!.clock}, which this document does not have`;
+    }
+  }
+  for (const [client, ranges] of ds.clients) {
+    for (const { clock, len } of ranges) {
+      if (len > 0 && clock + len > reachOf(client)) return `it deletes client ${client}'s clocks up to ${clock + len}, which this document does not have`;
+    }
+  }
+  return null;
 }
 
 /**

@@ -16,4 +16,10 @@ export const CLOSE = {
   internalError: 1011,
   /** The client reads too slowly, or must send again later; reconnecting resyncs. */
   tryAgainLater: 1013,
+  /**
+   * The document was deleted (an application code, after HTTP's 410 Gone): the client must not
+   * send its copy back, and should drop any offline copy it keeps. Connecting with `create=1`
+   * creates the document again.
+   */
+  deleted: 4410,
 } as const;

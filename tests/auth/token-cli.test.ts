@@ -99,7 +99,7 @@ describe('the token command', () => {
       const longest = await mint(['--doc', `${'a'.repeat(4095)}*`, '--sub', 'u'.repeat(256)]);
       const response = await fetch(withQuery(`${server.httpUrl}/api/documents`, { token: longest }));
       expect(response.status, await response.clone().text()).toBe(200);
-      expect(await response.json()).toEqual({ documents: [] });
+      expect(await response.json()).toEqual({ documents: [], next: null });
     } finally {
       await server.stop();
       await removeDir(server.dataDir);

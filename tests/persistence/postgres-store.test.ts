@@ -185,7 +185,18 @@ describeWithPostgres('PostgresDocumentStore', () => {
   it('keeps version records exactly as written, labels PostgreSQL text could not hold included, apart from the log', async () => {
     const store = await open();
     const label = 'before \u0000 and a lone \ud800, quoted "x"';
-    const record = { id: 'v1', takenAt: 1, kind: 'named', label, authors: ['é'], position: 0, size: 3, base: null, data: Uint8Array.of(1, 2, 3) } as const;
+    const record = {
+      id: 'v1',
+      takenAt: 1,
+      kind: 'named',
+      label,
+      authors: ['é'],
+      position: 0,
+      size: 3,
+      base: null,
+      bytes: 3,
+      data: Uint8Array.of(1, 2, 3),
+    } as const;
     await store.writeVersions('never-written', { put: [record] });
     expect(await store.readVersion('never-written', 'v1')).toEqual({ ...record, authors: ['é'] });
     // Versions alone do not make a document.

@@ -213,6 +213,7 @@ export function describeStoreContract(title: string, fresh: () => Promise<Storag
         position: bytes.length,
         size: 10 * bytes.length,
         base,
+        bytes: bytes.length,
         data: Uint8Array.from(bytes),
       });
       const info = ({ data: _, ...rest }: VersionRecord): VersionInfo => rest;
@@ -226,7 +227,7 @@ export function describeStoreContract(title: string, fresh: () => Promise<Storag
       expect(await store.listVersions('never-written')).toEqual([]);
       await expect(store.readVersion('doc', '../x')).rejects.toBeInstanceOf(RangeError);
       // One call replaces a record and removes another, all or nothing.
-      const folded = { ...c, base: '0001', data: Uint8Array.of(4, 5, 6) };
+      const folded = { ...c, base: '0001', bytes: 3, data: Uint8Array.of(4, 5, 6) };
       await store.writeVersions('doc', { put: [folded], remove: ['0002', 'unknown'] });
       store = await reopen(store);
       expect(await store.listVersions('doc')).toEqual([info(a), info(folded)]);

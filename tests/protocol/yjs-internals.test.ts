@@ -10,6 +10,7 @@ import {
   checkBeforeEachItem,
   clearPending,
   firstItem,
+  keysOfType,
   markPending,
   newestItemOfKey,
   pendingIntegrated,
@@ -152,5 +153,20 @@ describe('Yjs internals the server relies on', () => {
     expect(newest?.left?.content.getContent()).toEqual([1]);
     expect(newest?.left?.parentSub).toBe('k');
     expect(newestItemOfKey(map, 'missing')).toBeNull();
+  });
+
+  it('lists the keys of a type nobody has named yet, deleted ones too', () => {
+    const source = new Y.Doc();
+    source.getMap('m').set('a', 1);
+    source.getMap('m').set('b', 2);
+    source.getMap('m').delete('b');
+    source.getText('t').insert(0, 'x');
+    const doc = new Y.Doc();
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(source));
+    // Applying an update to a fresh document makes bare types, which `getMap` would turn into maps.
+    const bare = doc.share.get('m')!;
+    expect(bare.constructor).toBe(Y.AbstractType);
+    expect(keysOfType(bare).sort()).toEqual(['a', 'b']);
+    expect(keysOfType(doc.share.get('t')!)).toEqual([]);
   });
 });
