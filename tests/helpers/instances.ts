@@ -14,7 +14,8 @@ export function postgresUrl(cluster: Cluster, database: string): string {
 }
 
 export interface InstanceOptions {
-  readonly postgresUrl: string;
+  /** Each instance's PostgreSQL URL (one for all, or one per instance: a proxy before one of them). */
+  readonly postgresUrl: string | readonly string[];
   /** Each instance's Redis URL (one for all, or one per instance: a proxy before one of them). */
   readonly redisUrl: string | readonly string[];
   readonly redisPrefix: string;
@@ -40,8 +41,9 @@ export class Instances {
   async start(i: number): Promise<ServerProcess> {
     const { postgresUrl, redisUrl, redisPrefix, args = [] } = this.options;
     const redis = typeof redisUrl === 'string' ? redisUrl : redisUrl[i]!;
+    const postgres = typeof postgresUrl === 'string' ? postgresUrl : postgresUrl[i]!;
     const server = await startServer({
-      args: ['--postgres-url', postgresUrl, '--redis-url', redis, '--redis-prefix', redisPrefix, '--instance-id', `i${i}`, '--max-message-rate', '0', ...args],
+      args: ['--postgres-url', postgres, '--redis-url', redis, '--redis-prefix', redisPrefix, '--instance-id', `i${i}`, '--max-message-rate', '0', ...args],
     });
     this.servers[i] = server;
     return server;
