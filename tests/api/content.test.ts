@@ -8,17 +8,14 @@ import { describe, expect, it } from 'vitest';
 import type * as Y from 'yjs';
 import { schema } from '../../protocol/document/schema.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
+import { connectClient, waitForDoc } from '../helpers/clients.js';
 import { startTestServer } from '../helpers/server-process.js';
 import { authArgs, token } from '../helpers/tokens.js';
 import { call, documentUrl, markdownOf, putMarkdown } from './api.js';
 
 const cleanup = cleanupAfterEach();
 
-function track(client: YClient): YClient {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const track = cleanup.track;
 
 /** Every node and mark of the schema, in the form the server writes Markdown (lists loose: the schema has no tight lists). */
 const EVERY_NODE_AND_MARK = `# Heading 1

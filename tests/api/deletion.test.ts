@@ -15,10 +15,7 @@ import { call, documentUrl, markdownOf, postUpdate, putMarkdown, storedDoc, text
 
 const cleanup = cleanupAfterEach();
 
-function track(client: YClient): YClient {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const track = cleanup.track;
 
 /** Resolves with the code of the client's next close. */
 function nextClose(client: YClient): Promise<number> {

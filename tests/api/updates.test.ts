@@ -7,17 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, forgedItem, waitForDoc, type YClient } from '../helpers/clients.js';
+import { connectClient, forgedItem, waitForDoc } from '../helpers/clients.js';
 import { startServer, startTestServer, type ServerProcess } from '../helpers/server-process.js';
 import { authArgs, token } from '../helpers/tokens.js';
 import { call, documentUrl, postUpdate, storedDoc, textWriter } from './api.js';
 
 const cleanup = cleanupAfterEach();
 
-function track(client: YClient): YClient {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const track = cleanup.track;
 
 describe('POST /api/documents/<name>/updates', () => {
   it('applies an update, answered with the stored state vector, live for connected clients, and kept through kill -9', async () => {

@@ -14,10 +14,7 @@ import { call, documentUrl, markdownOf, putMarkdown } from './api.js';
 
 const cleanup = cleanupAfterEach();
 
-function track(client: YClient): YClient {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const track = cleanup.track;
 
 interface Version {
   id: string;

@@ -7,17 +7,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type * as Y from 'yjs';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, seededRandom, testSeed, waitForEvent, type YClient } from '../helpers/clients.js';
+import { connectClient, seededRandom, testSeed, waitForEvent } from '../helpers/clients.js';
 import { eventually, Instances, postgresUrl } from '../helpers/instances.js';
 import { postgresUnavailable, sharedPostgres, type TestDatabase } from '../helpers/postgres.js';
 import { describeWithRedis, redisPrefix, sharedRedis } from '../helpers/redis.js';
 
 const cleanup = cleanupAfterEach();
 
-function track(client: YClient): YClient {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const track = cleanup.track;
 
 /** What a client holds, comparable across clients (a map's keys are in the order this client heard of them: sorted). */
 function contentOf(doc: Y.Doc): string {

@@ -17,10 +17,7 @@ import { missing, Typist, typedIn, watchTyped } from '../helpers/typing.js';
 
 const cleanup = cleanupAfterEach();
 
-function track<T extends { destroy(): void }>(client: T): T {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const track = cleanup.track;
 
 /** Resolves once `seen` holds `count` values. */
 async function untilSeen(seen: Set<string>, count: number): Promise<void> {

@@ -16,10 +16,7 @@ import { missing, Typist, typedIn, watchTyped } from '../helpers/typing.js';
 
 const cleanup = cleanupAfterEach();
 
-function track<T extends { destroy(): void }>(client: T): T {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const track = cleanup.track;
 
 function equalEverywhere(clients: readonly YClient[]): void {
   const first = JSON.stringify(typedIn(clients[0]!));

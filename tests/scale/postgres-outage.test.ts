@@ -15,10 +15,7 @@ import { missing, Typist, typedIn, watchTyped } from '../helpers/typing.js';
 
 const cleanup = cleanupAfterEach();
 
-function track<T extends { destroy(): void }>(client: T): T {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const track = cleanup.track;
 
 describeWithRedis(
   'PostgreSQL crashing under the instances',

@@ -17,10 +17,7 @@ import { missing, Typist, typedIn, watchTyped } from '../helpers/typing.js';
 
 const cleanup = cleanupAfterEach();
 
-function track<T extends { destroy(): void }>(client: T): T {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const track = cleanup.track;
 
 /** Whether `watcher` shows the presence of `client`. */
 function shows(watcher: YClient, client: YClient): boolean {

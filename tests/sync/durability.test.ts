@@ -8,15 +8,12 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { decodeSaved, MESSAGE_SAVED } from '../../protocol/index.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, seededRandom, testSeed, waitForDoc, type YClient } from '../helpers/clients.js';
+import { connectClient, seededRandom, testSeed, waitForDoc } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';
 
 const cleanup = cleanupAfterEach();
 
-function track(client: YClient): YClient {
-  cleanup.push(() => client.destroy());
-  return client;
-}
+const track = cleanup.track;
 
 async function serverOn(dataDir: string, port?: number): Promise<ServerProcess> {
   // The bursts here (50,000 updates at once) are far past the default message rate on purpose:
