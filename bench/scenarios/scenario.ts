@@ -56,6 +56,8 @@ export interface Scenario {
   name: string;
   title: string;
   run: (ctx: ScenarioContext, spec: ServerSpec) => Promise<ScenarioOutcome>;
+  /** Whether it runs against `spec` (all servers when absent). */
+  supports?: (spec: ServerSpec) => boolean;
 }
 
 /** A fresh data directory for one server in one scenario. */
