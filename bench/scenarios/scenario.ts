@@ -161,9 +161,10 @@ export function combineRounds(rounds: ScenarioOutcome[]): ScenarioOutcome {
   };
 }
 
-/** The middle value (the mean of the two middle ones for an even count). */
+/** The middle value (the mean of the two middle ones for an even count), of the values that are numbers (NaN where none is). */
 export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
