@@ -165,11 +165,12 @@ function figures(ctx: ScenarioContext, ladders: Ladder[], latency: PhaseResult |
     result.push({
       key: `scaling${k}`,
       label: `k=${k} / k=1 throughput`,
-      value: at(k) / at(1),
+      value: at(1) > 0 ? at(k) / at(1) : Number.NaN,
       unit: 'x',
       better: 'higher',
       target: { bound: target },
       ratio: false,
+      quotientOf: { numerator: `sustained${k}`, denominator: 'sustained1' },
     });
   }
   for (const ladder of ladders) {
@@ -192,6 +193,7 @@ function figures(ctx: ScenarioContext, ladders: Ladder[], latency: PhaseResult |
         better: 'lower',
         target: { bound: 2 },
         ratio: false,
+        quotientOf: { numerator: 'crossP99', denominator: 'sameP99' },
       },
     );
   }
