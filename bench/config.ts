@@ -50,11 +50,35 @@ export interface BenchConfig {
     phaseMs: number;
     p99LimitMs: number;
   };
+  /** The scale-out scenario (`scenarios/scale-out.ts`). */
+  scaleOut: {
+    /** Instances per deployment, each measured; the last also gives the cross-instance latency. */
+    instanceCounts: number[];
+    /** Each instance's share of the server core (see `cpu-quota.ts`). */
+    quotaPercent: number;
+    /** The throughput ladder: disjoint documents, as many per instance whatever k, rates as the ceiling's. */
+    docsPerInstance: number;
+    writersPerDoc: number;
+    readersPerDoc: number;
+    rates: number[];
+    phaseMs: number;
+    p99LimitMs: number;
+    /** Shared documents: one writer each on instance 0, readers spread over every instance. */
+    latency: { docs: number; readersPerDoc: number; ratePerWriter: number; durationMs: number };
+    /** kill -9 of instance 0 (holding the writers) of `instances`, while readers on the others observe. */
+    crash: { trials: number; instances: number; docs: number; readersPerDoc: number; ratePerWriter: number; killAfterMs: [number, number] };
+  };
 }
+
+/**
+ * Per-writer rates of the scale-out ladder: steps of about 10%, so that a throughput ratio is
+ * known to within a step (the ceiling's coarser steps would blur 1.8x into 1.6x or 2x).
+ */
+const SCALE_OUT_RATES = Array.from({ length: 40 }, (_, i) => Math.round(4 * 1.1 ** i * 10) / 10);
 
 export const fullConfig: BenchConfig = {
   mode: 'full',
-  rounds: { 'fan-out': 3, 'many-rooms': 3, ceiling: 3 },
+  rounds: { 'fan-out': 3, 'many-rooms': 3, ceiling: 3, 'scale-out': 3 },
   warmupMs: 2000,
   leadInMs: 500,
   // Three rounds of 1,000 edits: 3,000 in all, as before rounds.
@@ -71,6 +95,18 @@ export const fullConfig: BenchConfig = {
     rates: [2, 5, 10, 13, 16, 20, 25, 30, 40, 50, 65, 80, 100, 130, 160, 200],
     phaseMs: 3000,
     p99LimitMs: 50,
+  },
+  scaleOut: {
+    instanceCounts: [1, 2, 3],
+    quotaPercent: 30,
+    docsPerInstance: 20,
+    writersPerDoc: 2,
+    readersPerDoc: 2,
+    rates: SCALE_OUT_RATES,
+    phaseMs: 2000,
+    p99LimitMs: 50,
+    latency: { docs: 12, readersPerDoc: 6, ratePerWriter: 20, durationMs: 8000 },
+    crash: { trials: 3, instances: 2, docs: 6, readersPerDoc: 2, ratePerWriter: 30, killAfterMs: [500, 3000] },
   },
 };
 
@@ -92,5 +128,17 @@ export const quickConfig: BenchConfig = {
     rates: [5, 30, 70, 150],
     phaseMs: 1000,
     p99LimitMs: 50,
+  },
+  scaleOut: {
+    instanceCounts: [1, 2, 3],
+    quotaPercent: 30,
+    docsPerInstance: 20,
+    writersPerDoc: 2,
+    readersPerDoc: 2,
+    rates: SCALE_OUT_RATES.filter((_, i) => i % 3 === 0),
+    phaseMs: 1000,
+    p99LimitMs: 50,
+    latency: { docs: 12, readersPerDoc: 6, ratePerWriter: 20, durationMs: 2500 },
+    crash: { trials: 2, instances: 2, docs: 4, readersPerDoc: 2, ratePerWriter: 30, killAfterMs: [300, 1000] },
   },
 };

@@ -4,8 +4,8 @@
  * and .svg (latest-quick.* or latest-partial.* for a quick or partial run).
  *
  *   --quick             small sizes, about a minute
- *   --only a,b          only these scenarios (fan-out, many-rooms, idle, cold-load, bandwidth, crash, ceiling)
- *   --servers a,b       only these servers (ours, ours-fsync, y-websocket, hocuspocus, floor)
+ *   --only a,b          only these scenarios (fan-out, many-rooms, idle, cold-load, bandwidth, crash, ceiling, scale-out)
+ *   --servers a,b       only these servers (ours, ours-fsync, y-websocket, hocuspocus, hocuspocus-4, floor)
  *   --seed N            replay a run's random choices (printed at the start of every run)
  *   --no-build          do not run `npm run build` first
  *   --keep              keep the data directories (under the OS temp dir)
@@ -28,10 +28,13 @@ import { crash } from './scenarios/crash.js';
 import { fanOut } from './scenarios/fan-out.js';
 import { idle } from './scenarios/idle.js';
 import { manyRooms } from './scenarios/many-rooms.js';
+import { scaleOut } from './scenarios/scale-out.js';
 import { combineRounds, type Scenario, type ScenarioOutcome } from './scenarios/scenario.js';
 import { allServers, repoRoot, ServerProcess, serverSpecs, type ServerName } from './servers.js';
+import { stopBenchServices } from './services.js';
+import { removeQuotas } from './cpu-quota.js';
 
-const scenarios: Scenario[] = [fanOut, manyRooms, idle, coldLoad, bandwidth, crash, ceiling];
+const scenarios: Scenario[] = [fanOut, manyRooms, idle, coldLoad, bandwidth, crash, ceiling, scaleOut];
 
 const { values } = parseArgs({
   options: {
@@ -65,7 +68,7 @@ to latest.svg (latest-quick.* for --quick, latest-partial.* for a run with --onl
 const log = (line: string): void => console.log(line);
 const config = values.quick ? quickConfig : fullConfig;
 const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : newSeed();
-const defaultServers: ServerName[] = values.quick ? ['ours', 'y-websocket', 'hocuspocus'] : allServers;
+const defaultServers: ServerName[] = values.quick ? ['ours', 'y-websocket', 'hocuspocus', 'hocuspocus-4'] : allServers;
 let serverNames = (values.servers?.split(',') ?? defaultServers) as ServerName[];
 const selected = values.only === undefined ? scenarios : scenarios.filter((s) => values.only!.split(',').includes(s.name));
 for (const name of serverNames) if (!(name in serverSpecs)) throw new RangeError(`unknown server ${name}; known: ${allServers.join(', ')}`);
@@ -98,9 +101,13 @@ const workDir = join(tmpdir(), `collab-bench-${process.pid}`);
 mkdirSync(workDir, { recursive: true });
 const loadgen = await LoadGenerator.start(cores.load, log);
 
+/** Stops every process the run started and removes what it made; synchronous, so a SIGINT handler can run it. */
 const stopEverything = (): void => {
   for (const server of ServerProcess.live) void server.kill();
   loadgen.stop();
+  stopBenchServices(values.keep);
+  removeQuotas();
+  if (!values.keep) rmSync(workDir, { recursive: true, force: true });
 };
 process.once('SIGINT', () => {
   stopEverything();
@@ -111,7 +118,7 @@ const started = Date.now();
 const outcomes: ScenarioOutcome[] = [];
 for (const [i, scenario] of selected.entries()) {
   const rounds = config.rounds[scenario.name] ?? 1;
-  const runners = specs.filter((spec) => spec.scenarios === undefined || spec.scenarios.includes(scenario.name));
+  const runners = specs.filter((spec) => (spec.scenarios === undefined || spec.scenarios.includes(scenario.name)) && (scenario.supports?.(spec) ?? true));
   const byServer = new Map<string, ScenarioOutcome[]>(runners.map((spec) => [spec.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const spec of runners) {
@@ -148,8 +155,7 @@ for (const [i, scenario] of selected.entries()) {
     if (rounds > 1) log(`\n[${scenario.name}] ${spec.label}: ${combined.notes[0]}`);
   }
 }
-loadgen.stop();
-if (!values.keep) rmSync(workDir, { recursive: true, force: true });
+stopEverything();
 
 const rows = compare(outcomes, specs);
 const table = renderTable(rows, specs, outcomes);

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { freePort, pinnedCommand } from './proc.js';
 import type { Dialect } from './wire.js';
 
-export type ServerName = 'ours' | 'ours-fsync' | 'y-websocket' | 'hocuspocus' | 'floor';
+export type ServerName = 'ours' | 'ours-fsync' | 'y-websocket' | 'hocuspocus' | 'hocuspocus-4' | 'floor';
 
-export const allServers: ServerName[] = ['ours', 'ours-fsync', 'y-websocket', 'hocuspocus', 'floor'];
+export const allServers: ServerName[] = ['ours', 'ours-fsync', 'y-websocket', 'hocuspocus', 'hocuspocus-4', 'floor'];
 
 /** The repository root (this file runs as dist/bench/servers.js). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,6 +39,22 @@ export interface ServerSpec {
   /** The port, once `line` of its stdout says it is listening; null otherwise. */
   readyPort: (line: string, port: number) => number | null;
   urlTemplate: (port: number) => string;
+  /**
+   * How one instance of several sharing a PostgreSQL database and a Redis starts (the scale-out
+   * scenario); absent for servers that cannot share documents between instances.
+   */
+  cluster?: (instance: ClusterInstance) => { script: string; args: string[]; env: Record<string, string> };
+}
+
+/** One instance of a scaled-out deployment: where the shared services are, and what it is called. */
+export interface ClusterInstance {
+  postgresUrl: string;
+  redisSocket: string;
+  /** Channel prefix of this deployment, so that deployments sharing one Redis never hear each other. */
+  redisPrefix: string;
+  instanceId: string;
+  dataDir: string;
+  port: number;
 }
 
 /**
@@ -58,6 +74,11 @@ function jsonListening(line: string): number | null {
   }
 }
 
+// Defaults, except the abuse limits a one-machine load test trips by construction: every client
+// comes from 127.0.0.1 (connections and update time per address), and ceiling writers type faster
+// than any person.
+const liftedLimits = ['--max-connections-per-address', '0', '--update-time-per-address', '0', '--max-message-rate', '0'];
+
 function oursSpec(fsync: boolean): ServerSpec {
   const version = packageVersion('.');
   return {
@@ -68,29 +89,24 @@ function oursSpec(fsync: boolean): ServerSpec {
     role: 'ours',
     command: (dataDir, port) => ({
       script: join(repoRoot, 'dist', 'server', 'main.js'),
-      // Defaults, except the abuse limits a one-machine load test trips by construction: every
-      // client comes from 127.0.0.1 (connections and update time per address), and ceiling writers
-      // type faster than any person.
-      args: [
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--data-dir',
-        dataDir,
-        '--max-connections-per-address',
-        '0',
-        '--update-time-per-address',
-        '0',
-        '--max-message-rate',
-        '0',
-        ...(fsync ? ['--fsync'] : []),
-      ],
+      args: ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, ...liftedLimits, ...(fsync ? ['--fsync'] : [])],
       env: {},
     }),
     reportsPort: true,
     readyPort: jsonListening,
     urlTemplate: (port) => `ws://127.0.0.1:${port}/ws/{doc}`,
+    ...(fsync
+      ? {}
+      : {
+          cluster: (c: ClusterInstance) => ({
+            script: join(repoRoot, 'dist', 'server', 'main.js'),
+            args: [
+              ...['--host', '127.0.0.1', '--port', String(c.port), '--data-dir', c.dataDir, '--postgres-url', c.postgresUrl],
+              ...['--redis-url', `unix://${c.redisSocket}`, '--redis-prefix', c.redisPrefix, '--instance-id', c.instanceId, ...liftedLimits],
+            ],
+            env: {},
+          }),
+        }),
   };
 }
 
@@ -127,6 +143,29 @@ export const serverSpecs: Record<ServerName, ServerSpec> = {
     reportsPort: true,
     readyPort: jsonListening,
     urlTemplate: (port) => `ws://127.0.0.1:${port}/`,
+  },
+  'hocuspocus-4': {
+    name: 'hocuspocus-4',
+    label: `hocuspocus ${packageVersion('node_modules/hocuspocus-server-4')}`,
+    version: packageVersion('node_modules/hocuspocus-server-4'),
+    dialect: 'hocuspocus',
+    role: 'peer',
+    command: (dataDir, port) => ({
+      script: join(repoRoot, 'dist', 'bench', 'peers', 'hocuspocus4-server.js'),
+      args: ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
+      env: {},
+    }),
+    reportsPort: true,
+    readyPort: jsonListening,
+    urlTemplate: (port) => `ws://127.0.0.1:${port}/`,
+    cluster: (c) => ({
+      script: join(repoRoot, 'dist', 'bench', 'peers', 'hocuspocus4-server.js'),
+      args: [
+        ...['--host', '127.0.0.1', '--port', String(c.port), '--postgres-url', c.postgresUrl],
+        ...['--redis-socket', c.redisSocket, '--redis-prefix', c.redisPrefix.replace(/:$/, ''), '--instance-id', c.instanceId],
+      ],
+      env: {},
+    }),
   },
   floor: {
     name: 'floor',
@@ -190,10 +229,19 @@ export class ServerProcess {
     return this.output.slice(-lines).join('\n');
   }
 
-  /** Starts a server on `core` and resolves once it accepts connections. */
-  static async start(spec: ServerSpec, dataDir: string, core: number, timeoutMs = 30_000): Promise<ServerProcess> {
+  /**
+   * Starts a server on `core` and resolves once it accepts connections; `commandFor` makes its
+   * command line from the port (by default `spec.command` with `dataDir`).
+   */
+  static async start(
+    spec: ServerSpec,
+    dataDir: string,
+    core: number,
+    timeoutMs = 30_000,
+    commandFor = (port: number) => spec.command(dataDir, port),
+  ): Promise<ServerProcess> {
     const port = spec.reportsPort ? 0 : await freePort();
-    const { script, args, env } = spec.command(dataDir, port);
+    const { script, args, env } = commandFor(port);
     // BENCH_SERVER_FLAGS: extra Node flags for the servers (e.g. --cpu-prof to profile them).
     const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter((flag) => flag.length > 0);
     const [cmd, argv] = pinnedCommand(core, process.execPath, [...flags, script, ...args]);

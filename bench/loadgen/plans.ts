@@ -47,7 +47,15 @@ export interface SteadyPlan extends Target {
    * machine can push one short phase over; a server that cannot sustain the rate fails both.
    */
   retryOverLimit?: boolean;
-  /** SIGKILL the server this long after typing started (crash trials). */
+  /**
+   * Several instances of one deployment, each client connecting to one of them as `placement`
+   * says (see `placement.ts`); `urlTemplate` and `serverPid` are then instance 0's.
+   */
+  instances?: { urlTemplate: string; pid: number }[];
+  placement?: 'by-doc' | 'shared';
+  /** The core the load generator (and, in the scale-out scenario, PostgreSQL and Redis) runs on, for how busy it was. */
+  loadCore?: number;
+  /** SIGKILL the server (with `instances`, instance 0) this long after typing started (crash trials). */
   killAtMs?: number;
   /** Keep the run's ledger under this name for `verify`. */
   session?: string;
@@ -69,6 +77,20 @@ export interface PhaseResult extends DeliveryCounts {
   loadgenSystemSeconds: number;
   /** A second run of the phase before it, which was over the limit (see `retryOverLimit`). */
   retry: boolean;
+  /** With `loadCore`: the fraction of that core that was busy during the phase. */
+  loadCoreBusy?: number;
+  /** With `instances`: each instance's CPU seconds in the phase (NaN for one killed). */
+  instanceCpuSeconds?: number[];
+  /** With `instances`: deliveries and latency of readers on their writers' instance and on others. */
+  groups?: Record<ReaderGroup, GroupResult>;
+}
+
+/** A reader on its room's writers' instance (`same`), or on another (`cross`). */
+export type ReaderGroup = 'same' | 'cross';
+
+export interface GroupResult extends DeliveryCounts {
+  readers: number;
+  latency: LatencySummary;
 }
 
 export interface SteadyResult {

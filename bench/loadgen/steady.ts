@@ -14,6 +14,7 @@ import { coreTicks, cpuSeconds, sleep } from '../proc.js';
 import { seededRandom } from '../random.js';
 import { updateMessage } from '../wire.js';
 import type { PhaseResult, SteadyPlan, SteadyResult } from './plans.js';
+import { Placement } from './placement.js';
 import { clientIds, replayFor } from './writers.js';
 import { Tally, type WriterState } from './tally.js';
 
@@ -66,14 +67,19 @@ export async function runSteady(plan: SteadyPlan, progress: (line: string) => vo
   progress(`generated the first keystrokes of ${writers.length} writers in ${Math.round(performance.now() - generateStart)} ms`);
 
   const tally = new Tally(plan, index, writers);
+  const placement = new Placement(plan);
+  // Per socket, the instance it is connected to (readers first, then writers, as opened).
+  const instanceOf: number[] = [];
   const connectStart = performance.now();
   const readerCount = plan.docs.length * plan.readersPerDoc;
   const readers = await openSockets(
     readerCount,
     (i) => {
       const doc = Math.floor(i / plan.readersPerDoc);
-      const reader = tally.addReader(doc);
-      return new BenchSocket(plan.urlTemplate, plan.dialect, plan.docs[doc]!, {
+      const instance = placement.readerInstance(doc, i % plan.readersPerDoc);
+      instanceOf[i] = instance;
+      const reader = tally.addReader(doc, instance === placement.writerInstance(doc) ? 'same' : 'cross');
+      return new BenchSocket(placement.urls[instance]!, plan.dialect, plan.docs[doc]!, {
         onUpdate: (payload, receivedAt) => tally.onDelivery(reader, payload, receivedAt),
       });
     },
@@ -82,7 +88,9 @@ export async function runSteady(plan: SteadyPlan, progress: (line: string) => vo
   const writerSockets = await openSockets(
     writers.length,
     (i) => {
-      const socket = new BenchSocket(plan.urlTemplate, plan.dialect, plan.docs[writers[i]!.doc]!);
+      const instance = placement.writerInstance(writers[i]!.doc);
+      instanceOf[readerCount + i] = instance;
+      const socket = new BenchSocket(placement.urls[instance]!, plan.dialect, plan.docs[writers[i]!.doc]!);
       writers[i]!.socket = socket;
       return socket;
     },
@@ -113,7 +121,9 @@ export async function runSteady(plan: SteadyPlan, progress: (line: string) => vo
     // latency: this process runs slowly for its first 100 to 200 ms.
     collectGarbage();
     const cpuBefore = cpuSeconds(plan.serverPid);
+    const instanceCpuBefore = placement.cpuSeconds();
     const coreBefore = coreTicks(plan.serverCore);
+    const loadCoreBefore = plan.loadCore === undefined ? null : coreTicks(plan.loadCore);
     const loadBefore = process.cpuUsage();
     const start = performance.now();
     tally.measureFrom(p, start + plan.leadInMs);
@@ -148,12 +158,22 @@ export async function runSteady(plan: SteadyPlan, progress: (line: string) => vo
       drainMs = await tally.drain(plan.drainTimeoutMs);
     } else {
       // The server is gone: wait for every socket to notice, so every frame it sent is counted.
-      await Promise.race([Promise.all([...readers.sockets, ...writerSockets.sockets].map((s) => s.closed)), sleep(5000)]);
+      // Sockets on other instances stay open: they get a second for what was already on its way.
+      const sockets = [...readers.sockets, ...writerSockets.sockets];
+      const onKilled = sockets.filter((_, i) => instanceOf[i] === 0);
+      await Promise.race([Promise.all(onKilled.map((s) => s.closed)), sleep(5000)]);
+      if (onKilled.length < sockets.length) await sleep(1000);
     }
     const serverCpu = killedAt === null ? cpuSeconds(plan.serverPid) - cpuBefore : Number.NaN;
+    const instanceCpuAfter = placement.cpuSeconds();
     const loadCpu = process.cpuUsage(loadBefore);
     const coreAfter = coreTicks(plan.serverCore);
     const coreBusy = (coreAfter.busy - coreBefore.busy) / Math.max(1, coreAfter.total - coreBefore.total);
+    const loadCoreAfter = plan.loadCore === undefined ? null : coreTicks(plan.loadCore);
+    const loadCoreBusy =
+      loadCoreBefore === null || loadCoreAfter === null
+        ? undefined
+        : (loadCoreAfter.busy - loadCoreBefore.busy) / Math.max(1, loadCoreAfter.total - loadCoreBefore.total);
     const counts = tally.phaseCounts(p);
     const result: PhaseResult = {
       ratePerWriter: phase.ratePerWriter,
@@ -169,6 +189,13 @@ export async function runSteady(plan: SteadyPlan, progress: (line: string) => vo
       loadgenCpuSeconds: (loadCpu.user + loadCpu.system) / 1e6,
       loadgenSystemSeconds: loadCpu.system / 1e6,
       retry: phase.retry === true,
+      ...(loadCoreBusy === undefined ? {} : { loadCoreBusy }),
+      ...(plan.instances === undefined
+        ? {}
+        : {
+            instanceCpuSeconds: instanceCpuAfter.map((after, i) => after - instanceCpuBefore[i]!),
+            groups: { same: tally.groupResult(p, 'same'), cross: tally.groupResult(p, 'cross') },
+          }),
     };
     if (!isWarmup && !phase.retry) phaseNumber++;
     phases.push(result);

@@ -27,6 +27,12 @@ export interface Figure {
   ratio?: boolean;
   /** How rounds combine (see `combineRounds`): their median (the default), or their sum (totals over the same work). */
   combine?: 'median' | 'sum';
+  /**
+   * A quotient of two other figures of the outcome: over rounds, the quotient of their combined
+   * values, not the median of each round's quotient (a round whose denominator is 0 would make
+   * that infinite, and one noisy round would decide it).
+   */
+  quotientOf?: { numerator: string; denominator: string };
 }
 
 export interface ScenarioOutcome {
@@ -56,6 +62,8 @@ export interface Scenario {
   name: string;
   title: string;
   run: (ctx: ScenarioContext, spec: ServerSpec) => Promise<ScenarioOutcome>;
+  /** Whether it runs against `spec` (all servers when absent). */
+  supports?: (spec: ServerSpec) => boolean;
 }
 
 /** A fresh data directory for one server in one scenario. */
@@ -140,10 +148,18 @@ export function combineRounds(rounds: ScenarioOutcome[]): ScenarioOutcome {
   const combined = template.figures.map((figure) => {
     const values = measured.map((round) => round.figures.find((f) => f.key === figure.key)?.value ?? Number.NaN);
     const value = figure.combine === 'sum' ? values.reduce((a, b) => a + b, 0) : median(values);
-    const summary = `${figure.label} ${values.map((v) => formatRoundValue(v)).join(' / ')} ${figure.unit} (${figure.combine === 'sum' ? 'summed' : 'median'})`;
+    const how = figure.quotientOf !== undefined ? 'quotient of the medians' : figure.combine === 'sum' ? 'summed' : 'median';
+    const summary = `${figure.label} ${values.map((v) => formatRoundValue(v)).join(' / ')} ${figure.unit} (${how})`;
     return { figure: { ...figure, value }, summary };
   });
   const figures = combined.map(({ figure }) => figure);
+  for (const figure of figures) {
+    if (figure.quotientOf === undefined) continue;
+    const { numerator, denominator } = figure.quotientOf;
+    const valueOf = (key: string) => figures.find((f) => f.key === key)?.value ?? Number.NaN;
+    const divisor = valueOf(denominator);
+    figure.value = divisor > 0 ? valueOf(numerator) / divisor : Number.NaN;
+  }
   const perRound = combined.map(({ summary }) => summary).join('; ');
   const failures = rounds.flatMap((round, i) => round.failures.map((failure) => `round ${i + 1}: ${failure}`));
   return {
@@ -159,9 +175,10 @@ export function combineRounds(rounds: ScenarioOutcome[]): ScenarioOutcome {
   };
 }
 
-/** The middle value (the mean of the two middle ones for an even count). */
+/** The middle value (the mean of the two middle ones for an even count), of the values that are numbers (NaN where none is). */
 export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import { compare, renderTable } from '../../bench/report/table.js';
 import type { Figure, ScenarioOutcome } from '../../bench/scenarios/scenario.js';
+const { combineRounds } = await built<typeof import('../../bench/scenarios/scenario.js')>('scenarios/scenario.js');
 import { built } from './built.js';
 
 // The specs of the real servers, from the built harness (`npm test` builds it first): their roles
@@ -83,7 +84,7 @@ describe('the benchmark table', () => {
     expect(row([ran('ours', saving(Number.NaN)), ...peers]).verdict).toBe('missed');
     const outcomes = [ran('ours', saving(3.2)), ...peers];
     expect(renderTable(compare(outcomes, specs), specs, outcomes)).toContain(
-      '| first sync, saved by deflate | 3.20x |  | 1.00x | 4.00x |  |  | ours >= 3x | met |',
+      '| first sync, saved by deflate | 3.20x |  | 1.00x | 4.00x |  |  |  | ours >= 3x | met |',
     );
   });
 
@@ -91,5 +92,30 @@ describe('the benchmark table', () => {
     const peers = [ran('y-websocket', lost(0)), ran('hocuspocus', lost(7_000), ['7000 of 7000 observed edits lost after kill -9'])];
     expect(row([ran('ours', lost(0)), ...peers]).verdict).toBe('met');
     expect(row([ran('ours', lost(3)), ...peers]).verdict).toBe('missed');
+  });
+
+  it('takes a scaling ratio over rounds as the quotient of the medians, and a round that sustained nothing as no ratio', () => {
+    const round = (one: number, two: number): ScenarioOutcome => ({
+      ...ran('ours', { key: 'sustained1', label: 'k=1', value: one, unit: '/s', better: 'higher', info: true }),
+      figures: [
+        { key: 'sustained1', label: 'k=1', value: one, unit: '/s', better: 'higher', info: true },
+        { key: 'sustained2', label: 'k=2', value: two, unit: '/s', better: 'higher', info: true },
+        {
+          key: 'scaling2',
+          label: 'k=2 / k=1',
+          value: one > 0 ? two / one : Number.NaN,
+          unit: 'x',
+          better: 'higher',
+          target: { bound: 1.8 },
+          ratio: false,
+          quotientOf: { numerator: 'sustained2', denominator: 'sustained1' },
+        },
+      ],
+    });
+    // Per-round ratios 1.5, 2.5 and 20 have a median of 2.5, a target met by one slow k=1 round;
+    // the medians' quotient is 300 / 200.
+    const figure = (outcome: ScenarioOutcome, key: string) => outcome.figures.find((f) => f.key === key)!.value;
+    expect(figure(combineRounds([round(200, 300), round(200, 500), round(10, 200)]), 'scaling2')).toBeCloseTo(1.5);
+    expect(figure(combineRounds([round(0, 300), round(0, 500), round(100, 200)]), 'scaling2')).toBeNaN();
   });
 });
