@@ -282,7 +282,8 @@ function expectationOf(input: Uint8Array, maxPayload: number): Expectation | nul
       if (text) faults.add(1003);
       return broken(faults, available >= headerLength, at);
     }
-    if (available < headerLength) return open();
+    // A text frame may be refused as soon as its opcode is seen, before the rest of its header.
+    if (available < headerLength) return text ? broken(new Set([1003]), false, at) : open();
     const frameLength = headerLength + length;
     if (text) return broken(new Set([1003]), available >= frameLength, at);
     if (available < frameLength) return open();
