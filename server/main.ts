@@ -54,7 +54,10 @@ async function main(): Promise<void> {
   if (ignoredBytes > 0) {
     logger.warn({ ignoredBytes }, `ignored ${ignoredBytes} byte(s) at the end of the journal: a write cut short by a crash, never acknowledged`);
   }
-  const server = createCollabServer({ ...config, maxSockets }, store, logger, tls === undefined ? {} : { tls });
+  const server = createCollabServer({ ...config, maxSockets }, store, logger, {
+    ...(tls === undefined ? {} : { tls }),
+    journalBytes: () => store.journalBytes,
+  });
 
   let stopping: { signal: NodeJS.Signals; at: number } | null = null;
   const stop = (signal: NodeJS.Signals) => {

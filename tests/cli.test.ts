@@ -49,6 +49,8 @@ const OPTIONS = [
   ['--version-quiet', 'VERSION_QUIET'],
   ['--version-interval', 'VERSION_INTERVAL'],
   ['--keep-versions', 'KEEP_VERSIONS'],
+  ['--metrics-token', 'METRICS_TOKEN'],
+  ['--metrics-port', 'METRICS_PORT'],
   ['--log-level', 'LOG_LEVEL'],
   ['--log-format', 'LOG_FORMAT'],
 ] as const;
