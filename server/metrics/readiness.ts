@@ -48,17 +48,11 @@ export class Readiness {
 
   /** Why the server is not ready, in a sentence; null when it is. */
   get reason(): string | null {
-    switch (this.state) {
-      case 'ready':
-        return null;
-      case 'starting':
-        return 'the server is starting';
-      case 'draining':
-        return 'the server is stopping: it finishes what it holds and takes nothing new';
-      case 'degraded':
-        return `the store takes nothing for now: ${this.storeFailure?.message}`;
-      case 'failing':
-        return `the store failed: ${this.storeFailure?.message}; restart the server`;
-    }
+    const state = this.state;
+    if (state === 'ready') return null;
+    if (state === 'starting') return 'the server is starting: it does not listen yet';
+    if (state === 'draining') return 'the server is stopping: it finishes what it holds and takes nothing new';
+    if (state === 'degraded') return `the store takes nothing for now: ${this.storeFailure?.message}`;
+    return `the store failed: ${this.storeFailure?.message}; restart the server`;
   }
 }
