@@ -52,7 +52,8 @@ export class Readiness {
     if (state === 'ready') return null;
     if (state === 'starting') return 'the server is starting: it does not listen yet';
     if (state === 'draining') return 'the server is stopping: it finishes what it holds and takes nothing new';
-    if (state === 'degraded') return `the store takes nothing for now: ${this.storeFailure?.message}`;
-    return `the store failed: ${this.storeFailure?.message}; restart the server`;
+    // The store's own words, as /healthz gives them.
+    if (state === 'degraded') return this.storeFailure?.message ?? 'the store is unavailable';
+    return `${this.storeFailure?.message ?? 'the store failed'}; restart the server`;
   }
 }
