@@ -1,7 +1,7 @@
 /**
- * The server's metrics, in the Prometheus text format (prom-client). Names start with `collab_`;
- * the process's own (memory, CPU, event-loop delay, garbage collection) are prom-client's defaults
- * under their usual names (`process_*`, `nodejs_*`), as dashboards expect them.
+ * The server's metrics, in the Prometheus text format (prom-client). Every name starts with
+ * `collab_`, the process's own too (memory, CPU, event-loop delay, garbage collection: prom-client's
+ * defaults, as `collab_process_*` and `collab_nodejs_*`), so that one prefix finds all of them.
  *
  * What they cost: nothing proportional to a document, and no label per document (their number
  * would grow without bound). The hot paths increment plain numbers in place (`SyncCounters`,
@@ -31,6 +31,9 @@ export type RefusalKind = 'upgrade' | 'request';
 const WRITE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 /** Seconds a compaction takes to be written. */
 const COMPACTION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** What every metric's name starts with. */
+const PREFIX = 'collab_';
 
 /** How often the event loop's delay is sampled, in milliseconds. */
 const EVENT_LOOP_SAMPLE_MS = 20;
@@ -90,7 +93,7 @@ export class ServerMetrics {
     const compactionFailures = new Counter({ name: 'collab_compaction_failures_total', help: 'Compactions that failed (the log is kept).', registers });
     // The event loop's delay is sampled every 20 ms: prom-client's 10 ms costs an idle server twice
     // the wake-ups, for a precision that no stall worth seeing needs.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
 
     this.storeObserver = {
       written(updates, seconds) {

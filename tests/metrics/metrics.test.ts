@@ -34,9 +34,9 @@ describe('/metrics', () => {
       ['collab_compactions_total', 'counter'],
       ['collab_compaction_seconds', 'histogram'],
       ['collab_versions_taken_total', 'counter'],
-      ['process_cpu_seconds_total', 'counter'],
-      ['process_resident_memory_bytes', 'gauge'],
-      ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
+      ['collab_process_cpu_seconds_total', 'counter'],
+      ['collab_process_resident_memory_bytes', 'gauge'],
+      ['collab_nodejs_eventloop_lag_p99_seconds', 'gauge'],
     ]) {
       expect(before.types.get(name!), name).toBe(type);
     }
@@ -81,7 +81,9 @@ describe('/metrics', () => {
     expect(after.value('collab_compaction_failures_total')).toBe(0);
     expect(after.value('collab_versions_taken_total', { kind: 'named' })).toBe(1);
     expect(after.value('collab_journal_bytes')).toBeGreaterThan(0);
-    expect(after.value('process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(after.value('collab_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(after.value('collab_process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(after.samples.filter((sample) => !sample.name.startsWith('collab_'))).toEqual([]);
     expect(after.find('collab_updates_received_total')[0]!.labels).toEqual({});
 
     // The writer closes (its close frame has no code); a raw client sends text, which the server refuses (1003).
