@@ -73,9 +73,15 @@ export function createCollabServer(config: ServerConfig, openStore: DocumentStor
   // Metrics are always kept (they cost a few increments per update); `metrics/access.ts` says who reads them.
   const readiness = new Readiness(openStore);
   const sockets = new SocketCounters();
-  const metrics = new ServerMetrics({ sockets, readiness, ...(options.journalBytes === undefined ? {} : { journalBytes: options.journalBytes }) });
+  const bus = options.bus ?? new LocalBus(randomUUID());
+  const metrics = new ServerMetrics({
+    sockets,
+    readiness,
+    busHealth: () => bus.health(),
+    ...(options.journalBytes === undefined ? {} : { journalBytes: options.journalBytes }),
+  });
   const store = new MeasuredStore(openStore, metrics.storeObserver);
-  const engine = new SyncEngine(store, options.bus ?? new LocalBus(randomUUID()), { ...config, logger });
+  const engine = new SyncEngine(store, bus, { ...config, logger });
   metrics.watch(engine);
   const app = new Hono();
 
@@ -97,13 +103,16 @@ export function createCollabServer(config: ServerConfig, openStore: DocumentStor
     await next();
   });
   const proxies = new ProxyTrust(config.trustProxy, config.proxyHeader);
-  app.route('/', healthRoutes(store, engine));
+  app.route(
+    '/',
+    healthRoutes(store, engine, () => bus.health()),
+  );
   app.route('/', metricsRoutes({ metrics, readiness, config, place: 'main' }));
   const metricsPort =
     config.metricsPort === null
       ? null
       : new MetricsListener(
-          [metricsRoutes({ metrics, readiness, config, place: 'metrics-port' }), healthRoutes(store, engine)],
+          [metricsRoutes({ metrics, readiness, config, place: 'metrics-port' }), healthRoutes(store, engine, () => bus.health())],
           config.metricsPort,
           logger,
           (refusal) => metrics.refused('request', refusal),

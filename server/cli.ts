@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG, MAX_TIMER_MS, type ServerConfig } from './config.js';
 import { parseTrustedProxy } from './http/client-address.js';
 import { parseRetention, type Retention } from './history/retention.js';
 import { hostname } from './http/host.js';
+import { checkRedisUrl, redactUrl } from './bus/redis-url.js';
 
 /**
  * A whole number in plain decimal digits (blanks around it allowed, as for sizes): `1e3`, `0x10`,
@@ -138,6 +139,34 @@ function trustedProxies(value: string): string[] {
   return [...new Set(ranges)];
 }
 
+function postgresUrl(value: string): string {
+  if (!/^postgres(ql)?:\/\/./.test(value.trim())) {
+    throw new InvalidArgumentError(
+      `expected a connection string such as postgres://user:password@host:5432/database (a unix socket: postgres://user@/database?host=/run/postgresql), got "${redactUrl(value)}"`,
+    );
+  }
+  return value.trim();
+}
+
+function redisUrl(value: string): string {
+  try {
+    checkRedisUrl(value.trim());
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value.trim();
+}
+
+function instanceId(value: string): string {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw new InvalidArgumentError(`expected 1 to 64 letters, digits, dots, dashes or underscores, got "${value}"`);
+  return value;
+}
+
+function redisPrefix(value: string): string {
+  if (value.length > 64 || /\s/.test(value)) throw new InvalidArgumentError(`expected at most 64 characters and no blanks, got "${value}"`);
+  return value;
+}
+
 /**
  * Makes `option` refuse an empty or blank value, from its flag or its environment variable alike:
  * `MAX_ROOMS=` left in a deployment file is a slip, and read as a number it would be 0, which
@@ -158,11 +187,47 @@ function refuseBlank(option: Option): void {
 export function createProgram(version: string): Command {
   const d = DEFAULT_CONFIG;
   const program = new Command('collab-server')
-    .description('A Yjs document server: y-websocket protocol over WebSocket, stored durably in LevelDB.')
+    .description(
+      'A Yjs document server: y-websocket protocol over WebSocket, stored durably in LevelDB, or in PostgreSQL shared by several instances that Redis keeps in touch.',
+    )
     .version(version)
     .addOption(new Option('--host <address>', 'interface to listen on').env('HOST').default(d.host))
     .addOption(new Option('--port <number>', 'port to listen on (0 picks a free one)').env('PORT').default(d.port).argParser(integer(0, 65535)))
+    .addOption(
+      new Option('--store <kind>', 'where documents are stored: level (LevelDB in --data-dir, one instance) or postgres (--postgres-url, shared by instances)')
+        .env('STORE')
+        .default(d.store, 'level, or postgres with --postgres-url')
+        .choices(['level', 'postgres']),
+    )
     .addOption(new Option('--data-dir <path>', 'directory of the LevelDB store').env('DATA_DIR').default(d.dataDir))
+    .addOption(
+      new Option(
+        '--postgres-url <url>',
+        'PostgreSQL database of the postgres store (postgres://user:password@host:5432/db); implies --store postgres. It must run with fsync and synchronous_commit on',
+      )
+        .env('POSTGRES_URL')
+        .argParser(postgresUrl),
+    )
+    .addOption(
+      new Option(
+        '--redis-url <url>',
+        'Redis that carries live updates and presence between instances sharing --postgres-url (redis://host:6379, rediss://, unix:///path); it needs no persistence',
+      )
+        .env('REDIS_URL')
+        .argParser(redisUrl),
+    )
+    .addOption(
+      new Option('--redis-prefix <prefix>', 'start of every Redis channel name, so that deployments can share one Redis')
+        .env('REDIS_PREFIX')
+        .default(d.redisPrefix)
+        .argParser(redisPrefix),
+    )
+    .addOption(
+      new Option('--instance-id <id>', "this instance's id among those sharing Redis (letters, digits, . _ -)")
+        .env('INSTANCE_ID')
+        .default(d.instanceId, 'random')
+        .argParser(instanceId),
+    )
     .addOption(
       // An optional value rather than a bare flag, so FSYNC=false in the environment means false.
       new Option('--fsync [enabled]', 'sync each write batch to disk before acknowledging it (survives power loss, slower)')
@@ -429,6 +494,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     tlsKey,
     metricsToken: givenMetricsToken,
     metricsPort,
+    postgresUrl,
+    redisUrl,
     ...options
   } = program.opts<
     Omit<
@@ -446,6 +513,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       | 'tlsKey'
       | 'metricsToken'
       | 'metricsPort'
+      | 'postgresUrl'
+      | 'redisUrl'
     > & {
       unloadGrace: number;
       pingInterval: number;
@@ -460,8 +529,21 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       tlsKey?: string;
       metricsToken?: string;
       metricsPort?: number;
+      postgresUrl?: string;
+      redisUrl?: string;
     }
   >();
+  const store = program.getOptionValueSource('store') === 'default' && postgresUrl !== undefined ? 'postgres' : options.store;
+  if (store === 'postgres' && postgresUrl === undefined)
+    program.error('error: --store postgres needs --postgres-url (POSTGRES_URL): the database to store documents in');
+  if (store === 'level' && postgresUrl !== undefined) {
+    program.error('error: --postgres-url (POSTGRES_URL) is for the postgres store, and --store (STORE) says level: leave out one of them');
+  }
+  if (redisUrl !== undefined && store !== 'postgres') {
+    program.error(
+      'error: --redis-url (REDIS_URL) needs the postgres store (--postgres-url): instances share documents through PostgreSQL, and Redis only carries live updates between them',
+    );
+  }
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     program.error(
       `error: ${tlsCert === undefined ? '--tls-key' : '--tls-cert'} needs ${tlsCert === undefined ? '--tls-cert' : '--tls-key'}: give both (TLS_CERT, TLS_KEY), or neither`,
@@ -487,5 +569,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     tlsKey: tlsKey ?? null,
     metricsToken: givenMetricsToken ?? null,
     metricsPort: metricsPort ?? null,
+    store,
+    postgresUrl: postgresUrl ?? null,
+    redisUrl: redisUrl ?? null,
   };
 }

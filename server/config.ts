@@ -10,8 +10,25 @@ export interface ServerConfig {
   readonly host: string;
   /** Port to listen on; 0 picks a free one. Default 1234. */
   readonly port: number;
+  /**
+   * Where documents are stored: `level`, a LevelDB store in `dataDir`, for one instance; or
+   * `postgres`, the database at `postgresUrl`, which several instances can share. Default `level`,
+   * or `postgres` when `postgresUrl` is set.
+   */
+  readonly store: 'level' | 'postgres';
   /** Directory of the LevelDB store. Default `./data`. */
   readonly dataDir: string;
+  /** The PostgreSQL database of the `postgres` store, as a connection string. Default none. */
+  readonly postgresUrl: string | null;
+  /**
+   * Redis, which carries live updates and presence between instances sharing a PostgreSQL store
+   * (see `bus/redis-bus.ts`); only with `store` postgres. Default none: one instance alone.
+   */
+  readonly redisUrl: string | null;
+  /** Starts the name of every Redis channel the server uses, so deployments can share a Redis. Default `collab:`. */
+  readonly redisPrefix: string;
+  /** This instance's id on the bus, unique among the instances; null for a random one. Default null. */
+  readonly instanceId: string | null;
   /** Sync every write batch to disk before it counts as stored. Default off. */
   readonly fsync: boolean;
   /** Largest WebSocket frame accepted, in bytes; a larger one closes the connection (1009). Default 4 MiB. */
@@ -149,7 +166,12 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export const DEFAULT_CONFIG: ServerConfig = {
   host: '127.0.0.1',
   port: 1234,
+  store: 'level',
   dataDir: './data',
+  postgresUrl: null,
+  redisUrl: null,
+  redisPrefix: 'collab:',
+  instanceId: null,
   fsync: false,
   maxMessageSize: 4 * 1024 * 1024,
   maxNameLength: 256,

@@ -1,13 +1,12 @@
 #!/usr/bin/env node
 /**
- * The server process: parse the command line, read the TLS certificate if any, open the store,
- * serve, and on SIGINT or SIGTERM drain every pending write before exiting (on SIGHUP, with TLS,
- * reload the certificate).
+ * The server process: parse the command line, read the TLS certificate if any, open the store
+ * and the bus (`backends.ts`), serve, and on SIGINT or SIGTERM drain every pending write, then
+ * close the bus and the store, before exiting (on SIGHUP, with TLS, reload the certificate).
  */
-import { resolve } from 'node:path';
 import { StoreOpenError, StoreUnavailableError } from '../persistence/document-store.js';
-import { LevelDocumentStore } from '../persistence/level/store.js';
 import { createCollabServer } from './app.js';
+import { openBackends } from './backends.js';
 import { type DescriptorBudget, planDescriptors } from './descriptors.js';
 import { parseConfig } from './cli.js';
 import { createLogger } from './logger.js';
@@ -25,7 +24,6 @@ const config = parseConfig(process.argv, VERSION);
 /** A signal repeated within this many ms is the same one, delivered twice (see `stop`). */
 const REPEATED_SIGNAL_MS = 1000;
 const logger = createLogger(config);
-const dataDir = resolve(config.dataDir);
 
 async function main(): Promise<void> {
   // Read first: a certificate that cannot be used stops the start before the store is opened.
@@ -43,20 +41,11 @@ async function main(): Promise<void> {
     `file descriptors: ${describeDescriptors(descriptors)}; at most ${maxSockets || 'unlimited'} sockets`,
   );
   if (descriptors.notRaised !== null) logger.warn({ reason: descriptors.notRaised }, 'could not raise the descriptor limit');
-  const store = await LevelDocumentStore.open(dataDir, {
-    fsync: config.fsync,
-    batchIntervalMs: config.batchIntervalMs,
-    maxOpenFiles: descriptors.storeFiles,
-    onWarning: (message, error) => logger.warn({ err: error }, message),
-  });
-  const { replayed, ignoredBytes } = store.recovery;
-  if (replayed > 0) logger.info({ replayed }, `recovered ${replayed} update(s) from the journal that were not yet indexed when the server stopped`);
-  if (ignoredBytes > 0) {
-    logger.warn({ ignoredBytes }, `ignored ${ignoredBytes} byte(s) at the end of the journal: a write cut short by a crash, never acknowledged`);
-  }
-  const server = createCollabServer({ ...config, maxSockets }, store, logger, {
+  const backends = await openBackends(config, logger, descriptors.storeFiles);
+  const server = createCollabServer({ ...config, maxSockets }, backends.store, logger, {
+    bus: backends.bus,
     ...(tls === undefined ? {} : { tls }),
-    journalBytes: () => store.journalBytes,
+    ...(backends.journalBytes === undefined ? {} : { journalBytes: backends.journalBytes }),
   });
 
   let stopping: { signal: NodeJS.Signals; at: number } | null = null;
@@ -71,7 +60,7 @@ async function main(): Promise<void> {
     logger.info(`${signal}: stopping; draining pending writes`);
     server
       .close()
-      .then(() => store.close())
+      .then(() => backends.close())
       .then(
         () => {
           logger.info('stopped; every write is stored');
@@ -82,7 +71,7 @@ async function main(): Promise<void> {
           logger.fatal(
             { err: error },
             unavailable
-              ? 'stopped while the store was unavailable: what was acknowledged is in the journal, and the next start stores it'
+              ? 'stopped while the store was unavailable: what was acknowledged is stored (in the journal or the database), and the next start has it'
               : 'could not drain pending writes',
           );
           process.exit(1);
@@ -98,11 +87,7 @@ async function main(): Promise<void> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${server.tls ? 'https' : 'http'}://${host}:${address.port}`;
   const sockets = server.tls ? ` and wss://${host}:${address.port}/ws/` : '';
-  const durability = config.fsync ? 'fsync' : 'page-cache';
-  logger.info(
-    { url, port: address.port, dataDir, version: VERSION, durability },
-    `listening on ${url}${sockets}, documents in ${dataDir} (collab-server ${VERSION}, durability: ${durability})`,
-  );
+  logger.info({ url, port: address.port, version: VERSION, ...backends.fields }, `listening on ${url}${sockets}, ${backends.where} (collab-server ${VERSION})`);
   if (config.trustProxy.length > 0) {
     logger.info(
       { trustProxy: config.trustProxy, proxyHeader: config.proxyHeader },

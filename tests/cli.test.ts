@@ -19,7 +19,12 @@ const MAIN = resolve(ROOT, 'dist/server/main.js');
 const OPTIONS = [
   ['--host', 'HOST'],
   ['--port', 'PORT'],
+  ['--store', 'STORE'],
   ['--data-dir', 'DATA_DIR'],
+  ['--postgres-url', 'POSTGRES_URL'],
+  ['--redis-url', 'REDIS_URL'],
+  ['--redis-prefix', 'REDIS_PREFIX'],
+  ['--instance-id', 'INSTANCE_ID'],
   ['--fsync', 'FSYNC'],
   ['--max-message-size', 'MAX_MESSAGE_SIZE'],
   ['--max-name-length', 'MAX_NAME_LENGTH'],
@@ -152,9 +157,13 @@ describe('command line', () => {
 
   it('refuses an empty or blank value for every option, from the environment or a flag, before listening', async () => {
     // Read as numbers, MAX_ROOMS= or --max-rooms '' were 0, which turns the limit off; HOST= listened on every interface.
-    for (const [flag, env] of OPTIONS) {
-      const launches = await Promise.all([launch([], { [env]: '' }), launch([], { [env]: '  ' }), launch([flag, ''])]);
-      for (const [i, { code, stderr, listened }] of launches.entries()) {
+    // Two options at a time: each launch is a process start.
+    for (let first = 0; first < OPTIONS.length; first += 2) {
+      const options = OPTIONS.slice(first, first + 2);
+      const launches = await Promise.all(options.flatMap(([flag, env]) => [launch([], { [env]: '' }), launch([], { [env]: '  ' }), launch([flag, ''])]));
+      for (const [k, { code, stderr, listened }] of launches.entries()) {
+        const [flag, env] = options[Math.floor(k / 3)]!;
+        const i = k % 3;
         const what = `${flag} ${['empty env', 'blank env', 'empty flag'][i]}`;
         expect(listened, what).toBe(false);
         expect(code, what).toBe(1);
@@ -162,6 +171,33 @@ describe('command line', () => {
         expect(stderr, what).toContain(`an empty value is not allowed; for the default, leave out ${flag} and unset ${env}`);
         if (i < 2) expect(stderr, what).toContain(`from env '${env}'`);
       }
+    }
+  });
+
+  it('refuses Redis without PostgreSQL, a store without its database, and URLs that are not ones, saying why', async () => {
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [['--redis-url', 'redis://127.0.0.1:6379'], {}, /--redis-url \(REDIS_URL\) needs the postgres store \(--postgres-url\)/],
+      [[], { REDIS_URL: 'redis://127.0.0.1:6379', STORE: 'level' }, /--redis-url \(REDIS_URL\) needs the postgres store/],
+      [['--store', 'postgres'], {}, /--store postgres needs --postgres-url \(POSTGRES_URL\)/],
+      [
+        ['--store', 'level', '--postgres-url', 'postgres://u@localhost/db'],
+        {},
+        /--postgres-url \(POSTGRES_URL\) is for the postgres store, and --store \(STORE\) says level/,
+      ],
+      [
+        ['--postgres-url', 'mysql://u:s3cr3t-pw@localhost/db'],
+        {},
+        /expected a connection string such as postgres:\/\/.*got "mysql:\/\/u:\*\*\*@localhost\/db"/,
+      ],
+      [['--postgres-url', 'postgres://u@localhost/db', '--redis-url', 'http://localhost'], {}, /expected a URL such as redis:\/\/host:6379/],
+      [['--instance-id', 'has space'], {}, /--instance-id.*expected 1 to 64 letters/],
+      [['--store', 'sqlite'], {}, /--store.*Allowed choices are level, postgres/],
+    ];
+    const launches = await Promise.all(cases.map(([args, env]) => launch(args, env)));
+    for (const [i, { code, stderr, listened }] of launches.entries()) {
+      expect(listened, cases[i]![0].join(' ')).toBe(false);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(cases[i]![2]);
     }
   });
 

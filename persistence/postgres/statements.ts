@@ -136,6 +136,16 @@ export async function readLogSince(db: Queryable, schema: string, name: string, 
   return rows.flatMap((row) => (row.seq === null ? [] : [{ position: toPosition(row.seq), update: plain(row.data!) }]));
 }
 
+/** The heads of those of `names` that were ever written, in one statement. */
+export async function readHeads(db: Queryable, schema: string, names: readonly string[]): Promise<Map<string, Position>> {
+  const rows = await run<{ name: string; head: string }>(db, {
+    name: `${schema}-heads`,
+    text: `SELECT name, head FROM ${schema}.documents WHERE key = ANY($1::bytea[])`,
+    values: [names.map(documentKey)],
+  });
+  return new Map(rows.map((row) => [row.name, toPosition(row.head)]));
+}
+
 /** The number of updates logged past the snapshot of `name`. */
 export async function readLogLength(db: Queryable, schema: string, name: string): Promise<number> {
   const rows = await run<{ log_length: string }>(db, {

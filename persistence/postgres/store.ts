@@ -47,7 +47,17 @@ import { Pools, type PostgresStoreOptions } from './connections.js';
 import { canPass, reasonOf } from './errors.js';
 import { checkName, documentKey, documentLock } from './names.js';
 import { checkSchemaName, prepareSchema, probe } from './schema.js';
-import { type AppendEntry, appendUpdates, compactDocument, deleteDocument, listDocuments, loadDocument, readLogLength, readLogSince } from './statements.js';
+import {
+  type AppendEntry,
+  appendUpdates,
+  compactDocument,
+  deleteDocument,
+  listDocuments,
+  loadDocument,
+  readHeads,
+  readLogLength,
+  readLogSince,
+} from './statements.js';
 import { listVersions, readVersion, writeVersions } from './versions.js';
 
 export type { PostgresStoreOptions } from './connections.js';
@@ -118,6 +128,19 @@ export class PostgresDocumentStore implements DocumentStore {
   readSince(name: string, after: Position): Promise<readonly LoggedUpdate[] | null> {
     if (!Number.isSafeInteger(after) || after < 0) return Promise.reject(new RangeError(`${after} is not a position`));
     return this.read(name, (db) => readLogSince(db, this.schema, name, after));
+  }
+
+  /**
+   * The heads of those of `names` ever written (a name left out has head 0), by any process, in
+   * one statement: how instances sharing the store find documents they hold that moved without
+   * them hearing of it. Does not wait for this store's writes.
+   */
+  heads(names: readonly string[]): Promise<ReadonlyMap<string, Position>> {
+    return attempt(() => {
+      this.assertOpen();
+      for (const name of names) checkName(name);
+      return this.track(this.guard(() => readHeads(this.pools.readers, this.schema, names)));
+    });
   }
 
   /** The number of updates logged past the document's snapshot, by any process, after this store's writes to it made before the call. */
@@ -374,12 +397,16 @@ export class PostgresDocumentStore implements DocumentStore {
       this.assertOpen();
       if (name !== null) checkName(name);
       const before = name === null ? this.outstanding() : [this.lastWrite.get(name)?.done].filter((done) => done !== undefined);
-      const result = Promise.allSettled(before.map((done) => done.promise)).then(() => this.guard(() => body(this.pools.readers)));
-      const forget = (): void => void this.reads.delete(result);
-      this.reads.add(result);
-      result.then(forget, forget);
-      return result;
+      return this.track(Promise.allSettled(before.map((done) => done.promise)).then(() => this.guard(() => body(this.pools.readers))));
     });
+  }
+
+  /** Keeps `read` among the reads under way until it settles, so that `close` waits for it. */
+  private track<T>(read: Promise<T>): Promise<T> {
+    const forget = (): void => void this.reads.delete(read);
+    this.reads.add(read);
+    read.then(forget, forget);
+    return read;
   }
 
   private outstanding(): Deferred[] {

@@ -11,6 +11,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HttpError } from '../errors.js';
+import type { BusHealth } from '../sync/bus.js';
 import type { SyncEngine } from '../sync/engine.js';
 import type { SocketCounters } from '../websocket/socket-counters.js';
 import type { StoreObserver } from './measured-store.js';
@@ -22,6 +23,8 @@ export interface MetricsSources {
   readonly readiness: Readiness;
   /** Bytes the store's journal holds (the LevelDB store has one), read at each scrape; absent: no journal metric. */
   readonly journalBytes?: () => number;
+  /** How the bus to other instances fares, read at each scrape. */
+  readonly busHealth: () => BusHealth;
 }
 
 /** Where a refused HTTP request came: a WebSocket upgrade, or any other request. */
@@ -53,6 +56,14 @@ export class ServerMetrics {
     if (sources.journalBytes !== undefined) {
       this.gauge('collab_journal_bytes', "Bytes in the store's journal: appends LevelDB has not indexed yet, and the files they are in.", sources.journalBytes);
     }
+    this.gauge('collab_bus_connected', '1 while updates cross between instances (always, for a server that runs alone), 0 while the bus is down.', () =>
+      sources.busHealth().problem === null ? 1 : 0,
+    );
+    this.counter(
+      'collab_bus_messages_dropped_total',
+      'Malformed messages heard on the bus from other instances, and dropped.',
+      () => sources.busHealth().dropped,
+    );
     const stored = new Counter({ name: 'collab_updates_stored_total', help: 'Updates the store has made durable.', registers });
     this.counter('collab_websocket_received_bytes_total', 'Bytes of WebSocket frames received (after the upgrade, before TLS).', () => sockets.bytesIn);
     this.counter('collab_websocket_sent_bytes_total', 'Bytes of WebSocket frames sent (after the upgrade, before TLS).', () => sockets.bytesOut);

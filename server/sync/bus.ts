@@ -45,18 +45,41 @@ export interface PresenceChange {
 
 /** What a subscriber hears. Called on the bus's schedule, never inside `publish`. */
 export interface BusListener {
+  /**
+   * The position up to which the holder has the document, or null before it has read it: a bus
+   * that may lose messages compares it with the store's head now and then (see `missed`).
+   */
+  readonly head: Position | null;
   storedUpdates(message: StoredUpdates): void;
   presenceChanged(message: PresenceChange): void;
-  /** Messages may have been lost (the bus reconnected, say): read what was missed from the store. */
+  /** Updates may have been lost (the bus reconnected, or the store is ahead): read what was missed from the store. */
   missed(): void;
+  /**
+   * Another instance asks for the presence published here (it loaded the document, or came back
+   * after losing messages), or this bus came back itself: the holder has its members publish their
+   * presence anew, with new clocks, so that it shows everywhere again.
+   */
+  presenceWanted(): void;
+  /** `instance` fell silent (crashed, or out of the bus's reach): the presence it owned goes. */
+  instanceGone(instance: string): void;
 }
 
 /** A holder's place on the channel of one document. */
 export interface BusSubscription {
   publishUpdates(message: StoredUpdates): void;
   publishPresence(message: PresenceChange): void;
+  /** Asks the other holders of the document to publish their presence anew (see `BusListener.presenceWanted`). */
+  wantPresence(): void;
   /** Stops hearing of the document; publishing does nothing from then on. Idempotent. */
   unsubscribe(): void;
+}
+
+/** How a bus fares, for `/healthz`. */
+export interface BusHealth {
+  /** Why messages do not cross between instances now (Redis out of reach, say), or null while they do. */
+  readonly problem: string | null;
+  /** Malformed messages heard, and dropped, since the bus started. */
+  readonly dropped: number;
 }
 
 /** A bus implementation: one per server instance. */
@@ -69,8 +92,13 @@ export interface DocumentBus {
    * contiguous, for receivers to see a gap.
    */
   readonly reliable: boolean;
-  /** Starts hearing of `name`; resolves once every message published from then on will be heard. */
+  /**
+   * Starts hearing of `name`; resolves once every message published from then on will be heard.
+   * A bus that is out of reach resolves at once instead, and calls the listener's `missed` once
+   * its subscription is confirmed: a document loads and serves its clients meanwhile.
+   */
   subscribe(name: string, listener: BusListener): Promise<BusSubscription>;
+  health(): BusHealth;
   /** Unsubscribes everything. */
   close(): Promise<void>;
 }
@@ -79,8 +107,11 @@ export interface DocumentBus {
 const NO_PEERS: BusSubscription = {
   publishUpdates: () => undefined,
   publishPresence: () => undefined,
+  wantPresence: () => undefined,
   unsubscribe: () => undefined,
 };
+
+const HEALTHY: BusHealth = { problem: null, dropped: 0 };
 
 /** The bus of a server that runs alone: no peers, nothing to hear. */
 export class LocalBus implements DocumentBus {
@@ -90,6 +121,10 @@ export class LocalBus implements DocumentBus {
 
   subscribe(): Promise<BusSubscription> {
     return Promise.resolve(NO_PEERS);
+  }
+
+  health(): BusHealth {
+    return HEALTHY;
   }
 
   close(): Promise<void> {

@@ -9,6 +9,7 @@
  */
 import type { DocumentStore, Position, Written } from '../../persistence/document-store.js';
 import { encodeSaved } from '../../protocol/y-websocket.js';
+import { HeldPositions } from './held-positions.js';
 import type { RoomMember } from './member.js';
 
 /** Updates applied in order and appended by the same store write, with the member each came from (null: none to leave out). */
@@ -23,8 +24,8 @@ export interface OutboxHost<M> {
   readonly name: string;
   /** The room failed: draining stops waiting. */
   readonly failed: boolean;
-  /** A batch is stored, the document's log now reaching `head`: send it on. */
-  stored(batch: StoredBatch<M>, head: Position): void;
+  /** A batch is stored, its last update at position `last`: send it on. */
+  stored(batch: StoredBatch<M>, last: Position): void;
   /** A write failed: nothing more can be saved. */
   writeFailed(error: Error): void;
 }
@@ -40,15 +41,26 @@ export class Outbox<M extends RoomMember> {
   private lastWrite = NOTHING_WRITTEN;
   /** The updates waiting on `lastWrite`, sent on together once it is stored. */
   private open: StoredBatch<M> | null = null;
-  /** The position of the last update stored. */
-  head: Position;
+  /** The positions the room holds (see `held-positions.ts`). */
+  readonly held: HeldPositions;
 
+  /**
+   * `head`: the position the room was loaded at; `contiguous`: the store's positions have no gaps
+   * (see `HeldPositions`), and then each batch's updates are at the positions before its last
+   * one: every append of the document by this process goes through this outbox.
+   */
   constructor(
     private readonly store: DocumentStore,
     private readonly host: OutboxHost<M>,
     head: Position,
+    contiguous: boolean,
   ) {
-    this.head = head;
+    this.held = new HeldPositions(head, contiguous);
+  }
+
+  /** Every position up to it is held by the room: stored by it, or heard of. */
+  get head(): Position {
+    return this.held.head;
   }
 
   /** Updates appended whose write has not completed yet. */
@@ -118,8 +130,9 @@ export class Outbox<M extends RoomMember> {
   private onStored(batch: StoredBatch<M>, written: Written): void {
     this.pending -= batch.updates.length;
     if (this.open === batch) this.open = null;
-    this.head = Math.max(this.head, written.position(this.host.name));
-    this.host.stored(batch, this.head);
+    const last = written.position(this.host.name);
+    this.held.add(last - batch.updates.length + 1, last);
+    this.host.stored(batch, last);
   }
 
   private onWriteFailed(batch: StoredBatch<M>, error: unknown): void {

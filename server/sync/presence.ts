@@ -37,9 +37,11 @@ class RemoteOwner implements Owner {
   readonly awarenessClients = new Set<number>();
   readonly ticket: Owner['ticket'];
   readonly id: number;
+  readonly instance: string;
 
   constructor(owner: PresenceOwner) {
     this.id = owner.connection;
+    this.instance = owner.instance;
     this.ticket = { identity: owner.identity, mode: owner.mode, remoteAddress: owner.address };
   }
 }
@@ -138,6 +140,46 @@ export class RoomPresence {
     if (clients.length === 0) return null;
     awarenessProtocol.removeAwarenessStates(this.awareness, clients, member);
     return awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients);
+  }
+
+  /**
+   * Removes the presence owned by connections of `instance` (it fell silent); returns the
+   * awareness update that tells the members here, if any. The clocks stay: the owner's clients show
+   * again with their next change (see `renewals`).
+   */
+  dropInstance(instance: string): Uint8Array | null {
+    const clients: number[] = [];
+    for (const [key, owner] of this.remote) {
+      if (owner.instance !== instance) continue;
+      this.remote.delete(key);
+      for (const id of owner.awarenessClients) {
+        if (this.owners.get(id) === owner) this.owners.delete(id);
+        if (this.awareness.getStates().has(id)) clients.push(id);
+      }
+    }
+    if (clients.length === 0) return null;
+    awarenessProtocol.removeAwarenessStates(this.awareness, clients, 'instance-gone');
+    return awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients);
+  }
+
+  /**
+   * For each member here that owns presence: an awareness update removing its client ids at their
+   * current clocks, to send to that member alone. y-protocols never lets a peer remove a client's
+   * own state: the client answers with its state at the next clock, which then goes everywhere as
+   * any change does. That is how presence removed elsewhere (its instance fell silent to the
+   * others) shows again, since a state at a clock already seen is ignored.
+   */
+  renewals(): Array<[RoomMember, Uint8Array]> {
+    const byOwner = new Map<RoomMember, AwarenessEntry[]>();
+    for (const [clientId, owner] of this.owners) {
+      const clock = this.awareness.meta.get(clientId)?.clock;
+      if (owner instanceof RemoteOwner || clock === undefined || !this.awareness.getStates().has(clientId)) continue;
+      const member = owner as RoomMember;
+      const entries = byOwner.get(member) ?? [];
+      entries.push({ clientId, clock, state: null });
+      byOwner.set(member, entries);
+    }
+    return [...byOwner].map(([member, entries]) => [member, encodeAwarenessUpdate(entries)]);
   }
 
   destroy(): void {

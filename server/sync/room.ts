@@ -91,7 +91,7 @@ export class Room<M extends RoomMember = RoomMember> {
       false,
     );
     const room = this;
-    this.outbox = new Outbox(options.store, this.outboxHost(), stored.head);
+    this.outbox = new Outbox(options.store, this.outboxHost(), stored.head, !options.bus.reliable);
     this.intake = new UpdateIntake<M>(
       {
         doc: this.doc,
@@ -173,6 +173,8 @@ export class Room<M extends RoomMember = RoomMember> {
       },
       applyStored: (updates, head) => room.applyStored(updates, head),
       applyPresence: (owner, update) => room.applyPresence(owner, update),
+      renewPresence: () => room.renewPresence(),
+      dropInstance: (instance) => room.dropInstance(instance),
     });
     return room;
   }
@@ -317,7 +319,7 @@ export class Room<M extends RoomMember = RoomMember> {
       get failed() {
         return room.failed;
       },
-      stored: (batch: StoredBatch<M>, head: Position) => this.stored(batch, head),
+      stored: (batch: StoredBatch<M>, last: Position) => this.stored(batch, last),
       writeFailed: (error: Error) => this.fail({ code: 'storage-failed', error, answerable: [], bystander: null, waiting: [] }),
     };
   }
@@ -326,10 +328,10 @@ export class Room<M extends RoomMember = RoomMember> {
    * A batch is stored: it goes to every member but their senders, and to the other instances.
    * Members kept through a failure still get it (the reloaded document holds it, so they must).
    */
-  private stored(batch: StoredBatch<M>, head: Position): void {
+  private stored(batch: StoredBatch<M>, last: Position): void {
     if (this.failure && !this.reloading) return;
     this.options.counters.updatesBroadcast += broadcastStored(this.members, batch.updates, batch.senders);
-    this.bus?.publishUpdates(head, batch.updates);
+    this.bus?.publishUpdates(last, batch.updates);
     if (this.options.onEdited !== undefined) this.options.onEdited(this, this.authorsOf(batch.senders));
   }
 
@@ -380,7 +382,7 @@ export class Room<M extends RoomMember = RoomMember> {
         return;
       }
     }
-    this.outbox.head = Math.max(this.outbox.head, head);
+    this.outbox.held.addUpTo(head);
     this.options.counters.updatesBroadcast += broadcastStored(this.members, updates, NO_SENDERS);
   }
 
@@ -388,6 +390,17 @@ export class Room<M extends RoomMember = RoomMember> {
   private applyPresence(owner: PresenceOwner, update: Uint8Array): void {
     const relayed = this.present.publishRemote(owner, update);
     if (relayed !== null) broadcast(this.members, encodeAwareness(relayed), null);
+  }
+
+  /** Has each member here publish its presence anew, with a new clock (see `RoomPresence.renewals`). */
+  private renewPresence(): void {
+    for (const [member, removal] of this.presence?.renewals() ?? []) member.send(encodeAwareness(removal));
+  }
+
+  /** Another instance fell silent: the presence its connections owned goes, for the members here. */
+  private dropInstance(instance: string): void {
+    const removal = this.presence?.dropInstance(instance) ?? null;
+    if (removal !== null) broadcast(this.members, encodeAwareness(removal), null);
   }
 }
 

@@ -42,6 +42,18 @@ export interface StartOptions {
   launcher?: string[];
 }
 
+/** Arguments every server of this test file gets after its own, made from its data directory (see `serveEveryServerWith`). */
+let extraArgs: ((dataDir: string) => Promise<string[]>) | null = null;
+
+/**
+ * Makes every server this test file starts from now on take `args(dataDir)` too: how a suite
+ * written for LevelDB runs against PostgreSQL (see `tests/scale/suites.test.ts`). The same data
+ * directory gets the same arguments, so a server restarted in place finds what it stored.
+ */
+export function serveEveryServerWith(args: (dataDir: string) => Promise<string[]>): void {
+  extraArgs = args;
+}
+
 export async function tempDataDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'collab-test-'));
 }
@@ -55,7 +67,8 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   const dataDir = options.dataDir ?? (await tempDataDir());
   const args = [MAIN, '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--data-dir', dataDir];
   const launcher = options.launcher ?? [];
-  const command = [...launcher, process.execPath, ...args, ...(options.args ?? [])];
+  const extra = extraArgs === null ? [] : await extraArgs(dataDir);
+  const command = [...launcher, process.execPath, ...args, ...(options.args ?? []), ...extra];
   const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, LOG_FORMAT: 'json', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -34,6 +34,8 @@ describe('/metrics', () => {
       ['collab_compactions_total', 'counter'],
       ['collab_compaction_seconds', 'histogram'],
       ['collab_versions_taken_total', 'counter'],
+      ['collab_bus_connected', 'gauge'],
+      ['collab_bus_messages_dropped_total', 'counter'],
       ['collab_process_cpu_seconds_total', 'counter'],
       ['collab_process_resident_memory_bytes', 'gauge'],
       ['collab_nodejs_eventloop_lag_p99_seconds', 'gauge'],
@@ -42,6 +44,7 @@ describe('/metrics', () => {
     }
     expect(before.value('collab_updates_stored_total')).toBe(0);
     expect(before.value('collab_ready')).toBe(1);
+    expect(before.value('collab_bus_connected')).toBe(1);
 
     const writer = connectClient(server.wsUrl, 'metered');
     const reader = connectClient(server.wsUrl, 'metered');

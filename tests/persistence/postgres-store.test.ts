@@ -116,6 +116,18 @@ describeWithPostgres('PostgresDocumentStore', () => {
     expect(rows).toHaveLength(1);
   });
 
+  it("reads the heads of many documents in one statement, another instance's appends included", async () => {
+    const [mine, other] = [await open(), await open()];
+    await appendAll(mine, 'a', new Editor().type('abc'));
+    await appendAll(other, 'b', new Editor().type('xy'));
+    await appendAll(other, 'a', new Editor().type('d'));
+    await other.delete('b');
+    const heads = await mine.heads(['a', 'b', 'never written', 'a']);
+    expect(Object.fromEntries(heads)).toEqual({ a: 4, b: 2 });
+    expect(await mine.heads([])).toEqual(new Map());
+    await expect(mine.heads(['bad\u0000name'])).rejects.toThrow(RangeError);
+  });
+
   it('ignores a late older compaction from another instance, and racing compactions never move the snapshot back', async () => {
     const gen = seeded('racing compactions');
     const [a, b] = [await open(), await open()];

@@ -6,13 +6,13 @@
  * stored again; a gap is filled from the store; presence crosses with its owner.
  */
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
-import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
+import { describe, expect, it, vi } from 'vitest';
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { LevelDocumentStore } from '../../persistence/level/store.js';
 import { createCollabServer } from '../../server/app.js';
 import { DEFAULT_CONFIG } from '../../server/config.js';
-import type { BusListener, BusSubscription, DocumentBus, PresenceChange, StoredUpdates } from '../../server/sync/bus.js';
+import type { BusHealth, BusListener, BusSubscription, DocumentBus, PresenceChange, StoredUpdates } from '../../server/sync/bus.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, typist, waitForDoc, waitForEvent } from '../helpers/clients.js';
 import { removeDir, tempDataDir } from '../helpers/server-process.js';
@@ -24,6 +24,8 @@ class OtherInstance implements DocumentBus {
   readonly instance = 'server-under-test';
   readonly updates: StoredUpdates[] = [];
   readonly presence: PresenceChange[] = [];
+  /** How many times the server asked for the others' presence. */
+  wanted = 0;
   private readonly listeners = new Map<string, BusListener>();
   private readonly heard: Array<() => void> = [];
 
@@ -34,8 +36,13 @@ class OtherInstance implements DocumentBus {
     return Promise.resolve({
       publishUpdates: (message) => this.record(() => this.updates.push(message)),
       publishPresence: (message) => this.record(() => this.presence.push(message)),
+      wantPresence: () => this.record(() => this.wanted++),
       unsubscribe: () => this.listeners.delete(name),
     });
+  }
+
+  health(): BusHealth {
+    return { problem: null, dropped: 0 };
   }
 
   close(): Promise<void> {
@@ -173,5 +180,56 @@ describe('the room on the document bus', () => {
     await waitForEvent(observed, 'change', () => observed.getStates().get(elsewhere.clientID)?.['user']?.name === 'Bob again', 'the honest change');
     expect(seen).not.toContain('Mallory');
     expect(observed.getStates().get(client.doc.clientID)?.['user']).toEqual({ name: 'Ada' });
+  });
+
+  it('catches up from the store when the bus says it missed messages', async () => {
+    const { store, bus, url } = await serve(false);
+    const client = connectClient(url, 'missed');
+    cleanup.push(() => client.destroy());
+    await client.synced;
+    await store.append('missed', typist()('lost while the bus was away'));
+    bus.deliver('missed', (listener) => listener.missed());
+    await waitForDoc(client.doc, () => client.doc.getText('t').toString() === 'lost while the bus was away', 'the client to get the missed update');
+  });
+
+  it('asks for presence once loaded, and drops the presence of an instance that fell silent', async () => {
+    const { bus, url } = await serve(false);
+    const client = connectClient(url, 'silent');
+    cleanup.push(() => client.destroy());
+    await client.synced;
+    expect(bus.wanted).toBe(1);
+    const elsewhere = new Awareness(new Y.Doc());
+    elsewhere.setLocalStateField('user', { name: 'Bob' });
+    const owner = { instance: 'other', connection: 1, identity: null, mode: 'rw' as const, address: '10.0.0.2' };
+    bus.deliver('silent', (listener) => listener.presenceChanged({ origin: 'other', owner, update: encodeAwarenessUpdate(elsewhere, [elsewhere.clientID]) }));
+    const awareness = client.provider.awareness;
+    await waitForEvent(awareness, 'change', () => awareness.getStates().has(elsewhere.clientID), "the other instance's presence");
+    // Another instance's fall changes nothing here; this one's removes its presence.
+    bus.deliver('silent', (listener) => listener.instanceGone('third'));
+    bus.deliver('silent', (listener) => listener.instanceGone('other'));
+    await waitForEvent(awareness, 'change', () => !awareness.getStates().has(elsewhere.clientID), 'the presence to go');
+  });
+
+  it('has its clients publish their presence anew, at a new clock, when another instance asks', async () => {
+    const { bus, url } = await serve(false);
+    const client = connectClient(url, 'renew');
+    cleanup.push(() => client.destroy());
+    await client.synced;
+    const first = bus.nextPublication();
+    client.provider.awareness.setLocalStateField('user', { name: 'Ada' });
+    await first;
+    const clock = client.provider.awareness.meta.get(client.doc.clientID)!.clock;
+    const published = bus.presence.length;
+    bus.deliver('renew', (listener) => listener.presenceWanted());
+    const seen = new Awareness(new Y.Doc());
+    await vi.waitFor(
+      () => {
+        for (const change of bus.presence.slice(published)) applyAwarenessUpdate(seen, change.update, 'bus');
+        expect(seen.meta.get(client.doc.clientID)?.clock).toBe(clock + 1);
+      },
+      { timeout: 5000 },
+    );
+    expect(seen.getStates().get(client.doc.clientID)?.['user']).toEqual({ name: 'Ada' });
+    expect(client.provider.awareness.getLocalState()?.['user']).toEqual({ name: 'Ada' });
   });
 });
