@@ -172,7 +172,8 @@ describe('command line', () => {
         if (i < 2) expect(stderr, what).toContain(`from env '${env}'`);
       }
     }
-  });
+    // Three process starts per option, about a second each on a loaded machine: more than the default timeout.
+  }, 180_000);
 
   it('refuses Redis without PostgreSQL, a store without its database, and URLs that are not ones, saying why', async () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
