@@ -19,9 +19,16 @@ import { editorRoutes, pageNotFound } from './http/editor.js';
 import { documentRoutes } from './http/documents.js';
 import { healthRoutes } from './http/health.js';
 import { checkHost } from './http/host.js';
+import { describeMetricsAccess } from './metrics/access.js';
+import { MeasuredStore } from './metrics/measured-store.js';
+import { MetricsListener } from './metrics/metrics-server.js';
+import { ServerMetrics } from './metrics/metrics.js';
+import { Readiness } from './metrics/readiness.js';
+import { METRICS_PATHS, metricsRoutes } from './metrics/routes.js';
 import { installUpgradeGate } from './websocket/upgrade.js';
 import { InputLimits } from './websocket/input-limits.js';
 import type { ReceiveLimits } from './websocket/receiver.js';
+import { SocketCounters } from './websocket/socket-counters.js';
 import { ServerWebSocket } from './websocket/websocket.js';
 import type { Logger } from './logger.js';
 import { type DocumentBus, LocalBus } from './sync/bus.js';
@@ -37,11 +44,15 @@ export interface CollabServer {
   readonly tls: boolean;
   /** Presents `certificate` to new TLS handshakes from now on; open connections keep theirs. Throws without TLS. */
   setCertificate(certificate: Certificate): void;
-  /** Starts listening; resolves with the bound address. */
+  /** The server's metrics (see `metrics/metrics.ts`). */
+  readonly metrics: ServerMetrics;
+  /** Where the metrics port listens, once `listen` resolved; null without one (`metricsPort`). */
+  readonly metricsAddress: AddressInfo | null;
+  /** Starts listening (the metrics port first, if any); resolves with the bound address. Ready (`/readyz`) from then on. */
   listen(): Promise<AddressInfo>;
   /**
    * Stops accepting, closes every connection, drains every pending write and compacts every room.
-   * The store is left open: its owner closes it.
+   * Not ready from its call on; the metrics port closes last. The store is left open: its owner closes it.
    */
   close(): Promise<void>;
 }
@@ -52,17 +63,31 @@ export interface ServerParts {
   readonly bus?: DocumentBus;
   /** A certificate (read and checked by `readCertificate`): the server then speaks HTTPS and `wss://`. Default: plain HTTP. */
   readonly tls?: Certificate;
+  /** Bytes the store's journal holds, for the metrics (`LevelDocumentStore.journalBytes`); absent for a store without one. */
+  readonly journalBytes?: () => number;
 }
 
 /** Builds a server on `store` (which its owner opens and closes); it listens once `listen` is called. */
-export function createCollabServer(config: ServerConfig, store: DocumentStore, logger: Logger, options: ServerParts = {}): CollabServer {
+export function createCollabServer(config: ServerConfig, openStore: DocumentStore, logger: Logger, options: ServerParts = {}): CollabServer {
   const access = new Access(config.authSecret);
+  // Metrics are always kept (they cost a few increments per update); `metrics/access.ts` says who reads them.
+  const readiness = new Readiness(openStore);
+  const sockets = new SocketCounters();
   const bus = options.bus ?? new LocalBus(randomUUID());
+  const metrics = new ServerMetrics({
+    sockets,
+    readiness,
+    busHealth: () => bus.health(),
+    ...(options.journalBytes === undefined ? {} : { journalBytes: options.journalBytes }),
+  });
+  const store = new MeasuredStore(openStore, metrics.storeObserver);
   const engine = new SyncEngine(store, bus, { ...config, logger });
+  metrics.watch(engine);
   const app = new Hono();
 
   app.onError((error, c) => {
     if (error instanceof HttpError) {
+      metrics.refused('request', error);
       logger.debug({ path: c.req.path, status: error.status, error: error.code }, `refused a request: ${error.message}`);
       return c.json(error.toJSON(), error.status);
     }
@@ -72,9 +97,9 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
   const notFoundPage = pageNotFound({ maxNameLength: config.maxNameLength });
   app.notFound((c) => notFoundPage(c) ?? c.json({ error: 'not-found', message: `nothing at ${c.req.path}` }, 404));
   // Every page and the API answer only for the names this server is known by (see http/host.ts);
-  // the health check, which tells counts and no names, answers probes by any name.
+  // the health and readiness checks and the metrics, which tell counts and no names, answer by any name.
   app.use('*', async (c, next) => {
-    if (c.req.path !== '/healthz') checkHost(c.req.header('host'), config.allowedHosts);
+    if (c.req.path !== '/healthz' && !METRICS_PATHS.has(c.req.path)) checkHost(c.req.header('host'), config.allowedHosts);
     await next();
   });
   const proxies = new ProxyTrust(config.trustProxy, config.proxyHeader);
@@ -82,6 +107,17 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     '/',
     healthRoutes(store, engine, () => bus.health()),
   );
+  app.route('/', metricsRoutes({ metrics, readiness, config, place: 'main' }));
+  const metricsPort =
+    config.metricsPort === null
+      ? null
+      : new MetricsListener(
+          [metricsRoutes({ metrics, readiness, config, place: 'metrics-port' }), healthRoutes(store, engine, () => bus.health())],
+          config.metricsPort,
+          logger,
+          (refusal) => metrics.refused('request', refusal),
+        );
+  let metricsAddress: AddressInfo | null = null;
   app.route('/', documentRoutes({ store, engine, access, config, clientAddress: (request) => proxies.clientAddress(request) }));
   app.route('/', editorRoutes({ maxNameLength: config.maxNameLength }));
 
@@ -142,16 +178,18 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     compression: config.compression,
     timeoutMs: config.handshakeTimeoutMs,
     accept: (tcp, head, { ticket, releaseHold }, deflate) => {
-      const socket = new ServerWebSocket(tcp, receiving, deflate);
+      const socket = new ServerWebSocket(tcp, receiving, deflate, sockets);
       socket.start(engine.accept(socket, ticket, releaseHold), head);
     },
     onError: (error) => logger.error({ err: error }, 'upgrade check failed'),
     // The path without its query, which may hold a token.
-    onRefused: (request, refusal) =>
+    onRefused: (request, refusal) => {
+      metrics.refused('upgrade', refusal);
       logger.debug(
         { address: proxies.clientAddress(request), path: (request.url ?? '').split('?')[0], status: refusal.status, error: refusal.code },
         `refused an upgrade: ${refusal.message}`,
-      ),
+      );
+    },
   });
 
   return {
@@ -159,12 +197,17 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     engine,
     httpServer,
     tls: tls !== undefined,
+    metrics,
+    get metricsAddress() {
+      return metricsAddress;
+    },
     setCertificate(certificate) {
       if (tls === undefined) throw new Error('this server was started without TLS: it has no certificate to replace');
       (httpServer as HttpsServer).setSecureContext({ cert: certificate.cert, key: certificate.key });
     },
-    listen: () =>
-      new Promise((resolve, reject) => {
+    async listen() {
+      if (metricsPort !== null) metricsAddress = await metricsPort.listen();
+      const address = await new Promise<AddressInfo>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(config.port, config.host, () => {
           httpServer.off('error', reject);
@@ -173,11 +216,23 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
           httpServer.on('error', (error) => logger.error({ err: error }, 'the server could not accept a connection'));
           resolve(httpServer.address() as AddressInfo);
         });
-      }),
+      });
+      readiness.listened();
+      const metricsUrl = metricsAddress === null ? null : `http://${metricsAddress.address}:${metricsAddress.port}/metrics`;
+      const access = describeMetricsAccess(config, metricsUrl);
+      if (access.closed) logger.warn({ metrics: 'not served' }, access.message);
+      else logger.info({ metricsPort: metricsAddress?.port ?? null }, access.message);
+      return address;
+    },
     async close() {
-      httpServer.close();
-      await engine.close();
-      httpServer.closeAllConnections();
+      readiness.drain();
+      try {
+        httpServer.close();
+        await engine.close();
+        httpServer.closeAllConnections();
+      } finally {
+        metricsPort?.close();
+      }
     },
   };
 }

@@ -20,6 +20,8 @@ export interface Backends {
   readonly where: string;
   /** The same for the log line's fields. */
   readonly fields: Readonly<Record<string, string>>;
+  /** Bytes the store's journal holds, for the metrics (LevelDB's, see `LevelDocumentStore.journalBytes`); absent: no journal. */
+  readonly journalBytes?: () => number;
   /** Closes the bus, then the store (see `DocumentStore.close`). */
   close(): Promise<void>;
 }
@@ -40,6 +42,7 @@ export async function openBackends(config: ServerConfig, logger: Logger, storeFi
       bus: new LocalBus(instance),
       where: `documents in ${dataDir} (LevelDB, durability: ${durability})`,
       fields: { store: 'level', dataDir, durability },
+      journalBytes: () => store.journalBytes,
       close: () => store.close(),
     };
   }

@@ -67,6 +67,16 @@ function flag(value: string): boolean {
   throw new InvalidArgumentError(`expected true or false, got "${value}"`);
 }
 
+/** Shorter metrics tokens are refused: a scraper's token is set once, so it may as well be long. */
+const MIN_METRICS_TOKEN_LENGTH = 16;
+
+function metricsToken(value: string): string {
+  if (value.length < MIN_METRICS_TOKEN_LENGTH || /\s/.test(value)) {
+    throw new InvalidArgumentError(`the metrics token must be at least ${MIN_METRICS_TOKEN_LENGTH} characters, without blanks (try: openssl rand -hex 24)`);
+  }
+  return value;
+}
+
 function secret(value: string): string {
   if (Buffer.byteLength(value) < MIN_SECRET_BYTES) {
     throw new InvalidArgumentError(`the secret must be at least ${MIN_SECRET_BYTES} bytes (try: openssl rand -base64 48)`);
@@ -431,6 +441,22 @@ export function createProgram(version: string): Command {
         .argParser(retention),
     )
     .addOption(
+      new Option(
+        '--metrics-token <token>',
+        `bearer token (at least ${MIN_METRICS_TOKEN_LENGTH} characters) that GET /metrics (Prometheus) asks for, on --port and --metrics-port; without it, /metrics on --port is open to anyone if --auth-secret is not set, and not served if it is`,
+      )
+        .env('METRICS_TOKEN')
+        .argParser(metricsToken),
+    )
+    .addOption(
+      new Option(
+        '--metrics-port <number>',
+        'also serve /metrics (Prometheus), /readyz and /healthz on this port of 127.0.0.1 (loopback only), for a local scraper; with --auth-secret and no --metrics-token, /metrics is served here only (0 picks a free port)',
+      )
+        .env('METRICS_PORT')
+        .argParser(integer(0, 65535)),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level')
         .env('LOG_LEVEL')
         .default(d.logLevel)
@@ -466,6 +492,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     authSecret,
     tlsCert,
     tlsKey,
+    metricsToken: givenMetricsToken,
+    metricsPort,
     postgresUrl,
     redisUrl,
     ...options
@@ -483,6 +511,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       | 'authSecret'
       | 'tlsCert'
       | 'tlsKey'
+      | 'metricsToken'
+      | 'metricsPort'
       | 'postgresUrl'
       | 'redisUrl'
     > & {
@@ -497,6 +527,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       authSecret?: string;
       tlsCert?: string;
       tlsKey?: string;
+      metricsToken?: string;
+      metricsPort?: number;
       postgresUrl?: string;
       redisUrl?: string;
     }
@@ -517,6 +549,9 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       `error: ${tlsCert === undefined ? '--tls-key' : '--tls-cert'} needs ${tlsCert === undefined ? '--tls-cert' : '--tls-key'}: give both (TLS_CERT, TLS_KEY), or neither`,
     );
   }
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === options.port) {
+    program.error(`error: --metrics-port ${metricsPort} is the port of --port: give the metrics another one (or 0 for a free one)`);
+  }
   return {
     ...DEFAULT_CONFIG,
     ...options,
@@ -532,6 +567,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     authSecret: authSecret ?? null,
     tlsCert: tlsCert ?? null,
     tlsKey: tlsKey ?? null,
+    metricsToken: givenMetricsToken ?? null,
+    metricsPort: metricsPort ?? null,
     store,
     postgresUrl: postgresUrl ?? null,
     redisUrl: redisUrl ?? null,

@@ -138,6 +138,18 @@ export interface ServerConfig {
   readonly versionIntervalMs: number;
   /** How many automatic versions a document keeps, and for how long; named ones are kept. Default the last 100, none older than 30 days. */
   readonly keepVersions: Retention;
+  /**
+   * Bearer token that `/metrics` asks for (`Authorization: Bearer <token>`) wherever it is served,
+   * at least 16 characters; null asks for none. With `authSecret`, `/metrics` is served on `port`
+   * only with it (see `metrics/access.ts`). Default none.
+   */
+  readonly metricsToken: string | null;
+  /**
+   * Port of 127.0.0.1 that serves `/metrics`, `/readyz` and `/healthz` and nothing else, from
+   * before the server is ready until it has drained. 0 picks a free one; null: no metrics port.
+   * Default none.
+   */
+  readonly metricsPort: number | null;
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   readonly logLevel: string;
   /** `pretty` for people, `json` for machines. Default: pretty when stdout is a terminal. */
@@ -189,6 +201,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   versionQuietMs: 5 * 60_000,
   versionIntervalMs: 30 * 60_000,
   keepVersions: { count: 100, maxAgeMs: 30 * 86_400_000 },
+  metricsToken: null,
+  metricsPort: null,
   logLevel: 'info',
   logFormat: process.stdout.isTTY ? 'pretty' : 'json',
 };

@@ -42,7 +42,11 @@ async function main(): Promise<void> {
   );
   if (descriptors.notRaised !== null) logger.warn({ reason: descriptors.notRaised }, 'could not raise the descriptor limit');
   const backends = await openBackends(config, logger, descriptors.storeFiles);
-  const server = createCollabServer({ ...config, maxSockets }, backends.store, logger, { bus: backends.bus, ...(tls === undefined ? {} : { tls }) });
+  const server = createCollabServer({ ...config, maxSockets }, backends.store, logger, {
+    bus: backends.bus,
+    ...(tls === undefined ? {} : { tls }),
+    ...(backends.journalBytes === undefined ? {} : { journalBytes: backends.journalBytes }),
+  });
 
   let stopping: { signal: NodeJS.Signals; at: number } | null = null;
   const stop = (signal: NodeJS.Signals) => {

@@ -54,6 +54,8 @@ const OPTIONS = [
   ['--version-quiet', 'VERSION_QUIET'],
   ['--version-interval', 'VERSION_INTERVAL'],
   ['--keep-versions', 'KEEP_VERSIONS'],
+  ['--metrics-token', 'METRICS_TOKEN'],
+  ['--metrics-port', 'METRICS_PORT'],
   ['--log-level', 'LOG_LEVEL'],
   ['--log-format', 'LOG_FORMAT'],
 ] as const;
@@ -170,7 +172,8 @@ describe('command line', () => {
         if (i < 2) expect(stderr, what).toContain(`from env '${env}'`);
       }
     }
-  });
+    // Three process starts per option, about a second each on a loaded machine: more than the default timeout.
+  }, 180_000);
 
   it('refuses Redis without PostgreSQL, a store without its database, and URLs that are not ones, saying why', async () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [

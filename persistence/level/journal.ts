@@ -46,6 +46,8 @@ export class JournalSyncError extends Error {
 interface Retired {
   readonly path: string;
   readonly lastSeq: number;
+  /** Its length, in bytes. */
+  readonly bytes: number;
 }
 
 /** The journal of one data directory (see the top of this file); its owner holds LevelDB's lock. */
@@ -114,7 +116,7 @@ export class Journal {
       const read = readRecords(bytes);
       records.push(...read.records);
       ignoredBytes += bytes.length - read.length;
-      retired.push({ path, lastSeq: read.records.length > 0 ? read.records[read.records.length - 1]!.seq : 0 });
+      retired.push({ path, lastSeq: read.records.length > 0 ? read.records[read.records.length - 1]!.seq : 0, bytes: bytes.length });
     }
     const journal = new Journal(dir, fsync, (generations[generations.length - 1] ?? 0) + 1, retired, onRotationFailure);
     return { journal, records, ignoredBytes };
@@ -123,6 +125,17 @@ export class Journal {
   /** The file written to now. */
   get currentPath(): string {
     return this.path;
+  }
+
+  /**
+   * Bytes the journal's files hold now, the current one and those retired but not yet deleted
+   * (waiting for LevelDB to index them): what a restart would read. Kept as the files are written,
+   * so reading it costs nothing.
+   */
+  get bytes(): number {
+    let total = this.fd === null ? 0 : this.size;
+    for (const file of this.retired) total += file.bytes;
+    return total;
   }
 
   /**
@@ -284,7 +297,7 @@ export class Journal {
     const path = this.pathOf(++this.generation);
     const fd = this.createFile(path);
     this.retire();
-    this.retired.push({ path: this.path, lastSeq: this.lastSeq });
+    this.retired.push({ path: this.path, lastSeq: this.lastSeq, bytes: this.size });
     this.path = path;
     this.fd = fd;
     this.size = 0;

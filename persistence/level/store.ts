@@ -222,6 +222,15 @@ export class LevelDocumentStore implements DocumentStore {
     });
   }
 
+  /**
+   * Bytes the journal holds now (see `Journal.bytes`): appends not yet indexed by LevelDB, and the
+   * rest of the files they are in. It grows when LevelDB falls behind, and a restart replays it all.
+   * Costs nothing to read.
+   */
+  get journalBytes(): number {
+    return this.journal.bytes;
+  }
+
   /** What reads and writes reject with now: null while the store works (see `DocumentStore.onFailure`). */
   get failure(): StoreWriteError | null {
     return this.availability.failure;

@@ -61,6 +61,8 @@ export class DocumentHistory {
   private readonly unversioned = new Map<string, Unversioned>();
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly newest = new Map<string, { readonly id: string; readonly stateVector: Uint8Array }>();
+  /** Versions taken since the start, by kind, counted in place as each is written (for `server/metrics/`); they only grow. */
+  readonly taken: Record<VersionKind, number> = { auto: 0, named: 0, 'before-restore': 0, restore: 0 };
 
   constructor(
     private readonly store: DocumentStore,
@@ -185,6 +187,7 @@ export class DocumentHistory {
     const folded = expired.size === 0 ? [] : await foldRemoved(this.store, name, [...versions, info], expired, [record]);
     const written = folded.find((candidate) => candidate.id === info.id) ?? record;
     await this.store.writeVersions(name, { put: [written, ...folded.filter((candidate) => candidate.id !== info.id)], remove: [...expired] });
+    this.taken[kind]++;
     this.remember(name, { id: info.id, stateVector: Y.encodeStateVectorFromUpdate(state) });
     const { data: _, ...taken } = written;
     return taken;

@@ -18,6 +18,7 @@ import { DocumentHistory, type HistoryOptions } from '../history/history.js';
 import { RoomRegistry } from './registry.js';
 import type { RequestMember } from './request-member.js';
 import type { Room } from './room.js';
+import { SyncCounters } from './sync-counters.js';
 
 /** The engine's options: see `ServerConfig` for each. */
 export interface EngineOptions extends ConnectionLimits, HistoryOptions {
@@ -41,6 +42,8 @@ const LOAD_ATTEMPTS = 3;
 export class SyncEngine {
   readonly rooms: RoomRegistry<EngineMember>;
   readonly history: DocumentHistory;
+  /** What the engine's rooms received and broadcast, counted in place (see `SyncCounters`). */
+  readonly counters = new SyncCounters();
   private readonly connections = new Set<Connection>();
   private readonly pinger: NodeJS.Timeout;
   private readonly log: Logger;
@@ -58,6 +61,7 @@ export class SyncEngine {
     this.rooms = new RoomRegistry<EngineMember>(store, {
       ...options,
       bus,
+      counters: this.counters,
       onEdited: (room, authors) => history.edited(room, authors),
       beforeUnload: (room) => history.unloading(room),
       onReload: (survivors, reloaded) => this.moveOnReload(survivors.filter(isConnection), reloaded),

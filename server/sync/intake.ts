@@ -17,6 +17,7 @@ import { CLOSE } from '../websocket/close-codes.js';
 import type { DocumentSize } from './document-size.js';
 import type { RoomMember } from './member.js';
 import type { Outbox } from './outbox.js';
+import type { SyncCounters } from './sync-counters.js';
 import { changesNothing, findMisplacedItem } from './update-check.js';
 import { type AddressTimeBudget, applyWithin, UpdateTooSlow, updateTimeLimit } from './update-time.js';
 import { WaitingMessages, waitingPastLimits, type WaitingSize } from './waiting.js';
@@ -29,6 +30,8 @@ export interface IntakeOptions {
   readonly maxUpdateMs: number;
   /** The time each client address's updates may take to apply: shared by every room. */
   readonly updateTime: AddressTimeBudget;
+  /** Where the updates received are counted: shared by every room. */
+  readonly counters: SyncCounters;
 }
 
 /** Why an update broke the document, and who answers for it. */
@@ -74,6 +77,7 @@ export class UpdateIntake<M extends RoomMember> {
 
   /** Takes an update-bearing message (sync step 2 or update) from `member`. */
   receive(member: M, update: Uint8Array, starts: UpdateStarts): void {
+    this.options.counters.updatesReceived++;
     const acks = member.acks;
     if (acks !== null) acks.received++;
     if (update.length === 2 && update[0] === 0 && update[1] === 0) {

@@ -27,6 +27,7 @@ import { BackgroundQueue } from './background.js';
 import type { DocumentBus } from './bus.js';
 import type { RoomMember } from './member.js';
 import { type Reload, Room, type RoomOptions } from './room.js';
+import { SyncCounters } from './sync-counters.js';
 import { AddressTimeBudget } from './update-time.js';
 
 /** The registry's options: see `ServerConfig` for the limits. */
@@ -53,6 +54,8 @@ export interface RegistryOptions<M extends RoomMember> {
   readonly onEdited?: (room: Room<M>, authors: ReadonlySet<string>) => void;
   /** Called as a room with no connections is about to be compacted and unloaded; never rejects. */
   readonly beforeUnload?: (room: Room<M>) => Promise<void>;
+  /** Where the rooms count what they receive and broadcast; by default an object of their own. */
+  readonly counters?: SyncCounters;
 }
 
 /** Longest a read document waits, unapplied, for its connections' first messages (see above). */
@@ -102,6 +105,7 @@ export class RoomRegistry<M extends RoomMember> {
       maxDocumentSize: options.maxDocumentSize,
       maxUpdateMs: options.maxUpdateMs,
       updateTime: new AddressTimeBudget(options.updateTimePerAddress, options.updateTimePerAddress * UPDATE_TIME_BURST),
+      counters: options.counters ?? new SyncCounters(),
       logger: options.logger,
       onFailure: (room, survivors, sender) => this.discard(room, survivors, sender),
       ...(options.onEdited === undefined ? {} : { onEdited: options.onEdited }),

@@ -308,7 +308,9 @@ export class Room<M extends RoomMember = RoomMember> {
   }
 
   /** Presence that timed out is removed for every member. */
-  private readonly relayTimeout = (removal: Uint8Array): void => broadcast(this.members, encodeAwareness(removal), null);
+  private readonly relayTimeout = (removal: Uint8Array): void => {
+    broadcast(this.members, encodeAwareness(removal), null);
+  };
 
   private outboxHost() {
     const room = this;
@@ -328,7 +330,7 @@ export class Room<M extends RoomMember = RoomMember> {
    */
   private stored(batch: StoredBatch<M>, last: Position): void {
     if (this.failure && !this.reloading) return;
-    broadcastStored(this.members, batch.updates, batch.senders);
+    this.options.counters.updatesBroadcast += broadcastStored(this.members, batch.updates, batch.senders);
     this.bus?.publishUpdates(last, batch.updates);
     if (this.options.onEdited !== undefined) this.options.onEdited(this, this.authorsOf(batch.senders));
   }
@@ -381,7 +383,7 @@ export class Room<M extends RoomMember = RoomMember> {
       }
     }
     this.outbox.held.addUpTo(head);
-    broadcastStored(this.members, updates, NO_SENDERS);
+    this.options.counters.updatesBroadcast += broadcastStored(this.members, updates, NO_SENDERS);
   }
 
   /** A presence change another instance published. */

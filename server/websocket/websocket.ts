@@ -12,6 +12,7 @@ import { binaryFrame, binaryFrameHeader, closeFrame, PING_FRAME, pongFrame } fro
 import { isValidCloseCode } from './incoming.js';
 import type { MessageListener, MessageSocket, SharedMessage } from './message-socket.js';
 import { FAILED, FrameReceiver, OPCODE_PING, OPCODE_PONG, type ReceiveLimits } from './receiver.js';
+import { type SocketCounters, UNCOUNTED } from './socket-counters.js';
 
 /** How long a closing handshake may take before the TCP connection is dropped, in milliseconds. */
 const CLOSE_TIMEOUT_MS = 30_000;
@@ -52,12 +53,13 @@ export class ServerWebSocket extends FrameReceiver implements MessageSocket {
   /**
    * For `tcp`, whose opening handshake is complete, taking what `limits` allow (a number: binary
    * messages up to that many bytes, text refused, no other limit), and compressing as `deflate` says was agreed. Nothing is
-   * read before `start`.
+   * read before `start`. What it reads, writes and how it closes is counted in `counters`, shared by every socket of a server.
    */
   constructor(
     private readonly tcp: Socket,
     limits: ReceiveLimits | number,
     deflate: DeflateParams | null = null,
+    private readonly counters: SocketCounters = UNCOUNTED,
   ) {
     super(typeof limits === 'number' ? { maxPayload: limits, maxFrameRate: 0, refuseText: true, inputLimits: null } : limits, deflate);
   }
@@ -82,7 +84,10 @@ export class ServerWebSocket extends FrameReceiver implements MessageSocket {
     tcp.on('error', ServerWebSocket.onError);
     tcp.on('close', ServerWebSocket.onClose);
     this.awaitFirstFrame();
-    if (head.length > 0) this.read(Buffer.from(head));
+    if (head.length > 0) {
+      this.counters.bytesIn += head.length;
+      this.read(Buffer.from(head));
+    }
   }
 
   /** True until a close frame is sent or received, the client ends its side, or the connection drops. */
@@ -110,24 +115,24 @@ export class ServerWebSocket extends FrameReceiver implements MessageSocket {
       }
     }
     if (data.length < LARGE_MESSAGE) {
-      this.tcp.write(binaryFrame(data, compressed), onWritten);
+      this.write(binaryFrame(data, compressed), onWritten);
       return;
     }
     // A large message (a document's state) is not copied into a frame: header and payload go out
     // in one write of two buffers.
     this.tcp.cork();
-    this.tcp.write(binaryFrameHeader(data.length, compressed));
-    this.tcp.write(data, onWritten);
+    this.write(binaryFrameHeader(data.length, compressed));
+    this.write(data, onWritten);
     this.tcp.uncork();
   }
 
   /** Sends a message framed once for every socket that sends it (see `SharedMessage`). */
   sendShared(message: SharedMessage): void {
-    this.tcp.write(this.deflate === null ? frameOf(message) : compressedFrameOf(message, this.deflate));
+    this.write(this.deflate === null ? frameOf(message) : compressedFrameOf(message, this.deflate));
   }
 
   ping(): void {
-    this.tcp.write(PING_FRAME);
+    this.write(PING_FRAME);
   }
 
   /**
@@ -159,7 +164,7 @@ export class ServerWebSocket extends FrameReceiver implements MessageSocket {
 
   protected control(opcode: number, payload: Uint8Array): void {
     if (opcode === OPCODE_PING) {
-      if (this.state === State.Open && this.tcp.writableLength <= MAX_PONG_BACKLOG) this.tcp.write(pongFrame(payload));
+      if (this.state === State.Open && this.tcp.writableLength <= MAX_PONG_BACKLOG) this.write(pongFrame(payload));
     } else if (opcode === OPCODE_PONG) {
       this.listener.onPong();
     } else {
@@ -188,7 +193,8 @@ export class ServerWebSocket extends FrameReceiver implements MessageSocket {
       // The same code back (RFC 6455, section 5.5.1), and no reason of ours.
       if (!this.closeSent) {
         this.closeSent = true;
-        this.tcp.write(closeFrame(code, ''));
+        this.counters.closed('client', code);
+        this.write(closeFrame(code, ''));
       }
       this.armCloseTimer(CLOSE_TIMEOUT_MS);
     }
@@ -214,7 +220,13 @@ export class ServerWebSocket extends FrameReceiver implements MessageSocket {
     if (this.closeSent) return;
     this.closeSent = true;
     this.closedWith = { code, reason };
-    this.tcp.write(closeFrame(code, reason));
+    this.write(closeFrame(code, reason));
+  }
+
+  /** Writes to the TCP socket, counting the bytes. */
+  private write(data: Uint8Array, onWritten?: () => void): void {
+    this.counters.bytesOut += data.length;
+    this.tcp.write(data, onWritten);
   }
 
   private armCloseTimer(ms: number): void {
@@ -230,6 +242,9 @@ export class ServerWebSocket extends FrameReceiver implements MessageSocket {
   /** The TCP connection closed (emitted once). */
   private onClosed(): void {
     this.state = State.Closed;
+    // A close the client began was counted as its frame came (`onCloseFrame`).
+    if (this.closedWith !== null) this.counters.closed('server', this.closedWith.code);
+    else if (!this.closeSent) this.counters.closed('none', null);
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.closeTimer = null;
     this.dropInput();
@@ -240,7 +255,9 @@ export class ServerWebSocket extends FrameReceiver implements MessageSocket {
   // ServerWebSocket on the socket it is called on.
 
   private static onData(this: Socket, chunk: Buffer): void {
-    ownerOf(this).read(chunk);
+    const socket = ownerOf(this);
+    socket.counters.bytesIn += chunk.length;
+    socket.read(chunk);
   }
 
   private static onError(this: Socket, error: Error): void {
