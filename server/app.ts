@@ -15,7 +15,7 @@ import { HttpError } from './errors.js';
 import { AddressLimit } from './http/address-limit.js';
 import { checkAccess, createUpgradeCheck, WS_PREFIX } from './http/admission.js';
 import { ProxyTrust } from './http/client-address.js';
-import { editorRoutes } from './http/editor.js';
+import { editorRoutes, pageNotFound } from './http/editor.js';
 import { documentRoutes } from './http/documents.js';
 import { healthRoutes } from './http/health.js';
 import { checkHost } from './http/host.js';
@@ -68,7 +68,8 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     logger.error({ err: error, path: c.req.path }, 'request failed');
     return c.json({ error: 'internal', message: 'internal server error' }, 500);
   });
-  app.notFound((c) => c.json({ error: 'not-found', message: `nothing at ${c.req.path}` }, 404));
+  const notFoundPage = pageNotFound({ maxNameLength: config.maxNameLength });
+  app.notFound((c) => notFoundPage(c) ?? c.json({ error: 'not-found', message: `nothing at ${c.req.path}` }, 404));
   // Every page and the API answer only for the names this server is known by (see http/host.ts);
   // the health check, which tells counts and no names, answers probes by any name.
   app.use('*', async (c, next) => {

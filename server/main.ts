@@ -22,6 +22,8 @@ if (process.argv[2] === 'export' || process.argv[2] === 'import') {
 }
 
 const config = parseConfig(process.argv, VERSION);
+/** A signal repeated within this many ms is the same one, delivered twice (see `stop`). */
+const REPEATED_SIGNAL_MS = 1000;
 const logger = createLogger(config);
 const dataDir = resolve(config.dataDir);
 
@@ -54,13 +56,15 @@ async function main(): Promise<void> {
   }
   const server = createCollabServer({ ...config, maxSockets }, store, logger, tls === undefined ? {} : { tls });
 
-  let stopping = false;
+  let stopping: { signal: NodeJS.Signals; at: number } | null = null;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stopping !== null) {
+      // One Ctrl-C under `npm start` arrives twice: from the terminal, and forwarded by npm.
+      if (signal === stopping.signal && performance.now() - stopping.at < REPEATED_SIGNAL_MS) return;
       logger.warn(`${signal} again: still draining writes, please wait`);
       return;
     }
-    stopping = true;
+    stopping = { signal, at: performance.now() };
     logger.info(`${signal}: stopping; draining pending writes`);
     server
       .close()

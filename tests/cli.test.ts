@@ -284,6 +284,37 @@ describe('command line', () => {
     }
   });
 
+  it('logs one stop for one Ctrl-C under `npm start`, which the server gets twice (terminal and npm)', async () => {
+    const dataDir = await tempDataDir();
+    // Its own process group, as a terminal's foreground job: Ctrl-C signals the whole group.
+    const npm = spawn('npm', ['start', '--silent', '--ignore-scripts'], {
+      cwd: ROOT,
+      detached: true,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const closed = new Promise<void>((done) => npm.once('close', () => done()));
+    const listening = new Promise<void>((done) =>
+      npm.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('listening on')) done();
+      }),
+    );
+    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await listening;
+      process.kill(-npm.pid!, 'SIGINT');
+      await closed;
+      expect(output).toContain('SIGINT: stopping');
+      expect(output).toContain('stopped; every write is stored');
+      expect(output).not.toContain('again');
+    } finally {
+      if (npm.exitCode === null) process.kill(-npm.pid!, 'SIGKILL');
+      await removeDir(dataDir);
+    }
+  });
+
   it('logs refused requests and closed connections at debug level, without the token', async () => {
     const server = await startServer({ args: [...authArgs, '--log-level', 'debug'] });
     try {

@@ -117,6 +117,21 @@ export function editorRoutes(options: EditorRoutesOptions): Hono {
     });
 }
 
+/**
+ * The answer to a browser asking for a page that is not there: an HTML page saying so, with a link
+ * to the document list. Null for anything else (an API client, which keeps its JSON error): a
+ * request that does not take HTML first, or one under `/api/` or `/ws/`.
+ */
+export function pageNotFound(options: EditorRoutesOptions): (c: Context) => Response | null {
+  const title = options.title ?? 'Documents';
+  const currentManifest = manifestReader(options.assetsDir ?? packagedAssetsDir());
+  return (c) => {
+    const accept = c.req.header('accept') ?? '';
+    if (!/^\s*text\/html\b/.test(accept) || /^\/(api|ws)\//.test(c.req.path)) return null;
+    return c.body(messagePage(currentManifest(), title, 'There is no page here.'), 404, PAGE_HEADERS);
+  };
+}
+
 /** `editor/dist` next to the nearest `package.json` above this file. */
 export function packagedAssetsDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
