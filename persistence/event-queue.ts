@@ -14,7 +14,7 @@
 
 /** One queued event. */
 export interface QueuedEvent {
-  /** What the event is about: at most one event is queued per key. 1 to 4096 characters, no U+0000 or lone surrogate. */
+  /** What the event is about: at most one event is queued per key. 1 to 8192 characters, no U+0000 or lone surrogate. */
   readonly key: string;
   /** This write of the key, unique among its writes (random): what conditional calls compare. */
   readonly revision: string;
@@ -49,7 +49,7 @@ export interface EventQueue {
 }
 
 /** The longest event key a store takes. */
-export const MAX_EVENT_KEY = 4096;
+export const MAX_EVENT_KEY = 8192;
 const REVISION = /^[0-9A-Za-z_-]{1,64}$/;
 const LONE_SURROGATE = /\p{Surrogate}/u;
 

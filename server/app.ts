@@ -27,6 +27,7 @@ import type { Logger } from './logger.js';
 import { type DocumentBus, LocalBus } from './sync/bus.js';
 import { SyncEngine } from './sync/engine.js';
 import type { Certificate } from './tls.js';
+import { Webhooks } from './webhooks/webhooks.js';
 
 /** A server built by `createCollabServer`: the HTTP server, the app and the engine behind it. */
 export interface CollabServer {
@@ -57,7 +58,12 @@ export interface ServerParts {
 /** Builds a server on `store` (which its owner opens and closes); it listens once `listen` is called. */
 export function createCollabServer(config: ServerConfig, store: DocumentStore, logger: Logger, options: ServerParts = {}): CollabServer {
   const access = new Access(config.authSecret);
-  const engine = new SyncEngine(store, options.bus ?? new LocalBus(randomUUID()), { ...config, logger });
+  // With a bus, other instances share the store: they hand webhook events over between them.
+  const webhooks =
+    config.webhookUrls.length > 0 && config.webhookSecret !== null
+      ? new Webhooks(store, { urls: config.webhookUrls, secret: config.webhookSecret, logger, shared: options.bus !== undefined })
+      : null;
+  const engine = new SyncEngine(store, options.bus ?? new LocalBus(randomUUID()), { ...config, logger, ...(webhooks === null ? {} : { events: webhooks }) });
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -173,6 +179,7 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
     async close() {
       httpServer.close();
       await engine.close();
+      await webhooks?.close();
       httpServer.closeAllConnections();
     },
   };

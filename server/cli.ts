@@ -129,6 +129,25 @@ function trustedProxies(value: string): string[] {
 }
 
 /**
+ * Webhook URLs, comma-separated, added to those of the flag given before (the flag repeats): http
+ * or https, without credentials (fetch refuses them: a token goes in the path or query) or a fragment.
+ */
+function webhookUrls(value: string, previous: readonly string[]): string[] {
+  const urls = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  for (const entry of urls) {
+    const url = URL.canParse(entry) ? new URL(entry) : null;
+    if (url === null || !/^https?:$/.test(url.protocol) || url.username || url.password || url.hash) {
+      throw new InvalidArgumentError(`expected http(s) URLs without credentials or a #fragment, such as https://hooks.example.com/collab, got "${entry}"`);
+    }
+  }
+  if (urls.length === 0) throw new InvalidArgumentError(`expected http(s) URLs, got "${value}"`);
+  return [...previous, ...urls];
+}
+
+/**
  * Makes `option` refuse an empty or blank value, from its flag or its environment variable alike:
  * `MAX_ROOMS=` left in a deployment file is a slip, and read as a number it would be 0, which
  * turns the limit off; `HOST=` would listen on every interface.
@@ -366,6 +385,20 @@ export function createProgram(version: string): Command {
         .argParser(retention),
     )
     .addOption(
+      new Option(
+        '--webhook-url <url>',
+        'POST signed JSON to this URL when a document is created, updated (2 s after its changes pause, at most every 10 s) or deleted, retried for a day; repeat it, or comma-separate, for several',
+      )
+        .env('WEBHOOK_URL')
+        .default(d.webhookUrls, 'none')
+        .argParser(webhookUrls),
+    )
+    .addOption(
+      new Option('--webhook-secret <secret>', `key (at least ${MIN_SECRET_BYTES} bytes) of the webhooks' HMAC-SHA256 signatures; required with --webhook-url`)
+        .env('WEBHOOK_SECRET')
+        .argParser(secret),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level')
         .env('LOG_LEVEL')
         .default(d.logLevel)
@@ -401,6 +434,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     authSecret,
     tlsCert,
     tlsKey,
+    webhookUrl,
+    webhookSecret,
     ...options
   } = program.opts<
     Omit<
@@ -416,6 +451,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       | 'authSecret'
       | 'tlsCert'
       | 'tlsKey'
+      | 'webhookUrls'
+      | 'webhookSecret'
     > & {
       unloadGrace: number;
       pingInterval: number;
@@ -428,12 +465,17 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       authSecret?: string;
       tlsCert?: string;
       tlsKey?: string;
+      webhookUrl: string[];
+      webhookSecret?: string;
     }
   >();
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     program.error(
       `error: ${tlsCert === undefined ? '--tls-key' : '--tls-cert'} needs ${tlsCert === undefined ? '--tls-cert' : '--tls-key'}: give both (TLS_CERT, TLS_KEY), or neither`,
     );
+  }
+  if (webhookUrl.length > 0 && webhookSecret === undefined) {
+    program.error('error: --webhook-url needs --webhook-secret (WEBHOOK_SECRET), the key its requests are signed with (try: openssl rand -base64 48)');
   }
   return {
     ...DEFAULT_CONFIG,
@@ -450,5 +492,7 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     authSecret: authSecret ?? null,
     tlsCert: tlsCert ?? null,
     tlsKey: tlsKey ?? null,
+    webhookUrls: [...new Set(webhookUrl)],
+    webhookSecret: webhookSecret ?? null,
   };
 }

@@ -121,6 +121,13 @@ export interface ServerConfig {
   readonly versionIntervalMs: number;
   /** How many automatic versions a document keeps, and for how long; named ones are kept. Default the last 100, none older than 30 days. */
   readonly keepVersions: Retention;
+  /**
+   * URLs (http or https) that get a signed POST for every document created, updated (debounced)
+   * and deleted, at least once (see `webhooks/webhooks.ts`). Default none.
+   */
+  readonly webhookUrls: readonly string[];
+  /** Key of the webhooks' HMAC-SHA256 signatures; required with `webhookUrls`. Default none. */
+  readonly webhookSecret: string | null;
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   readonly logLevel: string;
   /** `pretty` for people, `json` for machines. Default: pretty when stdout is a terminal. */
@@ -167,6 +174,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   versionQuietMs: 5 * 60_000,
   versionIntervalMs: 30 * 60_000,
   keepVersions: { count: 100, maxAgeMs: 30 * 86_400_000 },
+  webhookUrls: [],
+  webhookSecret: null,
   logLevel: 'info',
   logFormat: process.stdout.isTTY ? 'pretty' : 'json',
 };
