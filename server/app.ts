@@ -14,7 +14,8 @@ import type { ServerConfig } from './config.js';
 import { HttpError } from './errors.js';
 import { AddressLimit } from './http/address-limit.js';
 import { checkAccess, createUpgradeCheck, WS_PREFIX } from './http/admission.js';
-import { ProxyTrust } from './http/client-address.js';
+import { type AddressedRequest, ProxyTrust } from './http/client-address.js';
+import { backupRoutes } from './http/backup.js';
 import { editorRoutes, pageNotFound } from './http/editor.js';
 import { documentRoutes } from './http/documents.js';
 import { healthRoutes } from './http/health.js';
@@ -84,7 +85,9 @@ export function createCollabServer(config: ServerConfig, store: DocumentStore, l
   });
   const proxies = new ProxyTrust(config.trustProxy, config.proxyHeader);
   app.route('/', healthRoutes(store, engine));
-  app.route('/', documentRoutes({ store, engine, access, config, clientAddress: (request) => proxies.clientAddress(request) }));
+  const documentsApi = { store, engine, access, config, clientAddress: (request: AddressedRequest) => proxies.clientAddress(request) };
+  app.route('/', documentRoutes(documentsApi));
+  app.route('/', backupRoutes(documentsApi, logger));
   app.route('/', editorRoutes({ maxNameLength: config.maxNameLength }));
 
   // Upgrades never reach Hono (see http/upgrade.ts). A plain request here is told what an upgrade

@@ -411,7 +411,12 @@ export function createProgram(version: string): Command {
 Commands besides serving:
   collab-server export <name> [--format markdown|html|json|text|yjs] [--output file] [--url URL | --data-dir DIR]
   collab-server import <name> <file> [--format markdown|html|json|yjs] [--url URL | --data-dir DIR]
-  (each against a running server with --url, or a stopped server's data directory; see collab-server export --help)`,
+  (each against a running server with --url, or a stopped server's data directory; see collab-server export --help)
+  collab-server backup <file> --url URL [--token TOKEN] [--no-versions]
+  (a consistent backup of a running server, every document and its versions, into one archive;
+   the token needs "admin": true for every document; see collab-server backup --help)
+  collab-server restore <file> --data-dir DIR
+  (fills an absent or empty data directory from a backup; a bad archive changes nothing)`,
     )
     .showHelpAfterError();
   for (const option of program.options) if (option.required || option.optional) refuseBlank(option);
