@@ -172,6 +172,7 @@ describe('command line', () => {
   it('refuses an empty or blank value for every option, from the environment or a flag, before listening', async () => {
     // Read as numbers, MAX_ROOMS= or --max-rooms '' were 0, which turns the limit off; HOST= listened on every interface.
     for (const [flag, env] of OPTIONS) {
+    // Three launches per option, one option after another: the test's time grows with the options.
       const launches = await Promise.all([launch([], { [env]: '' }), launch([], { [env]: '  ' }), launch([flag, ''])]);
       for (const [i, { code, stderr, listened }] of launches.entries()) {
         const what = `${flag} ${['empty env', 'blank env', 'empty flag'][i]}`;
@@ -182,7 +183,7 @@ describe('command line', () => {
         if (i < 2) expect(stderr, what).toContain(`from env '${env}'`);
       }
     }
-  });
+  }, 180_000);
 
   it('refuses numbers that are not plain whole numbers, and counts and sizes past the largest safe integer', async () => {
     const values = ['1e3', '0x10', '5.0', '-0', '+5', '-1', 'Infinity', '1_000', '9007199254740992'];
