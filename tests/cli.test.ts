@@ -171,8 +171,8 @@ describe('command line', () => {
 
   it('refuses an empty or blank value for every option, from the environment or a flag, before listening', async () => {
     // Read as numbers, MAX_ROOMS= or --max-rooms '' were 0, which turns the limit off; HOST= listened on every interface.
-    for (const [flag, env] of OPTIONS) {
     // Three launches per option, one option after another: the test's time grows with the options.
+    for (const [flag, env] of OPTIONS) {
       const launches = await Promise.all([launch([], { [env]: '' }), launch([], { [env]: '  ' }), launch([flag, ''])]);
       for (const [i, { code, stderr, listened }] of launches.entries()) {
         const what = `${flag} ${['empty env', 'blank env', 'empty flag'][i]}`;

@@ -130,7 +130,10 @@ export class Webhooks implements DocumentEvents {
       };
       receiver.put(pending, held);
       return this.track(this.store.putEvent(encodePending(pending))).then(
-        () => receiver.stored(pending),
+        () => {
+          this.logger.debug({ webhook: receiver.shown, event: event.id, type, doc: document }, 'queued a webhook event');
+          receiver.stored(pending);
+        },
         (error: unknown) => {
           this.logger.error({ err: error, type, doc: document }, 'could not queue a webhook event: it is sent from memory, and lost if the server stops first');
           receiver.stored(pending);

@@ -34,12 +34,10 @@ async function dataDir(): Promise<string> {
   return dir;
 }
 
-/** Resolves once the server logged a failed delivery of `type` for `doc`: its event is queued, and was tried. */
-function failedOnce(server: ServerProcess, type: string, doc: string): Promise<void> {
+/** Resolves once the server logged `message` of an event of `type` for `doc`. */
+function logged(server: ServerProcess, message: string, type: string, doc: string): Promise<void> {
   return expect
-    .poll(() => server.logs.some((line) => line.includes('webhook delivery failed') && line.includes(`"type":"${type}"`) && line.includes(`"doc":"${doc}"`)), {
-      timeout: 20_000,
-    })
+    .poll(() => server.logs.some((line) => line.includes(message) && line.includes(`"type":"${type}"`) && line.includes(`"doc":"${doc}"`)), { timeout: 20_000 })
     .toBe(true);
 }
 
@@ -49,7 +47,7 @@ describe('webhook delivery', () => {
     const server = await serverFor(hooks, await dataDir());
     await hooks.down();
     await postUpdate(server.httpUrl, 'late', textWriter().type('written while the receiver is down'));
-    await failedOnce(server, 'document.created', 'late');
+    await logged(server, 'webhook delivery failed', 'document.created', 'late');
     hooks.status = 503;
     await hooks.up();
     await hooks.waitFor((received) => received.length >= 1, 'a retry answered 503');
@@ -72,9 +70,12 @@ describe('webhook delivery', () => {
     await postUpdate(first.httpUrl, 'kept', writer.type('b'));
     await postUpdate(first.httpUrl, 'gone', textWriter().type('c'));
     expect((await call(documentUrl(first.httpUrl, 'gone'), { method: 'DELETE' })).status).toBe(204);
-    await failedOnce(first, 'document.created', 'kept');
-    await failedOnce(first, 'document.updated', 'kept');
-    await failedOnce(first, 'document.deleted', 'gone');
+    // Killed once every event is in the store's queue: the document.updated most likely while
+    // its window is still open (held, never tried), the others tried and failed or not yet.
+    await logged(first, 'queued a webhook event', 'document.created', 'kept');
+    await logged(first, 'queued a webhook event', 'document.created', 'gone');
+    await logged(first, 'queued a webhook event', 'document.updated', 'kept');
+    await logged(first, 'queued a webhook event', 'document.deleted', 'gone');
     await first.kill();
 
     await hooks.up();
