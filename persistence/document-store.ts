@@ -8,6 +8,7 @@
  * several processes share one store. The engine knows a store only through this interface, and
  * every store passes the same contract suite (`tests/persistence/store-contract.ts`).
  */
+import type { EventQueue } from './event-queue.js';
 import type { VersionStore } from './versions.js';
 
 /**
@@ -87,10 +88,10 @@ export class StoreOpenError extends Error {
 }
 
 /**
- * A durable store of documents (see the top of this file), and of their versions (`versions.ts`);
- * every implementation passes the contract suite.
+ * A durable store of documents (see the top of this file), of their versions (`versions.ts`), and
+ * of a queue of events (`event-queue.ts`); every implementation passes the contract suite.
  */
-export interface DocumentStore extends VersionStore {
+export interface DocumentStore extends VersionStore, EventQueue {
   /**
    * Reads a document. A name never written gives `{ state: null, updates: [], head: 0, deletedAt:
    * null }`. The result reflects every append whose promise has resolved.

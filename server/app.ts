@@ -14,7 +14,8 @@ import type { ServerConfig } from './config.js';
 import { HttpError } from './errors.js';
 import { AddressLimit } from './http/address-limit.js';
 import { checkAccess, createUpgradeCheck, WS_PREFIX } from './http/admission.js';
-import { ProxyTrust } from './http/client-address.js';
+import { type AddressedRequest, ProxyTrust } from './http/client-address.js';
+import { backupRoutes } from './http/backup.js';
 import { editorRoutes, pageNotFound } from './http/editor.js';
 import { documentRoutes } from './http/documents.js';
 import { healthRoutes } from './http/health.js';
@@ -34,6 +35,7 @@ import type { Logger } from './logger.js';
 import { type DocumentBus, LocalBus } from './sync/bus.js';
 import { SyncEngine } from './sync/engine.js';
 import type { Certificate } from './tls.js';
+import { Webhooks } from './webhooks/webhooks.js';
 
 /** A server built by `createCollabServer`: the HTTP server, the app and the engine behind it. */
 export interface CollabServer {
@@ -81,7 +83,12 @@ export function createCollabServer(config: ServerConfig, openStore: DocumentStor
     ...(options.journalBytes === undefined ? {} : { journalBytes: options.journalBytes }),
   });
   const store = new MeasuredStore(openStore, metrics.storeObserver);
-  const engine = new SyncEngine(store, bus, { ...config, logger });
+  // With a bus, other instances share the store: they hand webhook events over between them.
+  const webhooks =
+    config.webhookUrls.length > 0 && config.webhookSecret !== null
+      ? new Webhooks(store, { urls: config.webhookUrls, secret: config.webhookSecret, logger, shared: options.bus !== undefined })
+      : null;
+  const engine = new SyncEngine(store, bus, { ...config, logger, ...(webhooks === null ? {} : { events: webhooks }) });
   metrics.watch(engine);
   const app = new Hono();
 
@@ -118,7 +125,9 @@ export function createCollabServer(config: ServerConfig, openStore: DocumentStor
           (refusal) => metrics.refused('request', refusal),
         );
   let metricsAddress: AddressInfo | null = null;
-  app.route('/', documentRoutes({ store, engine, access, config, clientAddress: (request) => proxies.clientAddress(request) }));
+  const documentsApi = { store, engine, access, config, clientAddress: (request: AddressedRequest) => proxies.clientAddress(request) };
+  app.route('/', documentRoutes(documentsApi));
+  app.route('/', backupRoutes(documentsApi, logger));
   app.route('/', editorRoutes({ maxNameLength: config.maxNameLength }));
 
   // Upgrades never reach Hono (see http/upgrade.ts). A plain request here is told what an upgrade
@@ -229,6 +238,7 @@ export function createCollabServer(config: ServerConfig, openStore: DocumentStor
       try {
         httpServer.close();
         await engine.close();
+        await webhooks?.close();
         httpServer.closeAllConnections();
       } finally {
         metricsPort?.close();

@@ -168,6 +168,25 @@ function redisPrefix(value: string): string {
 }
 
 /**
+ * Webhook URLs, comma-separated, added to those of the flag given before (the flag repeats): http
+ * or https, without credentials (fetch refuses them: a token goes in the path or query) or a fragment.
+ */
+function webhookUrls(value: string, previous: readonly string[]): string[] {
+  const urls = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  for (const entry of urls) {
+    const url = URL.canParse(entry) ? new URL(entry) : null;
+    if (url === null || !/^https?:$/.test(url.protocol) || url.username || url.password || url.hash) {
+      throw new InvalidArgumentError(`expected http(s) URLs without credentials or a #fragment, such as https://hooks.example.com/collab, got "${entry}"`);
+    }
+  }
+  if (urls.length === 0) throw new InvalidArgumentError(`expected http(s) URLs, got "${value}"`);
+  return [...previous, ...urls];
+}
+
+/**
  * Makes `option` refuse an empty or blank value, from its flag or its environment variable alike:
  * `MAX_ROOMS=` left in a deployment file is a slip, and read as a number it would be 0, which
  * turns the limit off; `HOST=` would listen on every interface.
@@ -457,6 +476,20 @@ export function createProgram(version: string): Command {
         .argParser(integer(0, 65535)),
     )
     .addOption(
+      new Option(
+        '--webhook-url <url>',
+        'POST signed JSON to this URL when a document is created, updated (2 s after its changes pause, at most every 10 s) or deleted, retried for a day; repeat it, or comma-separate, for several',
+      )
+        .env('WEBHOOK_URL')
+        .default(d.webhookUrls, 'none')
+        .argParser(webhookUrls),
+    )
+    .addOption(
+      new Option('--webhook-secret <secret>', `key (at least ${MIN_SECRET_BYTES} bytes) of the webhooks' HMAC-SHA256 signatures; required with --webhook-url`)
+        .env('WEBHOOK_SECRET')
+        .argParser(secret),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level')
         .env('LOG_LEVEL')
         .default(d.logLevel)
@@ -469,7 +502,12 @@ export function createProgram(version: string): Command {
 Commands besides serving:
   collab-server export <name> [--format markdown|html|json|text|yjs] [--output file] [--url URL | --data-dir DIR]
   collab-server import <name> <file> [--format markdown|html|json|yjs] [--url URL | --data-dir DIR]
-  (each against a running server with --url, or a stopped server's data directory; see collab-server export --help)`,
+  (each against a running server with --url, or a stopped server's data directory; see collab-server export --help)
+  collab-server backup <file> --url URL [--token TOKEN] [--no-versions]
+  (a consistent backup of a running server, every document and its versions, into one archive;
+   the token needs "admin": true for every document; see collab-server backup --help)
+  collab-server restore <file> --data-dir DIR
+  (fills an absent or empty data directory from a backup; a bad archive changes nothing)`,
     )
     .showHelpAfterError();
   for (const option of program.options) if (option.required || option.optional) refuseBlank(option);
@@ -496,6 +534,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     metricsPort,
     postgresUrl,
     redisUrl,
+    webhookUrl,
+    webhookSecret,
     ...options
   } = program.opts<
     Omit<
@@ -515,6 +555,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       | 'metricsPort'
       | 'postgresUrl'
       | 'redisUrl'
+      | 'webhookUrls'
+      | 'webhookSecret'
     > & {
       unloadGrace: number;
       pingInterval: number;
@@ -531,6 +573,8 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       metricsPort?: number;
       postgresUrl?: string;
       redisUrl?: string;
+      webhookUrl: string[];
+      webhookSecret?: string;
     }
   >();
   const store = program.getOptionValueSource('store') === 'default' && postgresUrl !== undefined ? 'postgres' : options.store;
@@ -552,6 +596,9 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
   if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === options.port) {
     program.error(`error: --metrics-port ${metricsPort} is the port of --port: give the metrics another one (or 0 for a free one)`);
   }
+  if (webhookUrl.length > 0 && webhookSecret === undefined) {
+    program.error('error: --webhook-url needs --webhook-secret (WEBHOOK_SECRET), the key its requests are signed with (try: openssl rand -base64 48)');
+  }
   return {
     ...DEFAULT_CONFIG,
     ...options,
@@ -572,5 +619,7 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     store,
     postgresUrl: postgresUrl ?? null,
     redisUrl: redisUrl ?? null,
+    webhookUrls: [...new Set(webhookUrl)],
+    webhookSecret: webhookSecret ?? null,
   };
 }

@@ -150,6 +150,13 @@ export interface ServerConfig {
    * Default none.
    */
   readonly metricsPort: number | null;
+  /**
+   * URLs (http or https) that get a signed POST for every document created, updated (debounced)
+   * and deleted, at least once (see `webhooks/webhooks.ts`). Default none.
+   */
+  readonly webhookUrls: readonly string[];
+  /** Key of the webhooks' HMAC-SHA256 signatures; required with `webhookUrls`. Default none. */
+  readonly webhookSecret: string | null;
   /** pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   readonly logLevel: string;
   /** `pretty` for people, `json` for machines. Default: pretty when stdout is a terminal. */
@@ -203,6 +210,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   keepVersions: { count: 100, maxAgeMs: 30 * 86_400_000 },
   metricsToken: null,
   metricsPort: null,
+  webhookUrls: [],
+  webhookSecret: null,
   logLevel: 'info',
   logFormat: process.stdout.isTTY ? 'pretty' : 'json',
 };

@@ -19,6 +19,10 @@ if (process.argv[2] === 'export' || process.argv[2] === 'import') {
   const { runDocumentsCommand } = await import('./documents-command.js');
   process.exit(await runDocumentsCommand(process.argv));
 }
+if (process.argv[2] === 'backup' || process.argv[2] === 'restore') {
+  const { runBackupCommand } = await import('./backup/backup-command.js');
+  process.exit(await runBackupCommand(process.argv));
+}
 
 const config = parseConfig(process.argv, VERSION);
 /** A signal repeated within this many ms is the same one, delivered twice (see `stop`). */

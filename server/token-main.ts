@@ -61,7 +61,9 @@ const program = new Command('collab-server-token')
   .addOption(
     new Option('--sub <id>', `user id (at most ${MAX_SUB_LENGTH} characters), shown as the connection's identity in the server's logs`).argParser(subject),
   )
-  .addOption(new Option('--admin', 'also allow deleting the documents --doc covers and restoring their versions (needs --mode rw)'))
+  .addOption(
+    new Option('--admin', 'also allow deleting the documents --doc covers and restoring their versions, and, with --doc "*", backups (needs --mode rw)'),
+  )
   .addOption(
     new Option('--secret <secret>', `the server's auth secret (at least ${MIN_SECRET_BYTES} bytes)`).env('AUTH_SECRET').makeOptionMandatory().argParser(secret),
   )

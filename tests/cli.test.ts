@@ -56,6 +56,8 @@ const OPTIONS = [
   ['--keep-versions', 'KEEP_VERSIONS'],
   ['--metrics-token', 'METRICS_TOKEN'],
   ['--metrics-port', 'METRICS_PORT'],
+  ['--webhook-url', 'WEBHOOK_URL'],
+  ['--webhook-secret', 'WEBHOOK_SECRET'],
   ['--log-level', 'LOG_LEVEL'],
   ['--log-format', 'LOG_FORMAT'],
 ] as const;
@@ -152,6 +154,25 @@ describe('command line', () => {
     const interval = await launch(['--version-interval', '10']);
     expect(interval.stderr).toContain('from 1000 ms');
     const taken = await launch(['--version-quiet', '90s', '--version-interval', '1h', '--keep-versions', '50,12h']);
+    expect(taken.listened).toBe(true);
+  });
+
+  it('reads webhook URLs from flags and the environment, and refuses them without a secret or with credentials', async () => {
+    const secret = 'a-webhook-secret-long-enough-for-hmac-sha256!!';
+    const alone = await launch(['--webhook-url', 'http://127.0.0.1:9/hooks']);
+    expect([alone.listened, alone.code]).toEqual([false, 1]);
+    expect(alone.stderr).toContain('--webhook-url needs --webhook-secret (WEBHOOK_SECRET)');
+    for (const url of ['ftp://example.com/x', 'http://user:pass@example.com/x', 'http://example.com/x#part', 'not a url']) {
+      const refused = await launch(['--webhook-url', url, '--webhook-secret', secret]);
+      expect([refused.listened, refused.code], url).toEqual([false, 1]);
+      expect(refused.stderr, url).toContain('expected http(s) URLs without credentials or a #fragment');
+    }
+    const short = await launch(['--webhook-url', 'http://127.0.0.1:9/a', '--webhook-secret', 'short']);
+    expect(short.stderr).toContain('the secret must be at least 32 bytes');
+    const taken = await launch(['--webhook-url', 'http://127.0.0.1:9/a'], {
+      WEBHOOK_URL: 'http://127.0.0.1:9/b, https://example.com/c',
+      WEBHOOK_SECRET: secret,
+    });
     expect(taken.listened).toBe(true);
   });
 

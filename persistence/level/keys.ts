@@ -8,6 +8,7 @@
  *   `seq`                 the last sequence number written, store-wide (hex)
  *   `w\0<name>\0<id>`     what is known of one version (JSON, `VersionInfo`)
  *   `v\0<name>\0<id>`     one version's data
+ *   `e\0<key>`            one queued event (`events.ts`)
  * A document's log is the range (`u\0<name>\0`, `u\0<name>\u0001`): a name that extends another,
  * `ab` after `a`, sorts after the bound because its next byte is above U+0001.
  *
@@ -62,6 +63,10 @@ export const logEnd = (name: string): string => `u\u0000${name}\u0001`;
 export const logKey = (name: string, seq: number): string => logFirst(name) + seq.toString(16).padStart(16, '0');
 /** The sequence number (position) in a log key. */
 export const seqOfLogKey = (key: string): number => Number.parseInt(key.slice(-16), 16);
+
+/** The range of every queued event: `gt` EVENT_FIRST, `lt` EVENT_END; an event's key is EVENT_FIRST + its key. */
+export const EVENT_FIRST = 'e\u0000';
+export const EVENT_END = 'e\u0001';
 
 /** The range of a document's version records (`VersionInfo`): `gt` first, `lt` end. */
 export const versionInfoFirst = (name: string): string => `w\u0000${name}\u0000`;

@@ -31,8 +31,10 @@ import {
   StoreWriteError,
   type Written,
 } from '../document-store.js';
+import { checkEvent, checkEventKey, checkRevision, type EventListOptions, type QueuedEvent } from '../event-queue.js';
 import { type AppendGroup, GroupCommit } from '../group-commit.js';
 import { checkVersionId, type VersionChanges, type VersionInfo, type VersionRecord } from '../versions.js';
+import { type EventTask, readEvents } from './events.js';
 import { canPass, reasonOf } from './io-errors.js';
 import type { Journal, JournalRecord } from './journal.js';
 import {
@@ -231,6 +233,29 @@ export class LevelDocumentStore implements DocumentStore {
     return this.journal.bytes;
   }
 
+  /** Queued after every write already made (see `EventQueue.putEvent`). */
+  putEvent(event: QueuedEvent, expected?: string | null): Promise<boolean> {
+    return attempt(() => {
+      checkEvent(event, expected);
+      return this.enqueueEvent(event.key, event, expected);
+    });
+  }
+
+  removeEvent(key: string, revision: string): Promise<boolean> {
+    return attempt(() => {
+      checkEventKey(key);
+      checkRevision(revision);
+      return this.enqueueEvent(key, null, revision);
+    });
+  }
+
+  listEvents(options: EventListOptions = {}): Promise<QueuedEvent[]> {
+    return this.read(async () => {
+      if (this.failure) throw this.failure;
+      return readEvents(this.db, options);
+    });
+  }
+
   /** What reads and writes reject with now: null while the store works (see `DocumentStore.onFailure`). */
   get failure(): StoreWriteError | null {
     return this.availability.failure;
@@ -404,7 +429,7 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   private forget(task: WriteTask): void {
-    const names = task.kind === 'index' ? task.added.keys() : [task.name];
+    const names = task.kind === 'index' ? task.added.keys() : task.kind === 'event' ? [] : [task.name];
     for (const name of names) if (this.lastWrite.get(name) === task) this.lastWrite.delete(name);
   }
 
@@ -443,6 +468,14 @@ export class LevelDocumentStore implements DocumentStore {
     const open = this.groups.openGroup;
     if (open !== null) tasks.push(open);
     return tasks;
+  }
+
+  private enqueueEvent(key: string, event: QueuedEvent | null, expected: string | null | undefined): Promise<boolean> {
+    this.assertOpen();
+    if (this.failure) throw this.failure;
+    const task: EventTask = { kind: 'event', key, event, expected, done: handledDeferred(), applied: false };
+    this.writer.enqueue(task);
+    return task.done.promise.then(() => task.applied);
   }
 
   private enqueue(task: DocumentTask): Promise<void> {

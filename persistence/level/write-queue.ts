@@ -2,12 +2,14 @@
  * The one writer of a `LevelDocumentStore`: every LevelDB write goes through this queue, one task
  * at a time, in call order. Journaled appends are indexed in batches (group commit: groups
  * journaled while a batch is in flight, or waiting out `batchIntervalMs`, join one batch);
- * compactions and deletions are tasks of their own, queued behind what came before them. Because
+ * compactions, deletions and writes to the event queue are tasks of their own, queued behind what
+ * came before them. Because
  * nothing else writes, the writer keeps each document's metadata in a cache (`MetaCache`) and
  * writes it in the same atomic batch as the log entries.
  */
 import { StoreWriteError } from '../document-store.js';
 import { type Deferred, handledDeferred } from '../deferred.js';
+import { type EventTask, writeEvent } from './events.js';
 import type { Journal, JournalRecord } from './journal.js';
 import type { VersionChanges } from '../versions.js';
 import {
@@ -55,8 +57,8 @@ export interface IndexTask {
   failure: unknown;
 }
 
-/** What the writer runs: an index batch, a compaction, a deletion or a change of versions. */
-export type WriteTask = IndexTask | DocumentTask;
+/** What the writer runs: an index batch, a compaction, a deletion, a change of versions or of the event queue. */
+export type WriteTask = IndexTask | DocumentTask | EventTask;
 
 /** A write task of one document: queued behind every write before it. */
 export type DocumentTask =
@@ -138,8 +140,8 @@ export class WriteQueue {
     return task;
   }
 
-  /** Queues a compaction, a deletion or a change of versions behind every write queued before it. */
-  enqueue(task: DocumentTask): void {
+  /** Queues a compaction, a deletion, a change of versions or of the event queue behind every write queued before it. */
+  enqueue(task: DocumentTask | EventTask): void {
     this.queue.push(task);
     this.scheduleDrain();
   }
@@ -285,6 +287,7 @@ export class WriteQueue {
       } else {
         if (task.kind === 'compact') await this.writeCompaction(task.name, task.state, task.upTo);
         else if (task.kind === 'delete') await this.writeDeletion(task.name);
+        else if (task.kind === 'event') await writeEvent(this.db, task, this.fsync);
         else await this.writeVersions(task.name, task.changes);
       }
       task.done.resolve();
@@ -380,5 +383,6 @@ export class WriteQueue {
 
 function describeFailure(task: WriteTask): string {
   if (task.kind === 'index') return `LevelDB could not index ${task.count} journaled update(s)`;
+  if (task.kind === 'event') return `Could not write the queued event ${JSON.stringify(task.key)}; it is unchanged`;
   return `Could not ${task.kind} document ${JSON.stringify(task.name)}; it is unchanged`;
 }

@@ -20,6 +20,10 @@
  *                           JSON, and `data`. Bytea, not text or jsonb, which cannot hold U+0000
  *                           (a label may); keyed by the document's key, since versions may be
  *                           written for a document that has no row yet.
+ *   queued_events           the event queue (`events.ts`): key_hash (SHA-256 of the key) primary
+ *                           key, key (text, collation "C"), revision, data. Added after format 1
+ *                           was first released: opening creates it where it is missing, which
+ *                           stores of format 1 without it read as an empty queue.
  *
  * Updates carry no foreign key: document rows are never deleted, and a key check would cost an
  * index lookup per update on the path every edit takes.
@@ -32,6 +36,7 @@
  */
 import type { ClientBase, Pool } from 'pg';
 import { StoreOpenError } from '../document-store.js';
+import { createEventsTable } from './events.js';
 
 /** The storage format this version reads and writes. */
 export const STORAGE_FORMAT = 1;
@@ -125,6 +130,7 @@ export async function prepareSchema(client: ClientBase, schema: string, lockSpac
         `The PostgreSQL schema "${schema}" holds tables that are not collab-server's (${relations.slice(0, 3).join(', ')}) and no store_format table: choose another schema. Nothing was changed.`,
       );
     }
+    await client.query(createEventsTable(schema));
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -14,6 +14,8 @@
  *   everything either way, and the next compaction folds it.
  * - **Deletions** and **version writes** wait for the groups before them, on the appends'
  *   connection; a deleted document's row stays as a tombstone that keeps its head.
+ * - **The event queue** (`events.ts`) is written beside the appends, on the read pool, one
+ *   statement per call; `flush` and `close` wait for its writes too.
  * - **Reads** wait for this store's writes to the document made before them, then read in one
  *   statement (one snapshot) on a pool of connections.
  *
@@ -40,12 +42,14 @@ import {
   StoreWriteError,
   type Written,
 } from '../document-store.js';
+import { checkEvent, checkEventKey, checkRevision, type EventListOptions, type QueuedEvent } from '../event-queue.js';
 import { GroupCommit } from '../group-commit.js';
 import { checkVersionId, type VersionChanges, type VersionInfo, type VersionRecord } from '../versions.js';
 import { BATCH_BYTES, documentsOf, type Group, groupBytes, writtenGroups } from './batch.js';
 import { Pools, type PostgresStoreOptions } from './connections.js';
 import { canPass, reasonOf } from './errors.js';
 import { checkName, documentKey, documentLock } from './names.js';
+import { listEvents, putEvent, removeEvent } from './events.js';
 import { checkSchemaName, prepareSchema, probe } from './schema.js';
 import {
   type AppendEntry,
@@ -230,6 +234,27 @@ export class PostgresDocumentStore implements DocumentStore {
     });
   }
 
+  /** Runs at once, beside the appends (see `EventQueue.putEvent`). */
+  putEvent(event: QueuedEvent, expected?: string | null): Promise<boolean> {
+    return attempt(() => {
+      checkEvent(event, expected);
+      return this.eventWrite((db) => putEvent(db, this.schema, event, expected));
+    });
+  }
+
+  removeEvent(key: string, revision: string): Promise<boolean> {
+    return attempt(() => {
+      checkEventKey(key);
+      checkRevision(revision);
+      return this.eventWrite((db) => removeEvent(db, this.schema, key, revision));
+    });
+  }
+
+  /** After every write of this store made before the call. */
+  listEvents(options: EventListOptions = {}): Promise<QueuedEvent[]> {
+    return this.read(null, (db) => listEvents(db, this.schema, options));
+  }
+
   /** What reads and writes reject with now: null while the store works (see `DocumentStore.onFailure`). */
   get failure(): StoreWriteError | null {
     return this.availability.failure;
@@ -267,6 +292,21 @@ export class PostgresDocumentStore implements DocumentStore {
     if (this.failure) throw this.failure;
     const failed = writes.find((result) => result.status === 'rejected');
     if (failed) throw new StoreWriteError('A write pending when the store closed failed; its updates are not stored', { cause: failed.reason });
+  }
+
+  /** A write to the event queue, on the read pool, guarded and waited for by `flush` and `close`. */
+  private eventWrite(body: (db: pg.Pool) => Promise<boolean>): Promise<boolean> {
+    this.assertOpen();
+    if (this.failure) throw this.failure;
+    const task = { done: handledDeferred() };
+    this.writes.add(task.done);
+    const result = this.guard(() => body(this.pools.readers));
+    void result.then(
+      () => this.settle(task, [], null),
+      (error: unknown) => this.settle(task, [], error),
+    );
+    // A promise of the caller's own, so that ignoring a failure is still reported as unhandled.
+    return result.then((applied) => applied);
   }
 
   /** Queues a deletion or a version write after the appends made before it; resolves when it is done. */

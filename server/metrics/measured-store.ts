@@ -18,6 +18,7 @@ import type {
   Written,
 } from '../../persistence/document-store.js';
 import type { VersionChanges, VersionInfo, VersionRecord } from '../../persistence/versions.js';
+import type { EventListOptions, QueuedEvent } from '../../persistence/event-queue.js';
 
 /** What a `MeasuredStore` reports; called once per store write or compaction, never per update. */
 export interface StoreObserver {
@@ -127,6 +128,18 @@ export class MeasuredStore implements DocumentStore {
 
   writeVersions(name: string, changes: VersionChanges): Promise<void> {
     return this.store.writeVersions(name, changes);
+  }
+
+  putEvent(event: QueuedEvent, expected?: string | null): Promise<boolean> {
+    return this.store.putEvent(event, expected);
+  }
+
+  removeEvent(key: string, revision: string): Promise<boolean> {
+    return this.store.removeEvent(key, revision);
+  }
+
+  listEvents(options?: EventListOptions): Promise<QueuedEvent[]> {
+    return this.store.listEvents(options);
   }
 }
 

@@ -9,6 +9,7 @@ import { CLOSE } from '../websocket/close-codes.js';
 import type { MessageListener, MessageSocket } from '../websocket/message-socket.js';
 import { Connection, type ConnectionEvents, type ConnectionLimits } from './connection.js';
 import type { DocumentBus } from './bus.js';
+import type { DocumentEvents } from './document-events.js';
 import type { ConnectionTicket } from './member.js';
 import { moveSurvivors } from './reload.js';
 import { ProtocolError } from '../../protocol/errors.js';
@@ -30,6 +31,8 @@ export interface EngineOptions extends ConnectionLimits, HistoryOptions {
   readonly maxUpdateMs: number;
   readonly updateTimePerAddress: number;
   readonly logger: Logger;
+  /** Told of documents created, edited and deleted here (webhooks); none by default. */
+  readonly events?: DocumentEvents;
 }
 
 /** Who takes part in an engine's rooms: connections, and writes over HTTP for the length of a request. */
@@ -58,11 +61,16 @@ export class SyncEngine {
   ) {
     this.log = options.logger;
     const history = (this.history = new DocumentHistory(store, options));
+    const events = options.events;
     this.rooms = new RoomRegistry<EngineMember>(store, {
       ...options,
       bus,
       counters: this.counters,
-      onEdited: (room, authors) => history.edited(room, authors),
+      onEdited: (room, authors, created) => {
+        history.edited(room, authors);
+        events?.edited(room.name, created);
+      },
+      ...(events === undefined ? {} : { onDeleted: (room: Room<EngineMember>) => events.deleted(room.name) }),
       beforeUnload: (room) => history.unloading(room),
       onReload: (survivors, reloaded) => this.moveOnReload(survivors.filter(isConnection), reloaded),
     });

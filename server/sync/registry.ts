@@ -51,7 +51,9 @@ export interface RegistryOptions<M extends RoomMember> {
    */
   readonly onReload: (survivors: readonly M[], reloaded: Promise<Room<M>>) => void;
   /** See `RoomOptions.onEdited`. */
-  readonly onEdited?: (room: Room<M>, authors: ReadonlySet<string>) => void;
+  readonly onEdited?: (room: Room<M>, authors: ReadonlySet<string>, created: boolean) => void;
+  /** See `RoomOptions.onDeleted`. */
+  readonly onDeleted?: (room: Room<M>) => Promise<void>;
   /** Called as a room with no connections is about to be compacted and unloaded; never rejects. */
   readonly beforeUnload?: (room: Room<M>) => Promise<void>;
   /** Where the rooms count what they receive and broadcast; by default an object of their own. */
@@ -109,6 +111,7 @@ export class RoomRegistry<M extends RoomMember> {
       logger: options.logger,
       onFailure: (room, survivors, sender) => this.discard(room, survivors, sender),
       ...(options.onEdited === undefined ? {} : { onEdited: options.onEdited }),
+      ...(options.onDeleted === undefined ? {} : { onDeleted: options.onDeleted }),
     };
     store.onFailure((error) => {
       this.storeDown = error;

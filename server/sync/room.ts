@@ -35,8 +35,14 @@ export interface RoomOptions<M extends RoomMember> extends CompactionOptions, In
    * update that failed the room (its address pays for the reload). Both empty when a write failed.
    */
   readonly onFailure: (room: Room<M>, survivors: readonly M[], sender: M | null) => void;
-  /** Called when updates that members (or HTTP writes) sent are stored, with who wrote them as far as known. */
-  readonly onEdited?: (room: Room<M>, authors: ReadonlySet<string>) => void;
+  /**
+   * Called when updates that members (or HTTP writes) sent are stored, with who wrote them as far
+   * as known; `created` when they are the first stored of a document that did not exist (never
+   * written, or deleted).
+   */
+  readonly onEdited?: (room: Room<M>, authors: ReadonlySet<string>, created: boolean) => void;
+  /** Called once the document is deleted (`delete`), which waits for the promise it returns. */
+  readonly onDeleted?: (room: Room<M>) => Promise<void>;
 }
 
 /** A stored document as of a position of its log (see `Room.snapshot`). */
@@ -76,6 +82,8 @@ export class Room<M extends RoomMember = RoomMember> {
   deletedAt: number | null;
   /** Set while the document is being deleted (`delete`): nobody joins, nothing is taken in. */
   deleting = false;
+  /** Whether the document exists in the store: written, and not deleted since (see `onEdited`'s `created`). */
+  private written: boolean;
 
   private constructor(
     readonly name: string,
@@ -85,6 +93,7 @@ export class Room<M extends RoomMember = RoomMember> {
     // The name as the doc's guid: a random one costs a UUID's worth of garbage per load.
     this.doc = new Y.Doc({ guid: name });
     this.deletedAt = stored.deletedAt;
+    this.written = stored.deletedAt === null && stored.head > 0;
     // The stored bytes bound the encoded size from above.
     this.size = new DocumentSize(
       stored.updates.reduce((sum, update) => sum + update.length, stored.state?.length ?? 0),
@@ -283,6 +292,7 @@ export class Room<M extends RoomMember = RoomMember> {
     this.deletedAt = Date.now();
     this.failure = new Error('the document was deleted');
     this.options.onFailure(this, [], null);
+    await this.options.onDeleted?.(this);
   }
 
   /** Drains, then compacts the log into the snapshot so the next load reads one record. */
@@ -332,7 +342,9 @@ export class Room<M extends RoomMember = RoomMember> {
     if (this.failure && !this.reloading) return;
     this.options.counters.updatesBroadcast += broadcastStored(this.members, batch.updates, batch.senders);
     this.bus?.publishUpdates(last, batch.updates);
-    if (this.options.onEdited !== undefined) this.options.onEdited(this, this.authorsOf(batch.senders));
+    const created = !this.written;
+    this.written = true;
+    if (this.options.onEdited !== undefined) this.options.onEdited(this, this.authorsOf(batch.senders), created);
   }
 
   /** Who the senders are, as far as known: a token's `sub`, else the name their presence shows. */
@@ -383,6 +395,8 @@ export class Room<M extends RoomMember = RoomMember> {
       }
     }
     this.outbox.held.addUpTo(head);
+    // Written by another instance: a write here no longer creates the document.
+    this.written = true;
     this.options.counters.updatesBroadcast += broadcastStored(this.members, updates, NO_SENDERS);
   }
 

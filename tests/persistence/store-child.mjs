@@ -7,6 +7,8 @@
 // the parent can tell what each update is), and prints one JSON line per append that resolved:
 // `{ "acked": <updates durable so far>, "position": <its position> }`. Mode `compact` also
 // compacts after every few appends, up to the last position written, with the document's state.
+// Mode `events` queues one event per character instead (`event/0000`, revision `r0`, ...) and
+// reports each put that resolved as `acked`.
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import * as Y from 'yjs';
@@ -14,6 +16,15 @@ import * as Y from 'yjs';
 const [spec, mode, TEXT] = [JSON.parse(process.argv[2]), process.argv[3], process.argv[4]];
 const dist = resolve(import.meta.dirname, '../../dist/persistence');
 const store = await openStore(spec);
+
+if (mode === 'events') {
+  for (let i = 0; i < TEXT.length; i++) {
+    await store.putEvent({ key: `event/${String(i).padStart(4, '0')}`, revision: `r${i}`, data: Uint8Array.of(i % 256) });
+    process.stdout.write(`${JSON.stringify({ acked: i + 1, position: i })}\n`);
+  }
+  process.stdout.write(`${JSON.stringify({ done: true })}\n`);
+  await new Promise(() => undefined); // wait to be killed
+}
 
 const doc = new Y.Doc();
 doc.clientID = 7;

@@ -1,7 +1,7 @@
 /**
  * The contract every `DocumentStore` keeps, as one suite run against each store: ordering and
  * positions, durability once an append resolves (across `kill -9`), compaction at a boundary,
- * what a crash leaves, deletion and listing, versions, an outage that passes. `describeStoreContract` is called by each store's
+ * what a crash leaves, deletion and listing, versions, the event queue, an outage that passes. `describeStoreContract` is called by each store's
  * own test file with a way to open that store on fresh storage.
  */
 import { spawn } from 'node:child_process';
@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import * as prng from 'lib0/prng';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DocumentStore, StoreUnavailableError, StoreWriteError } from '../../persistence/document-store.js';
+import type { QueuedEvent } from '../../persistence/event-queue.js';
 import type { VersionInfo, VersionRecord } from '../../persistence/versions.js';
 import { appendAll, Editor, nextTurn, textOf } from './helpers.js';
 
@@ -244,6 +245,42 @@ export function describeStoreContract(title: string, fresh: () => Promise<Storag
       expect((await store.listVersions('doc-2')).map((v) => v.id)).toEqual(['0001']);
     });
 
+    it('queues one event per key: a put replaces, conditional puts and removes compare revisions; lists in key order, in pages, through a reopen', async () => {
+      let store = await openStore();
+      const event = (key: string, revision: string, ...bytes: number[]): QueuedEvent => ({ key, revision, data: Uint8Array.from(bytes) });
+      expect(await store.listEvents()).toEqual([]);
+      expect(await store.putEvent(event('hook/b', 'r1', 1))).toBe(true);
+      expect(await store.putEvent(event('hook/a', 'r1', 2))).toBe(true);
+      expect(await store.putEvent(event('hook/é', 'r1', 3))).toBe(true);
+      expect(await store.putEvent(event('other', 'r1'))).toBe(true);
+      // Unconditionally, a put replaces what the key holds.
+      expect(await store.putEvent(event('hook/b', 'r2', 4, 5))).toBe(true);
+      expect(await store.listEvents({ prefix: 'hook/' })).toEqual([event('hook/a', 'r1', 2), event('hook/b', 'r2', 4, 5), event('hook/é', 'r1', 3)]);
+      // Compare-and-set: on the revision queued, or on none being queued.
+      expect(await store.putEvent(event('hook/b', 'r3', 6), 'r1')).toBe(false);
+      expect(await store.putEvent(event('hook/b', 'r3', 6), null)).toBe(false);
+      expect(await store.putEvent(event('hook/b', 'r3', 6), 'r2')).toBe(true);
+      expect(await store.putEvent(event('hook/c', 'r1', 7), 'r0')).toBe(false);
+      expect(await store.putEvent(event('hook/c', 'r1', 7), null)).toBe(true);
+      expect(await store.removeEvent('hook/b', 'r2')).toBe(false);
+      expect(await store.removeEvent('hook/a', 'r1')).toBe(true);
+      expect(await store.removeEvent('hook/a', 'r1')).toBe(false);
+      store = await reopen(store);
+      const all = [event('hook/b', 'r3', 6), event('hook/c', 'r1', 7), event('hook/é', 'r1', 3), event('other', 'r1')];
+      expect(await store.listEvents()).toEqual(all);
+      expect(await store.listEvents({ limit: 2 })).toEqual(all.slice(0, 2));
+      expect(await store.listEvents({ after: 'hook/c', limit: 2 })).toEqual(all.slice(2, 4));
+      expect(await store.listEvents({ prefix: 'hook/', after: 'hook/c' })).toEqual([all[2]]);
+      // Events are not documents: listing, deleting and compacting documents leave them alone.
+      await store.delete('hook/b');
+      expect(await store.list()).toEqual([]);
+      expect(await store.listEvents()).toEqual(all);
+      await expect(store.putEvent(event('', 'r1'))).rejects.toBeInstanceOf(RangeError);
+      await expect(store.putEvent(event('a\u0000b', 'r1'))).rejects.toBeInstanceOf(RangeError);
+      await expect(store.putEvent(event('a', 'no spaces'))).rejects.toBeInstanceOf(RangeError);
+      await expect(store.removeEvent('a', '')).rejects.toBeInstanceOf(RangeError);
+    });
+
     it('refuses a name with U+0000 with RangeError, and every call once closed', async () => {
       const store = await openStore();
       const update = new Editor().type('x')[0]!;
@@ -279,6 +316,7 @@ export function describeStoreContract(title: string, fresh: () => Promise<Storag
       await expect(store.append('doc', refused[0]!)).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.load('doc')).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.compact('doc', new Uint8Array([0, 0]), 1)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.putEvent({ key: 'k', revision: 'r', data: new Uint8Array() })).rejects.toBeInstanceOf(StoreUnavailableError);
 
       pass();
       await recovered;
@@ -299,6 +337,15 @@ export function describeStoreContract(title: string, fresh: () => Promise<Storag
       expect(CHILD_TEXT.startsWith(text)).toBe(true);
       expect(text.length).toBeGreaterThanOrEqual(acked);
       expect(stored.head).toBeGreaterThanOrEqual(positions[positions.length - 1]!);
+    });
+
+    it('keeps every queued event whose put resolved when the process holding the store is killed', async () => {
+      const { acked } = await runChildUntil(storage, 'events', 120);
+      const store = await openStore();
+      const queued = await store.listEvents({ prefix: 'event/' });
+      expect(queued.length).toBeGreaterThanOrEqual(acked);
+      for (const [i, event] of queued.entries())
+        expect(event).toEqual({ key: `event/${String(i).padStart(4, '0')}`, revision: `r${i}`, data: Uint8Array.of(i % 256) });
     });
 
     it('loads a whole document after kills in the middle of compactions, positions never going back', async () => {
@@ -328,7 +375,7 @@ export function describeStoreContract(title: string, fresh: () => Promise<Storag
  * Runs `store-child.mjs` on `storage` until it reports `count` resolved appends (or all of its
  * text), then kills it with SIGKILL; resolves with what it reported.
  */
-async function runChildUntil(storage: Storage, mode: 'append' | 'compact', count: number): Promise<{ acked: number; positions: number[] }> {
+async function runChildUntil(storage: Storage, mode: 'append' | 'compact' | 'events', count: number): Promise<{ acked: number; positions: number[] }> {
   const child = spawn(process.execPath, [CHILD, JSON.stringify(storage.child), mode, CHILD_TEXT], { stdio: ['ignore', 'pipe', 'pipe'] });
   let errors = '';
   child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
