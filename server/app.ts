@@ -83,13 +83,14 @@ export function createCollabServer(config: ServerConfig, openStore: DocumentStor
     ...(options.journalBytes === undefined ? {} : { journalBytes: options.journalBytes }),
   });
   const store = new MeasuredStore(openStore, metrics.storeObserver);
-  // With a bus, other instances share the store: they hand webhook events over between them.
+  // A PostgreSQL store may be shared by other instances: they hand webhook events over between them.
   const webhooks =
     config.webhookUrls.length > 0 && config.webhookSecret !== null
-      ? new Webhooks(store, { urls: config.webhookUrls, secret: config.webhookSecret, logger, shared: options.bus !== undefined })
+      ? new Webhooks(store, { urls: config.webhookUrls, secret: config.webhookSecret, logger, shared: config.store === 'postgres' })
       : null;
   const engine = new SyncEngine(store, bus, { ...config, logger, ...(webhooks === null ? {} : { events: webhooks }) });
   metrics.watch(engine);
+  if (webhooks !== null) metrics.watchWebhooks(webhooks);
   const app = new Hono();
 
   app.onError((error, c) => {

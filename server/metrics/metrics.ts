@@ -14,6 +14,7 @@ import type { HttpError } from '../errors.js';
 import type { BusHealth } from '../sync/bus.js';
 import type { SyncEngine } from '../sync/engine.js';
 import type { SocketCounters } from '../websocket/socket-counters.js';
+import type { DeliveryCounts } from '../webhooks/receiver.js';
 import type { StoreObserver } from './measured-store.js';
 import type { Readiness } from './readiness.js';
 
@@ -148,6 +149,24 @@ export class ServerMetrics {
       collect() {
         this.reset();
         for (const [kind, count] of Object.entries(engine.history.taken)) this.inc({ kind }, count);
+      },
+    });
+  }
+
+  /** Adds the metrics of webhook deliveries. Called once, when webhooks are configured. */
+  watchWebhooks(webhooks: { readonly pending: number; readonly counts: DeliveryCounts }): void {
+    this.gauge('collab_webhook_events_pending', 'Webhook events queued in the store and not yet taken by their receiver.', () => webhooks.pending);
+    new Counter({
+      name: 'collab_webhook_deliveries_total',
+      help: 'Webhook requests by outcome: delivered (2xx), failed (to be retried), given_up (after a day of retries).',
+      labelNames: ['outcome'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const { delivered, failed, givenUp } = webhooks.counts;
+        this.inc({ outcome: 'delivered' }, delivered);
+        this.inc({ outcome: 'failed' }, failed);
+        this.inc({ outcome: 'given_up' }, givenUp);
       },
     });
   }

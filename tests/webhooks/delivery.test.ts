@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { call, documentUrl, postUpdate, textWriter } from '../api/api.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
+import { scrape } from '../helpers/prometheus.js';
 import { removeDir, type ServerProcess, startServer, tempDataDir } from '../helpers/server-process.js';
 import { type ReceivedHook, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -53,6 +54,12 @@ describe('webhook delivery', () => {
     await hooks.waitFor((received) => received.length >= 1, 'a retry answered 503');
     hooks.status = 200;
     await hooks.waitFor((received) => received.length >= 2, 'a retry answered 200');
+    // Metrics count each outcome, and nothing is left pending once the receiver took it.
+    await expect.poll(async () => (await scrape(`${server.httpUrl}/metrics`)).value('collab_webhook_events_pending')).toBe(0);
+    const metrics = await scrape(`${server.httpUrl}/metrics`);
+    expect(metrics.value('collab_webhook_deliveries_total', { outcome: 'delivered' })).toBe(1);
+    expect(metrics.value('collab_webhook_deliveries_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(2);
+    expect(metrics.value('collab_webhook_deliveries_total', { outcome: 'given_up' })).toBe(0);
     expect(await server.stop()).toBe(0);
     // Delivered once it was taken: the 503 was retried, the 200 was not.
     expect(hooks.received.map((hook) => hook.event.type)).toEqual(['document.created', 'document.created']);
