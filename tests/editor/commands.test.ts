@@ -17,7 +17,8 @@ import {
 } from '../../editor/src/commands.js';
 import { isDocumentName } from '../../protocol/document-name.js';
 import { safeHref, schema } from '../../protocol/document/schema.js';
-import { tokenMode } from '../../editor/src/session.js';
+import { tokenClaims, tokenMode, tokenPermissions } from '../../editor/src/token.js';
+import { token } from '../helpers/tokens.js';
 
 const { nodes, marks } = schema;
 
@@ -56,6 +57,9 @@ function run(state: EditorState, command: Command): EditorState {
   expect(command(state, (tr) => (next = state.apply(tr)))).toBe(true);
   return next;
 }
+
+/** A token-shaped string with `claims` as its payload (no valid signature: the editor never checks one). */
+const unsigned = (claims: unknown): string => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
 
 describe('schema', () => {
   it('has every node and mark the editor offers, under the names stored in documents', () => {
@@ -209,11 +213,32 @@ describe('names and tokens', () => {
       expect(isDocumentName(name), name).toBe(false);
   });
 
-  it('reads the mode claim of a token without verifying it', () => {
-    const token = (claims: object) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
-    expect(tokenMode(token({ doc: 'a', mode: 'ro' }))).toBe('ro');
-    expect(tokenMode(token({ doc: 'a', mode: 'rw' }))).toBe('rw');
-    expect(tokenMode(token({ doc: 'a' }))).toBeNull();
-    expect(tokenMode('not a token')).toBeNull();
+  it('reads the mode and admin claims of tokens the server mints', async () => {
+    expect(tokenClaims(await token('doc', 'rw', { admin: true, sub: 'Zoë 文書' }))).toEqual({ mode: 'rw', admin: true });
+    expect(tokenClaims(await token('doc', 'ro'))).toEqual({ mode: 'ro', admin: false });
+    expect(tokenMode(await token('team/*', 'rw'))).toBe('rw');
+  });
+
+  it('reads nothing from what is not a JWT with a JSON object payload', () => {
+    expect(tokenMode(unsigned({ doc: 'a' }))).toBeNull();
+    for (const bad of [
+      'not a token',
+      'a.b',
+      'a.!!!.c',
+      `e30.${Buffer.from('[1]').toString('base64url')}.x`,
+      `e30.${Buffer.from([0xff, 0xfe]).toString('base64url')}.x`,
+    ]) {
+      expect(tokenClaims(bad), bad).toBeNull();
+    }
+    // `admin` only when it is exactly true.
+    expect(tokenClaims(unsigned({ mode: 'rw', admin: 'true' }))).toEqual({ mode: 'rw', admin: false });
+  });
+
+  it('offers everything without a token, nothing needing admin for an unreadable one, and admin only with rw', () => {
+    expect(tokenPermissions(undefined)).toEqual({ write: true, admin: true });
+    expect(tokenPermissions('opaque')).toEqual({ write: true, admin: false });
+    expect(tokenPermissions(unsigned({ mode: 'ro', admin: true }))).toEqual({ write: false, admin: false });
+    expect(tokenPermissions(unsigned({ mode: 'rw', admin: true }))).toEqual({ write: true, admin: true });
+    expect(tokenPermissions(unsigned({ mode: 'rw' }))).toEqual({ write: true, admin: false });
   });
 });
