@@ -4,28 +4,24 @@
  * It connects to the server over the y-websocket protocol, binds ProseMirror to the document's
  * `prosemirror` XmlFragment, draws other people's carets, and shows an honest status. It works
  * from any origin the server allows; nothing is loaded from elsewhere.
+ *
+ * When the document is deleted it says so, and offers to create it again: that is a new session
+ * on a fresh Y.Doc (see `session.ts`), so nothing of the deleted document goes back.
  */
-import { EditorState } from 'prosemirror-state';
-import { EditorView } from 'prosemirror-view';
-import { yCursorPlugin, ySyncPlugin, yUndoPlugin } from 'y-prosemirror';
+import type { Node } from 'prosemirror-model';
+import type { EditorView } from 'prosemirror-view';
 import type { WebsocketProvider } from 'y-websocket';
 import type * as Y from 'yjs';
-import { ContentCheck } from '../../protocol/document/content-check.js';
-import { buildCaret, buildSelection, drawablePresence } from './cursors.js';
-import { depthLimit } from './depth-limit.js';
+import { DocumentActions } from './document-actions.js';
+import { DocumentsApi, documentApiUrl } from './documents-api.js';
 import { h, injectStyles } from './dom.js';
-import { buildInputRules } from './input-rules.js';
-import { buildKeymaps } from './keymap.js';
-import { linkOpener } from './links.js';
-import { placeholder } from './placeholder.js';
 import { PresenceList } from './presence.js';
-import { schema } from '../../protocol/document/schema.js';
-import { DocumentSession } from './session.js';
-import { writeStartingBlock } from './starting-block.js';
+import { type Deletion, DocumentSession } from './session.js';
 import type { EditorStatus } from './status.js';
 import { StatusBadge } from './status-badge.js';
 import styles from './styles.css';
-import { Toolbar, promptLink } from './toolbar.js';
+import { EditingSurface } from './surface.js';
+import { tokenPermissions } from './token.js';
 import { resolveUser, storeUser, type User } from './user.js';
 
 export interface EditorOptions {
@@ -48,11 +44,20 @@ export interface EditorOptions {
   readonly toolbar?: boolean | undefined;
   /** Text shown in an empty document. Default "Start writing…". */
   readonly placeholder?: string | undefined;
+  /**
+   * Show the document's History, Export and (for admin tokens) Delete buttons. They call the
+   * server's HTTP API, which answers pages of its own origin only. Default: true on a page of the
+   * server's origin, false elsewhere.
+   */
+  readonly documentActions?: boolean | undefined;
 }
 
 /** A running editor. Everything it holds is released by `destroy()`. */
 export interface CollabEditor {
-  /** The current status (see `EditorStatus`); changes are announced to `onStatusChange` listeners. */
+  /**
+   * The current status (see `EditorStatus`); changes are announced to `onStatusChange` listeners.
+   * `deleted` once the document was deleted: see `recreate`.
+   */
   readonly status: EditorStatus;
   /** Calls `listener` on every status change (not with the current one); returns an unsubscribe function. */
   onStatusChange(listener: (status: EditorStatus) => void): () => void;
@@ -73,19 +78,27 @@ export interface CollabEditor {
    * the content can be shown.
    */
   readonly paused: string | null;
-  /** The shared document; its content lives in `doc.getXmlFragment('prosemirror')`. */
+  /**
+   * The shared document; its content lives in `doc.getXmlFragment('prosemirror')`. A new one
+   * replaces it when the document is created again after its deletion.
+   */
   readonly doc: Y.Doc;
-  /** The y-websocket provider (connection and awareness). */
+  /** The y-websocket provider (connection and awareness); replaced with `doc`. */
   readonly provider: WebsocketProvider;
   /** Resolves once the browser's cached copy (if any) has been loaded. */
   whenCached(): Promise<void>;
+  /**
+   * Creates the document again, empty, after it was deleted (status `deleted`): a fresh `doc`
+   * and `provider` connect with `create=1`, holding nothing of the deleted one. The server allows
+   * it only for a token that can write; otherwise the status returns to `deleted`. Throws
+   * `RangeError` unless the status is `deleted`.
+   */
+  recreate(): void;
   /** Disconnects, removes the editor from the element and releases everything. Idempotent. */
   destroy(): void;
 }
 
 const STYLE_ID = 'collab-editor-styles';
-/** How long the content must stay readable before a paused editor resumes (see `onFragmentChange`). */
-const RESUME_AFTER_MS = 500;
 
 /**
  * Mounts an editor inside `element` (which it fills; its previous content is replaced).
@@ -93,140 +106,134 @@ const RESUME_AFTER_MS = 500;
  */
 export function createEditor(element: HTMLElement, options: EditorOptions): CollabEditor {
   if (options.injectStyles !== false) injectStyles(STYLE_ID, styles);
-  const session = new DocumentSession(options);
+  const permissions = tokenPermissions(options.token);
   let user = resolveUser(options.user);
   const renamable = options.user?.name === undefined;
-  session.awareness.setLocalStateField('user', user);
 
   let destroyed = false;
   const root = h('div', { class: 'collab-editor' });
   const surface = h('div', { class: 'ce-surface' });
   const bar = h('div', { class: 'ce-bar' });
+  const meta = h('div', { class: 'ce-meta' });
   root.append(bar, surface);
 
-  let toolbar: Toolbar | null = null;
-  let view: EditorView | null = null;
-  /** Why editing is paused (see `content-check.ts`), or null. */
-  let paused: string | null = null;
-  const notice = h('div', { class: 'ce-paused', role: 'alert' });
+  const listeners = new Set<(status: EditorStatus) => void>();
+  const contentListeners = new Set<() => void>();
+  let session!: DocumentSession;
+  let editing: EditingSurface | null = null;
+  let presence: PresenceList | null = null;
+  let announced: EditorStatus | null = null;
+  // Set once the first session is open (they show its status).
+  let badge: StatusBadge | null = null;
+  let actions: DocumentActions | null = null;
+  openSession(false);
+  badge = new StatusBadge(session.status);
+  actions = showActions(options)
+    ? new DocumentActions(root, {
+        api: new DocumentsApi(options.url, options.document, options.token),
+        permissions,
+        currentContent: (): Node | null => editing?.view?.state.doc ?? null,
+        onContentChange: (listener) => {
+          contentListeners.add(listener);
+          return () => contentListeners.delete(listener);
+        },
+      })
+    : null;
+  if (actions !== null) bar.append(actions.element);
+  bar.append(meta);
+  meta.prepend(badge.element);
 
-  const mount = (): EditorView => {
-    const created: EditorView = new EditorView(surface, {
-      state: EditorState.create({
-        schema,
-        plugins: [
-          ySyncPlugin(session.fragment),
-          yCursorPlugin(session.awareness, { awarenessStateFilter: drawablePresence, cursorBuilder: buildCaret, selectionBuilder: buildSelection }),
-          // Every element, not y-prosemirror's default of paragraphs only: undoing a change that
-          // replaced an element (a paragraph made a heading, a list, a quote) deleted the new one
-          // with the words others had typed in it since. Kept, it holds just their words.
-          yUndoPlugin({ protectedNodes: new Set(Object.keys(schema.nodes)) }),
-          buildInputRules(schema),
-          depthLimit(),
-          linkOpener(),
-          ...buildKeymaps((state, dispatch) => promptLink(created)(state, dispatch, created)),
-          placeholder(options.placeholder ?? 'Start writing…'),
-        ],
-      }),
-      editable: () => !session.status.readOnly,
-      attributes: { 'aria-label': `Document ${options.document}`, spellcheck: 'true' },
-      // Called with the view as `this`, also while the constructor runs (y-prosemirror's first render).
-      dispatchTransaction(this: EditorView, transaction) {
-        // y-prosemirror's caret plugin dispatches from a timer (after an awareness change, such as
-        // the focus leaving an editor being removed from the page); by then the view may be gone.
-        if (this.isDestroyed) return;
-        writeStartingBlock(session.fragment, this.state, transaction);
-        this.updateState(this.state.apply(transaction));
-        toolbar?.update();
-      },
+  /** Opens a session on the document (a fresh one with `create`), with its view and presence. */
+  function openSession(create: boolean): DocumentSession {
+    session = new DocumentSession({ ...options, create });
+    const opened = session;
+    opened.awareness.setLocalStateField('user', user);
+    opened.doc.on('update', () => {
+      for (const listener of contentListeners) listener();
     });
-    if (options.toolbar !== false) {
-      toolbar = new Toolbar(created);
-      bar.prepend(toolbar.element);
-    }
-    return created;
-  };
+    editing = new EditingSurface(opened, {
+      container: surface,
+      root,
+      toolbarSlot: options.toolbar === false ? null : bar,
+      placeholder: options.placeholder ?? 'Start writing…',
+      label: `Document ${options.document}`,
+    });
+    presence?.element.remove();
+    presence?.destroy();
+    presence = new PresenceList({
+      awareness: opened.awareness,
+      onRename: renamable ? (name) => editor.setUser({ name }) : null,
+      // Typing goes on where it was: the focus goes back to the text.
+      onRenameClosed: () => editing?.view?.focus(),
+    });
+    meta.append(presence.element);
+    opened.onStatus(statusChanged);
+    opened.onDeleted((deletion) => documentGone(opened, deletion, create));
+    statusChanged(opened.status);
+    return opened;
+  }
+
+  function closeSession(): void {
+    editing?.destroy();
+    editing = null;
+    session.destroy();
+  }
+
+  function statusChanged(status: EditorStatus): void {
+    if (destroyed) return;
+    const previous = announced;
+    announced = status;
+    badge?.update(status);
+    root.dataset['state'] = status.state;
+    actions?.setAvailable(status.state !== 'deleted');
+    if (previous !== null && status.readOnly !== previous.readOnly) editing?.readOnlyChanged();
+    // A session announces only changes; a new session's first status may be the same as the last.
+    const same = previous !== null && status.state === previous.state && status.label === previous.label;
+    if (previous === null || (same && status.unsaved === previous.unsaved && status.readOnly === previous.readOnly)) return;
+    for (const listener of listeners) listener(status);
+  }
 
   /**
-   * Takes the view away, and with it y-prosemirror's hold on the document, while the document
-   * holds what it would delete, throw on or strip. Called from the fragment's observer, which runs
-   * before y-prosemirror's: that one then finds its view gone and does nothing.
+   * The session's document is gone. A page that never synced with it goes on with a fresh
+   * session, silently: the document was created again (then it opens that one), or this writer
+   * creates it anew. Otherwise the editor says that it was deleted.
    */
-  const pause = (problem: string): void => {
-    paused = problem;
-    notice.textContent = `This document holds content this editor cannot show: ${problem}. Editing is paused so that none of it is lost, and resumes once it can be shown.`;
-    if (view !== null) {
-      view.destroy();
-      view = null;
-      toolbar?.element.remove();
-      toolbar = null;
-    }
-    surface.replaceChildren(notice);
-    root.dataset['paused'] = 'true';
-  };
-
-  const resume = (): void => {
-    paused = null;
-    delete root.dataset['paused'];
-    surface.replaceChildren();
-    view = mount();
-  };
-
-  const check = new ContentCheck(session.fragment, schema);
-  let resumeTimer: ReturnType<typeof setTimeout> | null = null;
-  // Observed before any view exists: Yjs calls deep observers in the order they were added.
-  const onFragmentChange = (_events: unknown, transaction: Y.Transaction): void => {
-    check.changed(transaction);
-    if (paused !== null) {
-      // Resumes once the content has stayed readable for a moment: a writer adding and removing
-      // bad content ten times a second made every editor rebuild its view ten times a second.
-      if (resumeTimer !== null) clearTimeout(resumeTimer);
-      resumeTimer = setTimeout(tryResume, RESUME_AFTER_MS);
+  function documentGone(gone: DocumentSession, deletion: Deletion, created: boolean): void {
+    if (destroyed || gone !== session) return;
+    if (!deletion.everSynced && (deletion.recreated || (permissions.write && !created))) {
+      const focused = editing?.view?.hasFocus() === true;
+      closeSession();
+      openSession(!deletion.recreated);
+      if (focused) editing?.view?.focus();
       return;
     }
-    const problem = check.problem();
-    if (problem !== null) pause(problem);
-  };
-  const tryResume = (): void => {
-    resumeTimer = null;
-    if (destroyed || paused === null) return;
-    const problem = check.problem();
-    if (problem === null) resume();
-    else pause(problem);
-  };
-  session.fragment.observeDeep(onFragmentChange);
-  const initial = check.problem();
-  if (initial === null) view = mount();
-  else pause(initial);
+    editing?.destroy();
+    editing = null;
+    surface.replaceChildren(deletedNotice(deletion.recreated));
+    gone.markDeleted();
+  }
+
+  function deletedNotice(recreated: boolean): HTMLElement {
+    const notice = h(
+      'div',
+      { class: 'ce-deleted', role: 'alert' },
+      h('p', {}, recreated ? 'This document was deleted, and created again since.' : 'This document was deleted.'),
+      h('p', { class: 'ce-muted' }, 'Its copy in this browser is gone too: nothing of it will be sent to the server.'),
+    );
+    if (recreated || permissions.write) {
+      const again = h('button', { type: 'button', class: 'ce-primary', 'data-action': 'recreate' }, recreated ? 'Open the new document' : 'Create it again');
+      again.addEventListener('click', () => editor.recreate());
+      notice.append(again);
+    }
+    return notice;
+  }
 
   // The margins around the text belong to it: a click there puts the caret in the text.
   surface.addEventListener('mousedown', (event) => {
-    if (event.target !== surface || view === null) return;
+    const view = editing?.view;
+    if (event.target !== surface || !view) return;
     event.preventDefault();
     view.focus();
-  });
-
-  const badge = new StatusBadge(session.status);
-  const presence = new PresenceList({
-    awareness: session.awareness,
-    onRename: renamable ? (name) => editor.setUser({ name }) : null,
-    // Typing goes on where it was: the focus goes back to the text.
-    onRenameClosed: () => view?.focus(),
-  });
-  bar.append(h('div', { class: 'ce-meta' }, badge.element, presence.element));
-  root.dataset['state'] = session.status.state;
-
-  const listeners = new Set<(status: EditorStatus) => void>();
-  let readOnly = session.status.readOnly;
-  session.onStatus((status) => {
-    badge.update(status);
-    root.dataset['state'] = status.state;
-    if (status.readOnly !== readOnly) {
-      readOnly = status.readOnly;
-      view?.setProps({});
-      toolbar?.update();
-    }
-    for (const listener of listeners) listener(status);
   });
 
   element.replaceChildren(root);
@@ -249,26 +256,41 @@ export function createEditor(element: HTMLElement, options: EditorOptions): Coll
       session.awareness.setLocalStateField('user', next);
     },
     get view() {
-      return view;
+      return editing?.view ?? null;
     },
     get paused() {
-      return paused;
+      return editing?.paused ?? null;
     },
-    doc: session.doc,
-    provider: session.provider,
+    get doc() {
+      return session.doc;
+    },
+    get provider() {
+      return session.provider;
+    },
     whenCached: () => session.whenCached(),
+    recreate() {
+      if (session.status.state !== 'deleted') throw new RangeError(`the document is not deleted (its status is ${session.status.state})`);
+      closeSession();
+      openSession(true);
+      editing?.view?.focus();
+    },
     destroy() {
       if (destroyed) return;
       destroyed = true;
       listeners.clear();
-      presence.destroy();
-      session.fragment.unobserveDeep(onFragmentChange);
-      if (resumeTimer !== null) clearTimeout(resumeTimer);
-      view?.destroy();
-      view = null;
-      session.destroy();
+      contentListeners.clear();
+      presence?.destroy();
+      actions?.destroy();
+      closeSession();
       root.remove();
     },
   };
   return editor;
+}
+
+/** Whether to show the document actions: as asked, else on a page of the server's own origin. */
+function showActions(options: EditorOptions): boolean {
+  if (options.documentActions !== undefined) return options.documentActions;
+  // An invalid URL has already been refused, by the session.
+  return new URL(documentApiUrl(options.url, options.document)).origin === location.origin;
 }

@@ -7,15 +7,17 @@
  *
  * Attributes: `url` (the server; defaults to where the script came from, for the script bundle),
  * `document` (required), `token`, `user-name`, `user-color`, `offline-cache="false"`,
- * `toolbar="false"`, `placeholder`. Changing `url`, `document` or `token` reopens the editor.
- * A missing or invalid `document` or `url` is explained in the element's text instead of an editor.
- * Events: `statuschange` (a `CustomEvent` whose `detail` is the new `EditorStatus`).
+ * `toolbar="false"`, `placeholder`, `document-actions` (`true` or `false`; see `EditorOptions`).
+ * Changing `url`, `document` or `token` reopens the editor. A missing or invalid `document` or
+ * `url` is explained in the element's text instead of an editor.
+ * Events: `statuschange` (a `CustomEvent` whose `detail` is the new `EditorStatus`), and
+ * `deleted` (a `CustomEvent` whose `detail` is `{ document }`) when the document was deleted.
  * Properties: `status` (or `null` before the element is connected), `editor` (the `CollabEditor`).
  */
 import { createEditor, type CollabEditor } from './editor.js';
 import type { EditorStatus } from './status.js';
 
-const REOPEN_ON = ['url', 'document', 'token', 'offline-cache', 'toolbar', 'placeholder'] as const;
+const REOPEN_ON = ['url', 'document', 'token', 'offline-cache', 'toolbar', 'placeholder', 'document-actions'] as const;
 
 /** Defines the `CollabEditorElement` class; `defaultUrl` is used when an element has no `url`. */
 export function collabEditorElement(defaultUrl: () => string | null): typeof HTMLElement & { new (): CollabEditorElement } {
@@ -84,6 +86,7 @@ export function collabEditorElement(defaultUrl: () => string | null): typeof HTM
           offlineCache: flag('offline-cache'),
           toolbar: flag('toolbar'),
           placeholder: this.getAttribute('placeholder') ?? undefined,
+          documentActions: flag('document-actions'),
         });
       } catch (error) {
         // A bad `document` or `url` attribute: say so where the editor would be, like a missing one.
@@ -91,7 +94,10 @@ export function collabEditorElement(defaultUrl: () => string | null): typeof HTM
         this.textContent = `collab-editor: ${error.message}.`;
         return;
       }
-      editor.onStatusChange((status) => this.dispatchEvent(new CustomEvent<EditorStatus>('statuschange', { detail: status })));
+      editor.onStatusChange((status) => {
+        this.dispatchEvent(new CustomEvent<EditorStatus>('statuschange', { detail: status }));
+        if (status.state === 'deleted') this.dispatchEvent(new CustomEvent<{ document: string }>('deleted', { detail: { document } }));
+      });
       this.current = editor;
     }
 

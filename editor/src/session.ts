@@ -4,17 +4,22 @@
  *
  * The connection opts in to the server's acknowledgements (`ack=1`): message 100 says which state
  * the server has durably stored, message 101 reports a failure. "Saved" comes only from those.
+ *
+ * A session ends for good when it learns that the document was deleted (see `Deletion`): it
+ * disconnects and drops its cached copy, and whatever it holds never reaches the server again. A
+ * document that lives on is then another session's, on a fresh Y.Doc.
  */
 import * as decoding from 'lib0/decoding';
-import * as encoding from 'lib0/encoding';
-import { IndexeddbPersistence } from 'y-indexeddb';
 import type { Awareness } from 'y-protocols/awareness';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { MESSAGE_AUTH, MESSAGE_ERROR, MESSAGE_SAVED, MESSAGE_SYNC, SYNC_STEP_1, SYNC_UPDATE, decodeSaved } from '../../protocol/y-websocket.js';
 import { isDocumentName } from '../../protocol/document-name.js';
 import { FRAGMENT_NAME } from '../../protocol/document/schema.js';
-import { StatusTracker, type EditorStatus } from './status.js';
+import { OfflineCache } from './offline-cache.js';
+import { STARTING_BLOCK_ORIGIN } from './starting-block.js';
+import { holdsNoneOf, StatusTracker, type EditorStatus } from './status.js';
+import { tokenMode } from './token.js';
 
 export interface SessionOptions {
   /** The server's base URL, `http(s)://host[:port][/prefix]`; the socket goes to `<url>/ws/<document>`. */
@@ -25,13 +30,31 @@ export interface SessionOptions {
   readonly token?: string | undefined;
   /** Keep a copy in IndexedDB so the document opens at once next time and survives a closed tab. Default true. */
   readonly offlineCache?: boolean | undefined;
+  /**
+   * Create the document if it was deleted (`create=1`, which the server honours for a token that
+   * can write), until the first sync. If the document is empty then, the session writes an empty
+   * paragraph: a created document exists once something of it is stored. Such a session takes
+   * nothing from other tabs, which may hold the deleted document. Default false.
+   */
+  readonly create?: boolean | undefined;
 }
+
+/**
+ * How a session learned that the document it holds is gone: the server closed the connection
+ * with 4410 (`recreated` false), or the server holds none of what it was known to hold of this
+ * copy, so the document was deleted and created again since (`recreated` true).
+ */
+export interface Deletion {
+  readonly recreated: boolean;
+  /** Whether the session had synced with the server before (a page open during the deletion). */
+  readonly everSynced: boolean;
+}
+
+/** The close code of a deleted document (`CLOSE.deleted` on the server). */
+export const CLOSE_DELETED = 4410;
 
 /** Least time between two asks of why connecting fails. */
 const ASK_EVERY_MS = 5000;
-
-/** Key, in the IndexedDB cache's metadata, of the state the server was last known to hold. */
-const STORED_KEY = 'server-stored-state-vector';
 
 export class DocumentSession {
   readonly doc = new Y.Doc();
@@ -39,12 +62,14 @@ export class DocumentSession {
   readonly provider: WebsocketProvider;
   readonly awareness: Awareness;
   private readonly tracker: StatusTracker;
-  private readonly cache: IndexeddbPersistence | null;
+  private readonly cache: OfflineCache | null;
   private readonly listeners = new Set<(status: EditorStatus) => void>();
+  private readonly deletionListeners = new Set<(deletion: Deletion) => void>();
+  /** Set once the document is known gone (see `Deletion`). */
+  private deletion: Deletion | null = null;
+  private everSynced = false;
   /** This client's presence as it last set it (see `onAwarenessChange`). */
   private ownPresence: Record<string, unknown> | null = null;
-  /** Whether a write of the stored state vector is in flight, and whether another is due after it. */
-  private remembering: 'idle' | 'writing' | 'writing-then-again' = 'idle';
   private destroyed = false;
   /** Whether the server is being asked why connecting failed, and when it last was (see `askWhyRefused`). */
   private asking = false;
@@ -59,30 +84,33 @@ export class DocumentSession {
     this.tracker = new StatusTracker(() => Y.decodeStateVector(Y.encodeStateVector(this.doc)), !cached);
     const params: Record<string, string> = { ack: '1' };
     if (options.token) params['token'] = options.token;
-    this.provider = new WebsocketProvider(socketUrl(options.url), options.document, this.doc, { params, connect: false });
+    if (options.create === true) params['create'] = '1';
+    this.provider = new WebsocketProvider(socketUrl(options.url), options.document, this.doc, { params, connect: false, disableBc: options.create === true });
     this.awareness = this.provider.awareness;
     this.installHandlers();
     // A read-only token makes a read-only editor from the start, rather than after a refused write.
     if (options.token !== undefined && tokenMode(options.token) === 'ro') this.tracker.setReadOnly(true);
-
-    this.cache = cached ? new IndexeddbPersistence(cacheName(options.url, options.document), this.doc) : null;
-    if (this.cache !== null) {
-      void this.cache.get(STORED_KEY).then(
-        (value: unknown) => {
-          if (this.destroyed) return;
-          if (value instanceof ArrayBuffer) this.tracker.serverHas(Y.decodeStateVector(new Uint8Array(value)));
-          this.changed(this.tracker.storedLookedUp());
-        },
-        () => this.changed(this.tracker.storedLookedUp()),
-      );
-    }
 
     this.doc.on('update', this.onDocumentUpdate);
     this.awareness.on('change', this.onAwarenessChange);
     this.provider.on('sync', this.onSync);
     this.provider.on('connection-close', this.onConnectionClose);
     this.provider.on('closed', this.onClosed);
-    this.provider.connect();
+
+    this.cache = cached ? new OfflineCache(cacheName(options.url, options.document), this.doc) : null;
+    if (this.cache === null) {
+      this.provider.connect();
+      return;
+    }
+    // Connects once the cached copy and what the server was known to hold are loaded: the server's
+    // first message is then checked against all of it (see `peekSync`), before anything of the
+    // copy is sent. Without a working cache, at once.
+    void this.cache.load().then((stored) => {
+      if (this.destroyed || this.deletion !== null) return;
+      if (stored !== null) this.tracker.serverHas(stored);
+      this.changed(this.tracker.storedLookedUp());
+      this.provider.connect();
+    });
   }
 
   get status(): EditorStatus {
@@ -95,9 +123,24 @@ export class DocumentSession {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` once the session learns that its document is gone, after it disconnected and
+   * dropped the cached copy. The status stays as it was: `markDeleted` says "deleted", unless the
+   * caller goes on with a new session instead.
+   */
+  onDeleted(listener: (deletion: Deletion) => void): () => void {
+    this.deletionListeners.add(listener);
+    return () => this.deletionListeners.delete(listener);
+  }
+
+  /** Sets the status to `deleted`. */
+  markDeleted(): void {
+    this.changed(this.tracker.setDeleted());
+  }
+
   /** A promise that resolves once the IndexedDB copy (if any) is loaded into the document. */
   whenCached(): Promise<void> {
-    return this.cache === null ? Promise.resolve() : this.cache.whenSynced.then(() => undefined);
+    return this.cache === null ? Promise.resolve() : this.cache.whenLoaded;
   }
 
   /** Closes the connection, stops caching and releases the document. Idempotent. */
@@ -105,10 +148,11 @@ export class DocumentSession {
     if (this.destroyed) return;
     this.destroyed = true;
     this.listeners.clear();
+    this.deletionListeners.clear();
     this.doc.off('update', this.onDocumentUpdate);
     this.awareness.off('change', this.onAwarenessChange);
     this.provider.destroy();
-    void this.cache?.destroy();
+    void this.cache?.close();
     this.doc.destroy();
   }
 
@@ -118,11 +162,18 @@ export class DocumentSession {
     // Peek at sync messages before y-websocket handles them: what the server sends over the socket
     // (not over the tabs' BroadcastChannel, where `fromSocket` is false) is state it holds.
     handlers[MESSAGE_SYNC] = (encoder, decoder, provider, fromSocket, type) => {
+      if (this.deletion !== null) return;
       if (fromSocket) {
+        let lost = false;
         try {
-          this.peekSync(decoding.clone(decoder));
+          lost = this.peekSync(decoding.clone(decoder));
         } catch {
           // Not ours to judge: y-websocket reads the message next and deals with it.
+        }
+        if (lost) {
+          // Not handed on: y-websocket would answer with everything the server lacks.
+          void this.gone(true);
+          return;
         }
       }
       sync(encoder, decoder, provider, fromSocket, type);
@@ -146,15 +197,23 @@ export class DocumentSession {
     };
   }
 
-  private peekSync(decoder: decoding.Decoder): void {
+  /**
+   * Reads what the server holds from its sync messages. Returns true if its state vector has
+   * nothing of what it was known to hold (see `holdsNoneOf`): the document was deleted and created
+   * again since, and this copy must not be sent into the new one.
+   */
+  private peekSync(decoder: decoding.Decoder): boolean {
     const syncType = decoding.readVarUint(decoder);
     const payload = decoding.readVarUint8Array(decoder);
     if (syncType === SYNC_STEP_1) {
-      this.changed(this.tracker.serverHas(Y.decodeStateVector(payload)));
+      const held = Y.decodeStateVector(payload);
+      if (holdsNoneOf(held, this.tracker.storedStateVector)) return true;
+      this.changed(this.tracker.serverHas(held));
     } else if (syncType === SYNC_UPDATE) {
       // `to`: past the last struct of each client in the update (it need not start at clock 0).
       this.changed(this.tracker.serverHas(Y.parseUpdateMeta(payload).to));
     }
+    return false;
   }
 
   private readonly onDocumentUpdate = (): void => {
@@ -178,10 +237,22 @@ export class DocumentSession {
   };
 
   private readonly onSync = (synced: boolean): void => {
+    if (this.deletion !== null) return;
+    if (synced && !this.everSynced) {
+      this.everSynced = true;
+      if (this.provider.params['create'] !== undefined) {
+        // Reconnecting later must not create it again if it is deleted meanwhile.
+        delete this.provider.params['create'];
+        if (this.fragment.length === 0) this.doc.transact(() => this.fragment.insert(0, [new Y.XmlElement('paragraph')]), STARTING_BLOCK_ORIGIN);
+      }
+      this.remember();
+    }
     this.changed(this.tracker.setSynced(synced));
   };
 
   private readonly onConnectionClose = (event: CloseEvent | null): void => {
+    // 4410: see `onClosed`; and once gone, the session's own disconnection means nothing.
+    if (event?.code === CLOSE_DELETED || this.deletion !== null) return;
     let changed = this.tracker.connectionFailed();
     // A reason from the server (token expired, too many messages, ...) is worth showing; a server
     // shutting down (1001) is just offline; a failed attempt has no reason (browsers hide refused
@@ -222,8 +293,25 @@ export class DocumentSession {
   }
 
   private readonly onClosed = (event: { code: number; reason: string }): void => {
+    if (event.code === CLOSE_DELETED) {
+      void this.gone(false);
+      return;
+    }
     this.changed(this.tracker.failed(`closed-${event.code}`, event.reason || `the server closed the connection (${event.code})`));
   };
+
+  /**
+   * The document is gone: stops connecting (and talking to other tabs), drops the cached copy, then
+   * tells the `onDeleted` listeners. Nothing of this copy is sent anywhere from here on.
+   */
+  private async gone(recreated: boolean): Promise<void> {
+    if (this.deletion !== null || this.destroyed) return;
+    this.deletion = { recreated, everSynced: this.everSynced };
+    this.provider.disconnect();
+    await this.cache?.drop();
+    if (this.destroyed) return;
+    for (const listener of this.deletionListeners) listener(this.deletion);
+  }
 
   private changed(statusChanged: boolean): void {
     if (!statusChanged || this.destroyed) return;
@@ -231,42 +319,9 @@ export class DocumentSession {
     for (const listener of this.listeners) listener(status);
   }
 
-  // The stored state vector is kept with the cached copy, so that a page opened offline knows
-  // which of its cached changes never reached the server. Written at once (a page may close any
-  // moment), one write at a time, the last one with the latest value.
+  /** Records with the cached copy what the server holds now (see `OfflineCache`). */
   private remember(): void {
-    if (this.cache === null) return;
-    if (this.remembering !== 'idle') {
-      this.remembering = 'writing-then-again';
-      return;
-    }
-    this.remembering = 'writing';
-    const encoded = encodeStateVector(this.tracker.storedStateVector);
-    void this.cache
-      .set(STORED_KEY, encoded.slice().buffer)
-      .catch(() => undefined)
-      .then(() => {
-        const again = this.remembering === 'writing-then-again';
-        this.remembering = 'idle';
-        if (again && !this.destroyed) this.remember();
-      });
-  }
-}
-
-/**
- * The `mode` claim (`rw` or `ro`) of a JWT access token, read without verifying it: the server
- * verifies every token; this only lets the editor start read-only. `null` if it cannot be read.
- */
-export function tokenMode(token: string): 'rw' | 'ro' | null {
-  const payload = token.split('.')[1];
-  if (payload === undefined) return null;
-  try {
-    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
-    const claims: unknown = JSON.parse(json);
-    const mode = (claims as { mode?: unknown } | null)?.mode;
-    return mode === 'rw' || mode === 'ro' ? mode : null;
-  } catch {
-    return null;
+    if (this.deletion === null) this.cache?.remember(this.tracker.storedStateVector);
   }
 }
 
@@ -285,17 +340,7 @@ export function socketUrl(url: string): string {
   return `${base.replace(/^http/, 'ws')}/ws`;
 }
 
-function cacheName(url: string, document: string): string {
+/** The name of the IndexedDB database that caches `document` of the server at `url`. */
+export function cacheName(url: string, document: string): string {
   return `collab-editor:${socketUrl(url)}:${document}`;
-}
-
-function encodeStateVector(stateVector: ReadonlyMap<number, number>): Uint8Array {
-  // The format of Y.encodeStateVector, which only takes a document.
-  const encoder = encoding.createEncoder();
-  encoding.writeVarUint(encoder, stateVector.size);
-  for (const [client, clock] of stateVector) {
-    encoding.writeVarUint(encoder, client);
-    encoding.writeVarUint(encoder, clock);
-  }
-  return encoding.toUint8Array(encoder);
 }

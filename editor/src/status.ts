@@ -19,7 +19,12 @@ export type StatusState =
   /** Not connected (after a connection failed or dropped); editing goes on locally. */
   | 'offline'
   /** The server reported a failure (message 101) or closed the connection for good. */
-  | 'error';
+  | 'error'
+  /**
+   * The document was deleted: the editor no longer connects, and this browser's copy of it is
+   * gone. Nothing of it can be saved; it can be created again, empty.
+   */
+  | 'deleted';
 
 export interface EditorStatus {
   readonly state: StatusState;
@@ -42,6 +47,22 @@ export type StateVector = ReadonlyMap<number, number>;
 export function covers(stored: StateVector, local: StateVector): boolean {
   for (const [client, clock] of local) if ((stored.get(client) ?? 0) < clock) return false;
   return true;
+}
+
+/**
+ * Whether `held` has none of what `known` has: every client with a clock in `known` is missing
+ * from `held`. False when `known` is empty. A server that lost a moment of writes (a crash before
+ * they were stored) still holds the clients it stored before; one that lost them all deleted the
+ * document they were in.
+ */
+export function holdsNoneOf(held: StateVector, known: StateVector): boolean {
+  let any = false;
+  for (const [client, clock] of known) {
+    if (clock === 0) continue;
+    if ((held.get(client) ?? 0) > 0) return false;
+    any = true;
+  }
+  return any;
 }
 
 /** `into` raised to the clocks of `from` where those are higher; returns whether anything changed. */
@@ -67,6 +88,7 @@ export class StatusTracker {
   private failedAttempts = 0;
   private ackReceived = false;
   private readOnly = false;
+  private deleted = false;
   private error: { code: string; message: string } | null = null;
   private current: EditorStatus;
 
@@ -145,6 +167,12 @@ export class StatusTracker {
     return this.update();
   }
 
+  /** The document was deleted: the status is `deleted` from now on. */
+  setDeleted(): boolean {
+    this.deleted = true;
+    return this.update();
+  }
+
   /** Re-derives the status (call after the document changed); returns whether it changed. */
   update(): boolean {
     const next = this.derive();
@@ -154,15 +182,17 @@ export class StatusTracker {
   }
 
   private derive(): EditorStatus {
-    const unsaved = this.storedKnown && !covers(this.stored, this.localStateVector());
+    // Once deleted, nothing is waiting to be saved: there is nowhere left to save it.
+    const unsaved = !this.deleted && this.storedKnown && !covers(this.stored, this.localStateVector());
     let state: StatusState;
-    if (this.error !== null) state = 'error';
+    if (this.deleted) state = 'deleted';
+    else if (this.error !== null) state = 'error';
     else if (!this.synced) state = this.everSynced || this.failedAttempts > 0 ? 'offline' : 'connecting';
     else if (unsaved) state = 'saving';
     else state = this.ackReceived ? 'saved' : 'live';
     return {
       state,
-      connected: this.synced,
+      connected: this.synced && !this.deleted,
       unsaved,
       readOnly: this.readOnly,
       error: this.error,
@@ -185,5 +215,7 @@ function describe(state: StatusState, unsaved: boolean, error: { message: string
       return unsaved ? 'Offline · edits waiting' : 'Offline';
     case 'error':
       return `${unsaved ? 'Not saved' : 'Error'}: ${error?.message ?? 'unknown error'}`;
+    case 'deleted':
+      return 'Deleted';
   }
 }

@@ -3,9 +3,19 @@
  * after a restart shows everything, and edits made while the server is down reach everyone once
  * it is back.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { blockTexts, describeInBrowser, launchBrowser, newContext, openEditor, typeAtEnd, waitForStatus, waitForText } from '../helpers/browser.js';
+import {
+  blockTexts,
+  cacheWritten,
+  describeInBrowser,
+  launchBrowser,
+  newContext,
+  openEditor,
+  typeAtEnd,
+  waitForStatus,
+  waitForText,
+} from '../helpers/browser.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient } from '../helpers/clients.js';
 import { removeDir, startServer, tempDataDir, type ServerProcess } from '../helpers/server-process.js';
@@ -23,32 +33,6 @@ async function freshDataDir(): Promise<string> {
   const dir = await tempDataDir();
   cleanup.push(() => removeDir(dir));
   return dir;
-}
-
-/**
- * Resolves once the page's IndexedDB writes are committed: closing a page aborts transactions it
- * has not committed yet. A read-write transaction over the cache's stores starts only after every
- * earlier one on them has finished.
- */
-async function cacheWritten(page: Page): Promise<void> {
-  await page.evaluate(async () => {
-    const caches = (await indexedDB.databases()).filter((info) => info.name?.startsWith('collab-editor:'));
-    for (const { name } of caches) {
-      await new Promise<void>((resolve, reject) => {
-        const open = indexedDB.open(name!);
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const db = open.result;
-          const transaction = db.transaction([...db.objectStoreNames], 'readwrite');
-          transaction.oncomplete = () => {
-            db.close();
-            resolve();
-          };
-          transaction.onerror = () => reject(transaction.error);
-        };
-      });
-    }
-  });
 }
 
 /** The fragment as a newcomer gets it from `server`. */

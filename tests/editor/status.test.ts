@@ -1,6 +1,6 @@
 /** The editor's status bookkeeping: "saved" only from the server's acknowledgement. */
 import { describe, expect, it } from 'vitest';
-import { covers, StatusTracker, type StateVector } from '../../editor/src/status.js';
+import { covers, holdsNoneOf, StatusTracker, type StateVector } from '../../editor/src/status.js';
 
 function tracker(initial: Array<[number, number]> = []) {
   let local: StateVector = new Map(initial);
@@ -110,5 +110,31 @@ describe('covers', () => {
     expect(covers(new Map([[1, 3]]), new Map([[1, 4]]))).toBe(false);
     expect(covers(new Map(), new Map([[2, 1]]))).toBe(false);
     expect(covers(new Map([[2, 1]]), new Map())).toBe(true);
+  });
+});
+
+describe('holdsNoneOf', () => {
+  it('is true only when every client known to be held is missing', () => {
+    const sv = (...entries: Array<[number, number]>): StateVector => new Map(entries);
+    // Deleted and created again: the new document has only clients of its own.
+    expect(holdsNoneOf(sv([9, 1]), sv([1, 5], [2, 3]))).toBe(true);
+    expect(holdsNoneOf(sv(), sv([1, 5]))).toBe(true);
+    // A crash lost the last writes: less of a client, but the client is there.
+    expect(holdsNoneOf(sv([1, 2]), sv([1, 5], [2, 3]))).toBe(false);
+    expect(holdsNoneOf(sv([2, 3]), sv([1, 5], [2, 3]))).toBe(false);
+    // Nothing known, nothing to lose.
+    expect(holdsNoneOf(sv([1, 2]), sv())).toBe(false);
+    expect(holdsNoneOf(sv(), sv([1, 0]))).toBe(false);
+  });
+
+  it('says deleted once told, with nothing left unsaved', () => {
+    let local: StateVector = new Map();
+    const status = new StatusTracker(() => local);
+    status.setSynced(true);
+    local = new Map([[1, 4]]);
+    status.update();
+    expect(status.status.unsaved).toBe(true);
+    expect(status.setDeleted()).toBe(true);
+    expect(status.status).toMatchObject({ state: 'deleted', label: 'Deleted', unsaved: false, connected: false });
   });
 });

@@ -111,6 +111,37 @@ export async function openEditor(context: BrowserContext, httpUrl: string, name:
   return page;
 }
 
+/**
+ * Resolves once the page's IndexedDB writes are committed: closing a page aborts transactions it
+ * has not committed yet. A read-write transaction over the cache's stores starts only after every
+ * earlier one on them has finished.
+ */
+export async function cacheWritten(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const caches = (await indexedDB.databases()).filter((info) => info.name?.startsWith('collab-editor:'));
+    for (const { name } of caches) {
+      await new Promise<void>((resolve, reject) => {
+        const open = indexedDB.open(name!);
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const transaction = db.transaction([...db.objectStoreNames], 'readwrite');
+          transaction.oncomplete = () => {
+            db.close();
+            resolve();
+          };
+          transaction.onerror = () => reject(transaction.error);
+        };
+      });
+    }
+  });
+}
+
+/** The names of the editor's IndexedDB caches (`collab-editor:…`) in the page's browser context. */
+export async function cacheNames(page: Page): Promise<string[]> {
+  return page.evaluate(async () => (await indexedDB.databases()).map((info) => info.name ?? '').filter((name) => name.startsWith('collab-editor:')));
+}
+
 /** The editor page's status (`connecting`, `live`, `saving`, `saved`, `offline`, `error`). */
 export async function statusOf(page: Page): Promise<string | undefined> {
   return page.evaluate(() => document.documentElement.dataset['status']);
