@@ -48,6 +48,12 @@ export interface SteadyPlan extends Target {
    */
   retryOverLimit?: boolean;
   /**
+   * With `stopWhenP99AboveMs`: the run stops after this many rates in a row over the limit
+   * (default 1). Where the cost of an update falls as the rate rises (a group commit shares one
+   * transaction among more updates), one throttled step is not where the server runs out.
+   */
+  ratesOverLimit?: number;
+  /**
    * Several instances of one deployment, each client connecting to one of them as `placement`
    * says (see `placement.ts`); `urlTemplate` and `serverPid` are then instance 0's.
    */

@@ -105,6 +105,8 @@ export async function runSteady(plan: SteadyPlan, progress: (line: string) => vo
   let killedAt: number | null = null;
   const phases: PhaseResult[] = [];
   let phaseNumber = 0;
+  // Rates in a row over `stopWhenP99AboveMs` (see `ratesOverLimit` in plans.ts).
+  let ratesOverLimit = 0;
   for (let p = 0; p < allPhases.length && killedAt === null; p++) {
     const phase = allPhases[p]!;
     const isWarmup = p < warmup.length;
@@ -211,8 +213,14 @@ export async function runSteady(plan: SteadyPlan, progress: (line: string) => vo
     const limit = plan.stopWhenP99AboveMs;
     if (failed) break;
     if (limit !== undefined && (result.latency.p99Ms > limit || result.drainMs > limit)) {
-      if (!plan.retryOverLimit || phase.retry === true) break;
-      allPhases.splice(p + 1, 0, { ...phase, retry: true });
+      if (plan.retryOverLimit && phase.retry !== true) {
+        allPhases.splice(p + 1, 0, { ...phase, retry: true });
+        continue;
+      }
+      ratesOverLimit++;
+      if (ratesOverLimit >= (plan.ratesOverLimit ?? 1)) break;
+    } else if (!isWarmup) {
+      ratesOverLimit = 0;
     }
   }
 

@@ -70,6 +70,7 @@ async function measure(ctx: ScenarioContext, spec: ServerSpec, services: BenchSe
         warmupMs: ctx.config.warmupMs,
         stopWhenP99AboveMs: cfg.p99LimitMs,
         retryOverLimit: true,
+        ratesOverLimit: 2,
       });
       const passing = result.phases.filter((p) => p.latency.p99Ms <= cfg.p99LimitMs && p.drainMs <= cfg.p99LimitMs && deliveryFailures(p).length === 0);
       const sustained = passing.reduce((max, p) => Math.max(max, p.inboundPerSec >= 0.98 * p.targetInboundPerSec ? p.targetInboundPerSec : p.inboundPerSec), 0);
