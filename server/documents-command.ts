@@ -10,7 +10,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import * as Y from 'yjs';
 import { LevelDocumentStore } from '../persistence/level/store.js';
 import { applyStoredDocument } from '../persistence/compaction.js';
@@ -21,6 +21,7 @@ import { EXPORT_FORMATS, type ExportFormat, exportDocument, type ImportFormat, p
 import { replaceContent } from './documents/replace.js';
 import { missingDependency } from './sync/update-check.js';
 import { VERSION } from './version.js';
+import { runSubcommand } from './subcommand.js';
 
 type Format = ExportFormat | 'yjs';
 
@@ -32,16 +33,8 @@ interface Target {
 }
 
 /** Runs the command; resolves with the exit code. Failures are said on stderr in one line. */
-export async function runDocumentsCommand(argv: readonly string[]): Promise<number> {
-  try {
-    await program().parseAsync([...argv]);
-    return 0;
-  } catch (error) {
-    // Commander has said it already (a usage error, or --help).
-    if (error instanceof CommanderError) return error.exitCode;
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
-  }
+export function runDocumentsCommand(argv: readonly string[]): Promise<number> {
+  return runSubcommand(program(), argv);
 }
 
 function program(): Command {

@@ -12,23 +12,17 @@ import { open, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { BACKUP_PATH } from '../http/backup.js';
 import { VERSION } from '../version.js';
+import { runSubcommand } from '../subcommand.js';
 import { readArchive } from './archive.js';
 import { restoreArchive } from './restore.js';
 import { Progress } from './progress.js';
 
 /** Runs the command; resolves with the exit code. Failures are said on stderr in one line. */
-export async function runBackupCommand(argv: readonly string[]): Promise<number> {
-  try {
-    await program().parseAsync([...argv]);
-    return 0;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
-  }
+export function runBackupCommand(argv: readonly string[]): Promise<number> {
+  return runSubcommand(program(), argv);
 }
 
 function program(): Command {

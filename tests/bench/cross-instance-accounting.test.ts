@@ -1,49 +1,15 @@
-/**
- * The scale-out scenario's promise that cross-instance latency is only counted for updates that
- * arrived, and that an update an instance never passed on is a drop of the readers on that
- * instance. The real load generator types into relay floors standing in for instances
- * (`bench/peers/relay-floor.ts`): two relays that share nothing (a bus that carries nothing: every
- * cross-instance delivery must count as dropped, none of the same-instance ones), and one relay
- * named as both instances (a bus that loses nothing, then one that drops every 25th update).
- */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
 import type { LoadGenerator } from '../../bench/loadgen/client.js';
 import type { SteadyPlan } from '../../bench/loadgen/plans.js';
 import { describeWithTrace, TRACE_DIR } from '../persistence/helpers.js';
-import { built, DIST_BENCH } from './built.js';
+import { built } from './built.js';
+import { type Relay, startRelay } from './relay.js';
 
-const RELAY = resolve(DIST_BENCH, 'peers/relay-floor.js');
 type Client = typeof import('../../bench/loadgen/client.js');
 type Scenario = typeof import('../../bench/scenarios/scenario.js');
 type Proc = typeof import('../../bench/proc.js');
-
-interface Relay {
-  child: ChildProcess;
-  url: string;
-  faultEvery: number;
-}
-
-async function startRelay(fault?: string): Promise<Relay> {
-  const child = spawn(process.execPath, [RELAY, '--host', '127.0.0.1', '--port', '0', ...(fault ? ['--fault', fault] : [])], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = once(child, 'exit').then(([code]) => {
-    throw new Error(`the relay exited with ${String(code)} before listening`);
-  });
-  const listening = (async () => {
-    for await (const line of createInterface({ input: child.stdout! })) {
-      const entry = JSON.parse(line) as { msg: string; port: number; faultEvery?: number };
-      if (entry.msg === 'listening') return { child, url: `ws://127.0.0.1:${entry.port}/ws/{doc}`, faultEvery: entry.faultEvery ?? 0 };
-    }
-    throw new Error('the relay closed its output before listening');
-  })();
-  return await Promise.race([listening, exited]);
-}
 
 describeWithTrace('the benchmark counts cross-instance deliveries apart', () => {
   let loadgen: LoadGenerator;

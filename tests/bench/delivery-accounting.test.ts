@@ -1,48 +1,15 @@
-/**
- * The benchmark's promise that a server which drops, duplicates or misdelivers an update fails its
- * scenario, whatever its speed. The real load generator (its own process, as in a benchmark run)
- * types the real trace into the relay floor, once honest and once per kind of fault
- * (`bench/peers/relay-floor.ts --fault`), and must count exactly the deliveries the relay got wrong.
- */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
 import type { LoadGenerator } from '../../bench/loadgen/client.js';
 import type { SteadyPlan, SteadyResult } from '../../bench/loadgen/plans.js';
 import { describeWithTrace, TRACE_DIR } from '../persistence/helpers.js';
-import { built, DIST_BENCH } from './built.js';
+import { built } from './built.js';
+import { type Relay, startRelay } from './relay.js';
 
-const RELAY = resolve(DIST_BENCH, 'peers/relay-floor.js');
 type Client = typeof import('../../bench/loadgen/client.js');
 type Scenario = typeof import('../../bench/scenarios/scenario.js');
 type Proc = typeof import('../../bench/proc.js');
-
-interface Relay {
-  child: ChildProcess;
-  port: number;
-  /** Every how many updates the relay forwards one wrongly (0 when honest). */
-  faultEvery: number;
-}
-
-async function startRelay(fault?: string): Promise<Relay> {
-  const child = spawn(process.execPath, [RELAY, '--host', '127.0.0.1', '--port', '0', ...(fault ? ['--fault', fault] : [])], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = once(child, 'exit').then(([code]) => {
-    throw new Error(`the relay exited with ${String(code)} before listening`);
-  });
-  const listening = (async () => {
-    for await (const line of createInterface({ input: child.stdout! })) {
-      const entry = JSON.parse(line) as { msg: string; port: number; faultEvery?: number };
-      if (entry.msg === 'listening') return { child, port: entry.port, faultEvery: entry.faultEvery ?? 0 };
-    }
-    throw new Error('the relay closed its output before listening');
-  })();
-  return await Promise.race([listening, exited]);
-}
 
 describeWithTrace('the benchmark counts every delivery a server gets wrong', () => {
   let client: Client;
