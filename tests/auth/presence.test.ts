@@ -4,11 +4,11 @@
  * reconnecting takes their presence over. A connection publishes a few client ids, each a state of
  * bounded length.
  */
-import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MAX_PRESENCE_STATE_LENGTH } from '../../protocol/index.js';
 import { MAX_PRESENCE_CLIENTS } from '../../server/sync/presence.js';
+import { presenceStates } from '../helpers/presence-frame.js';
 import { connectRaw, type RawClient } from '../helpers/clients.js';
 import { removeDir, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { authArgs, token, withQuery } from '../helpers/tokens.js';
@@ -50,15 +50,7 @@ async function presentNow(doc: string): Promise<Map<number, unknown>> {
   const newcomer = await join(doc, 'newcomer', 'ro');
   // Sent on joining when anyone is present, and in answer to this query in any case.
   newcomer.socket.send(Uint8Array.of(3));
-  const decoder = decoding.createDecoder(await newcomer.nextFrame(1));
-  decoding.readVarUint(decoder);
-  const update = decoding.createDecoder(decoding.readVarUint8Array(decoder));
-  const states = new Map<number, unknown>();
-  for (let count = decoding.readVarUint(update); count > 0; count--) {
-    const clientId = decoding.readVarUint(update);
-    decoding.readVarUint(update);
-    states.set(clientId, JSON.parse(decoding.readVarString(update)));
-  }
+  const states = presenceStates(await newcomer.nextFrame(1));
   newcomer.socket.close();
   await newcomer.closed;
   return states;

@@ -1,3 +1,11 @@
+/**
+ * The scale-out scenario's promise that cross-instance latency is only counted for updates that
+ * arrived, and that an update an instance never passed on is a drop of the readers on that
+ * instance. The real load generator types into relay floors standing in for instances
+ * (`bench/peers/relay-floor.ts`): two relays that share nothing (a bus that carries nothing: every
+ * cross-instance delivery must count as dropped, none of the same-instance ones), and one relay
+ * named as both instances (a bus that loses nothing, then one that drops every 25th update).
+ */
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 

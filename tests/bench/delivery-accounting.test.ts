@@ -1,3 +1,9 @@
+/**
+ * The benchmark's promise that a server which drops, duplicates or misdelivers an update fails its
+ * scenario, whatever its speed. The real load generator (its own process, as in a benchmark run)
+ * types the real trace into the relay floor, once honest and once per kind of fault
+ * (`bench/peers/relay-floor.ts --fault`), and must count exactly the deliveries the relay got wrong.
+ */
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 

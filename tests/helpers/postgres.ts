@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { describe, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, inject, it } from 'vitest';
 
 const run = promisify(execFile);
 
@@ -157,6 +157,34 @@ export class Cluster {
       await client.end();
     }
   }
+}
+
+/**
+ * Call inside a suite: a database of the suite's own on the run's shared cluster, created before
+ * its tests and dropped after them. Read `cluster` and `database` in tests and hooks, not before.
+ */
+export function databaseOfSuite(): { readonly cluster: Cluster; readonly database: TestDatabase } {
+  let cluster: Cluster | undefined;
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    cluster = await sharedPostgres();
+    database = await cluster.createDatabase();
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the suite database is made in beforeAll: read it in a test or a hook');
+    return value;
+  };
+  return {
+    get cluster() {
+      return ready(cluster);
+    },
+    get database() {
+      return ready(database);
+    },
+  };
 }
 
 /** A database of one test file (see `Cluster.createDatabase`). */

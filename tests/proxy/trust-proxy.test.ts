@@ -9,8 +9,8 @@ import { connect, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import * as encoding from 'lib0/encoding';
-import * as decoding from 'lib0/decoding';
 import { describe, expect, it } from 'vitest';
+import { presenceStates } from '../helpers/presence-frame.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectRaw, type RawClient, refusedUpgrade } from '../helpers/clients.js';
 import { type ServerProcess, startTestServer } from '../helpers/server-process.js';
@@ -178,15 +178,7 @@ function presence(clientId: number, clock: number, state: Record<string, unknown
 async function presentNow(server: ServerProcess, doc: string): Promise<Map<number, unknown>> {
   const newcomer = await open(server, doc, {}, '127.0.0.3');
   newcomer.socket.send(Uint8Array.of(3));
-  const decoder = decoding.createDecoder(await newcomer.nextFrame(1));
-  decoding.readVarUint(decoder);
-  const update = decoding.createDecoder(decoding.readVarUint8Array(decoder));
-  const states = new Map<number, unknown>();
-  for (let count = decoding.readVarUint(update); count > 0; count--) {
-    const clientId = decoding.readVarUint(update);
-    decoding.readVarUint(update);
-    states.set(clientId, JSON.parse(decoding.readVarString(update)));
-  }
+  const states = presenceStates(await newcomer.nextFrame(1));
   newcomer.socket.close();
   return states;
 }

@@ -7,11 +7,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, seededRandom, testSeed, type YClient } from '../helpers/clients.js';
 import { eventually, Instances, postgresUrl, reconnectTo } from '../helpers/instances.js';
-import { type Cluster, postgresUnavailable, sharedPostgres, type TestDatabase } from '../helpers/postgres.js';
+import { postgresUnavailable, databaseOfSuite } from '../helpers/postgres.js';
 import { describeWithRedis, redisPrefix, sharedRedis } from '../helpers/redis.js';
 import { missing, Typist, typedIn, watchTyped } from '../helpers/typing.js';
 
@@ -36,18 +36,15 @@ async function converged(clients: readonly YClient[], what: string): Promise<str
 describeWithRedis(
   'kill -9 of an instance',
   () => {
-    let cluster: Cluster;
-    let database: TestDatabase;
-    beforeAll(async () => {
-      cluster = await sharedPostgres();
-      database = await cluster.createDatabase();
-    });
-    afterAll(async () => {
-      await database?.drop();
-    });
+    const own = databaseOfSuite();
 
     function start(args: string[] = []): Promise<Instances> {
-      return Instances.start(cleanup, 3, { postgresUrl: postgresUrl(cluster, database.name), redisUrl: sharedRedis().url, redisPrefix: redisPrefix(), args });
+      return Instances.start(cleanup, 3, {
+        postgresUrl: postgresUrl(own.cluster, own.database.name),
+        redisUrl: sharedRedis().url,
+        redisPrefix: redisPrefix(),
+        args,
+      });
     }
 
     it('loses nothing any client saw or was told is saved, and its clients converge on another instance', async () => {
@@ -92,7 +89,7 @@ describeWithRedis(
       const seed = testSeed('kill -9 during compactions');
       const random = seededRandom(seed);
       const instances = await start(['--compact-after', '12']);
-      const sql = new pg.Client(cluster.connection(database.name));
+      const sql = new pg.Client(own.cluster.connection(own.database.name));
       await sql.connect();
       cleanup.push(() => sql.end());
       for (let trial = 0; trial < 2; trial++) {

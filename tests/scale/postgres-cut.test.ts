@@ -5,12 +5,12 @@
  * any client was told is saved, or saw, lost.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, type YClient } from '../helpers/clients.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { eventually, Instances, postgresUrl } from '../helpers/instances.js';
-import { type Cluster, postgresUnavailable, sharedPostgres, type TestDatabase } from '../helpers/postgres.js';
+import { postgresUnavailable, databaseOfSuite } from '../helpers/postgres.js';
 import { describeWithRedis, redisPrefix, sharedRedis } from '../helpers/redis.js';
 import { missing, Typist, typedIn, watchTyped } from '../helpers/typing.js';
 
@@ -26,21 +26,13 @@ function equalEverywhere(clients: readonly YClient[]): void {
 describeWithRedis(
   'PostgreSQL cut off from one instance',
   () => {
-    let cluster: Cluster;
-    let database: TestDatabase;
-    beforeAll(async () => {
-      cluster = await sharedPostgres();
-      database = await cluster.createDatabase();
-    });
-    afterAll(async () => {
-      await database?.drop();
-    });
+    const own = databaseOfSuite();
 
     it('the others store and converge; it acknowledges nothing unstored and recovers on its own', async () => {
-      const proxy = await FaultProxy.forPostgres(cluster.socketDir);
+      const proxy = await FaultProxy.forPostgres(own.cluster.socketDir);
       cleanup.push(() => proxy.close());
-      const direct = postgresUrl(cluster, database.name);
-      const throughProxy = `postgres://postgres@/${database.name}?host=${encodeURIComponent(proxy.dir)}`;
+      const direct = postgresUrl(own.cluster, own.database.name);
+      const throughProxy = `postgres://postgres@/${own.database.name}?host=${encodeURIComponent(proxy.dir)}`;
       const instances = await Instances.start(cleanup, 3, {
         postgresUrl: [direct, direct, throughProxy],
         redisUrl: sharedRedis().url,

@@ -6,12 +6,12 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, type YClient } from '../helpers/clients.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { eventually, Instances, postgresUrl } from '../helpers/instances.js';
-import { type Cluster, postgresUnavailable, sharedPostgres, type TestDatabase } from '../helpers/postgres.js';
+import { postgresUnavailable, databaseOfSuite } from '../helpers/postgres.js';
 import { describeWithRedis, RedisServer, redisPrefix, sharedRedis } from '../helpers/redis.js';
 import { missing, Typist, typedIn, watchTyped } from '../helpers/typing.js';
 
@@ -35,21 +35,13 @@ async function converged(clients: readonly YClient[]): Promise<string[]> {
 describeWithRedis(
   'Redis failing',
   () => {
-    let cluster: Cluster;
-    let database: TestDatabase;
-    beforeAll(async () => {
-      cluster = await sharedPostgres();
-      database = await cluster.createDatabase();
-    });
-    afterAll(async () => {
-      await database?.drop();
-    });
+    const own = databaseOfSuite();
 
     it('restarted mid-typing: nothing is lost, everything converges, and presence comes back', async () => {
       const redis = await RedisServer.start();
       cleanup.push(() => redis.remove());
       const instances = await Instances.start(cleanup, 3, {
-        postgresUrl: postgresUrl(cluster, database.name),
+        postgresUrl: postgresUrl(own.cluster, own.database.name),
         redisUrl: redis.url,
         redisPrefix: redisPrefix(),
       });
@@ -89,7 +81,11 @@ describeWithRedis(
       const proxy = await FaultProxy.start({ path: shared.socket }, { socketName: 'redis.sock' });
       cleanup.push(() => proxy.close());
       const urls = [shared.url, shared.url, `unix://${join(proxy.dir, 'redis.sock')}`];
-      const instances = await Instances.start(cleanup, 3, { postgresUrl: postgresUrl(cluster, database.name), redisUrl: urls, redisPrefix: redisPrefix() });
+      const instances = await Instances.start(cleanup, 3, {
+        postgresUrl: postgresUrl(own.cluster, own.database.name),
+        redisUrl: urls,
+        redisPrefix: redisPrefix(),
+      });
       const [a, b, c, alsoC] = [0, 1, 2, 2].map((i, k) => track(new Typist(instances.ws(i), 'cut', `${'abcd'[k]}-`)));
       await Promise.all([a, b, c, alsoC].map((typist) => typist!.client.synced));
       c!.client.provider.awareness.setLocalStateField('user', { name: 'Cy' });
