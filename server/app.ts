@@ -76,8 +76,14 @@ export function createCollabServer(config: ServerConfig, openStore: DocumentStor
   const readiness = new Readiness(openStore);
   const sockets = new SocketCounters();
   const bus = options.bus ?? new LocalBus(randomUUID());
+  const inputLimits = new InputLimits({
+    maxBufferedBytes: config.maxInputBuffer,
+    messageTimeoutMs: config.messageTimeoutMs,
+    firstFrameTimeoutMs: config.handshakeTimeoutMs,
+  });
   const metrics = new ServerMetrics({
     sockets,
+    inputBytes: () => inputLimits.bufferedBytes,
     readiness,
     busHealth: () => bus.health(),
     ...(options.journalBytes === undefined ? {} : { journalBytes: options.journalBytes }),
@@ -177,11 +183,7 @@ export function createCollabServer(config: ServerConfig, openStore: DocumentStor
     maxPayload: config.maxMessageSize,
     maxFrameRate: config.maxMessageRate,
     refuseText: true,
-    inputLimits: new InputLimits({
-      maxBufferedBytes: config.maxInputBuffer,
-      messageTimeoutMs: config.messageTimeoutMs,
-      firstFrameTimeoutMs: config.handshakeTimeoutMs,
-    }),
+    inputLimits,
   };
   installUpgradeGate(httpServer, {
     check: createUpgradeCheck(config, access, engine.rooms, addresses, proxies),

@@ -26,6 +26,8 @@ export interface MetricsSources {
   readonly journalBytes?: () => number;
   /** How the bus to other instances fares, read at each scrape. */
   readonly busHealth: () => BusHealth;
+  /** Bytes all WebSockets together hold for messages not complete yet (`InputLimits.bufferedBytes`). */
+  readonly inputBytes: () => number;
 }
 
 /** Where a refused HTTP request came: a WebSocket upgrade, or any other request. */
@@ -57,6 +59,11 @@ export class ServerMetrics {
     if (sources.journalBytes !== undefined) {
       this.gauge('collab_journal_bytes', "Bytes in the store's journal: appends LevelDB has not indexed yet, and the files they are in.", sources.journalBytes);
     }
+    this.gauge(
+      'collab_websocket_input_held_bytes',
+      'Bytes all WebSockets together hold for incoming messages not complete yet (at most --max-input-buffer).',
+      sources.inputBytes,
+    );
     this.gauge('collab_bus_connected', '1 while updates cross between instances (always, for a server that runs alone), 0 while the bus is down.', () =>
       sources.busHealth().problem === null ? 1 : 0,
     );

@@ -27,6 +27,7 @@ describe('/metrics', () => {
       ['collab_updates_broadcast_total', 'counter'],
       ['collab_websocket_received_bytes_total', 'counter'],
       ['collab_websocket_sent_bytes_total', 'counter'],
+      ['collab_websocket_input_held_bytes', 'gauge'],
       ['collab_websocket_closes_total', 'counter'],
       ['collab_http_refusals_total', 'counter'],
       ['collab_store_write_seconds', 'histogram'],
