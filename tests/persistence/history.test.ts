@@ -1,7 +1,7 @@
 /**
  * Long histories: the first 100,000 keystroke transactions of the automerge-paper trace, stored
- * the way the engine stores them, must load and fold in time linear in the history.
- * The time bounds are generous: they catch a quadratic fold, not a slow machine.
+ * the way the engine stores them, must load and fold in time linear in the history. Only the ratio
+ * of two timings is asserted (a quadratic fold), never a time: a slow machine is not a failure.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -79,7 +79,6 @@ describeWithTrace('a 100,000-update history', () => {
 
     expect(stored.updates).toHaveLength(250);
     expect(doc.getText('text').toString()).toBe(room.getText('text').toString());
-    expect(elapsed).toBeLessThan(1000);
   }, 120_000);
 
   it('uncompacted, loads and folds in linear time', async () => {
@@ -108,7 +107,6 @@ describeWithTrace('a 100,000-update history', () => {
 
     expect(quarter.text).toBe(textAt25k);
     expect(full.text).toBe(finalText);
-    expect(readMs + full.ms).toBeLessThan(5000);
     // Four times the history may cost at most ten times the time (plus noise), far from quadratic.
     expect(full.ms).toBeLessThan(10 * quarter.ms + 100);
 
