@@ -24,6 +24,11 @@
  *                           key, key (text, collation "C"), revision, data. Added after format 1
  *                           was first released: opening creates it where it is missing, which
  *                           stores of format 1 without it read as an empty queue.
+ *   documents_live_name     an index of the names of documents not deleted, for `list`: a page
+ *                           of a prefix reads that range, not every row. Not on a column an
+ *                           append changes, so appends stay HOT updates. Added after format 1
+ *                           was first released: opening creates it where it is missing (once, as
+ *                           it locks out writes while it is built over existing rows).
  *
  * Updates carry no foreign key: document rows are never deleted, and a key check would cost an
  * index lookup per update on the path every edit takes.
@@ -131,6 +136,7 @@ export async function prepareSchema(client: ClientBase, schema: string, lockSpac
       );
     }
     await client.query(createEventsTable(schema));
+    await client.query(`CREATE INDEX IF NOT EXISTS documents_live_name ON ${schema}.documents (name) WHERE deleted_at IS NULL`);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

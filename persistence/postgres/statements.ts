@@ -161,13 +161,23 @@ export async function readLogLength(db: Queryable, schema: string, name: string)
  * `options` say.
  */
 export async function listDocuments(db: Queryable, schema: string, options: ListOptions): Promise<DocumentInfo[]> {
-  const rows = await run<{ name: string; updated_at: number; size: string }>(db, {
+  const rows = await run<{ name: string; updated_at: number; size: string }>(db, listQuery(schema, options));
+  return rows.map((row) => ({ name: row.name, updatedAt: row.updated_at, size: toPosition(row.size) }));
+}
+
+/**
+ * The statement of `listDocuments`. Unnamed, so PostgreSQL plans it with its values: a page of a
+ * prefix is then a range of the live-name index (`documents_live_name`, see `schema.ts`), not a
+ * scan of every document. `name >= $1` repeats what `starts_with` says, for PostgreSQL before 15,
+ * which cannot turn `starts_with` into an index range: the scan then at least starts there.
+ */
+export function listQuery(schema: string, options: ListOptions): QueryConfig {
+  return {
     text: `SELECT name, ${epochMs('updated_at')} AS updated_at, coalesce(octet_length(snapshot), 0) + log_bytes AS size
-      FROM ${schema}.documents WHERE deleted_at IS NULL AND starts_with(name, $1) AND ($2::text IS NULL OR name > $2)
+      FROM ${schema}.documents WHERE deleted_at IS NULL AND name >= $1 AND starts_with(name, $1) AND ($2::text IS NULL OR name > $2)
       ORDER BY name LIMIT $3`,
     values: [options.prefix ?? '', options.after ?? null, options.limit ?? null],
-  });
-  return rows.map((row) => ({ name: row.name, updatedAt: row.updated_at, size: toPosition(row.size) }));
+  };
 }
 
 /**

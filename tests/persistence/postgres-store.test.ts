@@ -7,6 +7,7 @@ import * as prng from 'lib0/prng';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { StoreOpenError, StoreUnavailableError, type StoreWriteError, type Written } from '../../persistence/document-store.js';
+import { listQuery } from '../../persistence/postgres/statements.js';
 import { PostgresDocumentStore, type PostgresStoreOptions } from '../../persistence/postgres/store.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { type Cluster, describeWithPostgres, sharedPostgres, type TestDatabase } from '../helpers/postgres.js';
@@ -180,6 +181,33 @@ describeWithPostgres('PostgresDocumentStore', () => {
     expect((await store.list()).map((info) => info.name)).toEqual([...names].sort(byCodePoint));
     for (const [k, name] of names.entries()) expect(textOf(null, (await store.load(name)).updates)).toBe(`text ${k}`);
     await expect(store.append('a\ud800', new Editor().type('x')[0]!)).rejects.toBeInstanceOf(RangeError);
+  });
+
+  it('lists a page of a prefix from an index of live names, which a store made before the index gets when opened', async () => {
+    const store = await open();
+    await appendAll(store, 'team-7/first', new Editor().type('a'));
+    // Thousands of documents, written as the store writes its rows (appending each would take minutes).
+    await sql.query(
+      `INSERT INTO ${schema}.documents (key, name, head, log_length, log_bytes, updated_at)
+        SELECT sha256(convert_to(n, 'UTF8')), n, 0, 0, 0, now() FROM (SELECT 'team-' || (g % 50) || '/doc-' || g AS n FROM generate_series(1, 20000) g) AS names`,
+    );
+    await sql.query(`ANALYZE ${schema}.documents`);
+    const page = { prefix: 'team-7/', limit: 20 };
+    const plan = async () => {
+      const { text, values } = listQuery(schema, page);
+      const { rows } = await sql.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values);
+      return rows.map((row) => row['QUERY PLAN']).join('\n');
+    };
+    expect(await plan()).toMatch(/Index (Only )?Scan (using|on) documents_live_name/);
+    expect((await store.list(page)).map((info) => info.name)).toEqual(
+      ['team-7/first', ...Array.from({ length: 400 }, (_, k) => `team-7/doc-${7 + 50 * k}`)].sort(byCodePoint).slice(0, 20),
+    );
+    // A store of the same format from before the index: opening adds it.
+    await store.close();
+    await sql.query(`DROP INDEX ${schema}.documents_live_name`);
+    expect(await plan()).not.toMatch(/documents_live_name/);
+    await open();
+    expect(await plan()).toMatch(/Index (Only )?Scan (using|on) documents_live_name/);
   });
 
   it('keeps version records exactly as written, labels PostgreSQL text could not hold included, apart from the log', async () => {
