@@ -1,11 +1,11 @@
 /**
  * `collab-server backup <file> --url URL` and `collab-server restore <file> --data-dir DIR`
- * (docs/operations.md, Backups).
+ * (or `--postgres-url URL`; docs/operations.md, Backups).
  *
  * Backup streams a running server's archive (`GET /api/admin/backup`) into `<file>`, checking
  * every record as it arrives; the file appears, synced, under its name only once the whole
  * archive checked out, so `<file>` is never a partial backup. Restore checks the whole archive
- * first, then fills an empty (or absent) data directory from it; a bad archive changes nothing,
+ * first, then fills an empty store from it (`restore-target.ts`); a bad archive changes nothing,
  * and a restore that fails midway removes what it wrote.
  */
 import { open, rename, rm } from 'node:fs/promises';
@@ -18,6 +18,7 @@ import { VERSION } from '../version.js';
 import { runSubcommand } from '../subcommand.js';
 import { readArchive } from './archive.js';
 import { restoreArchive } from './restore.js';
+import { dataDirTarget, postgresTarget, type RestoreTarget } from './restore-target.js';
 import { Progress } from './progress.js';
 
 /** Runs the command; resolves with the exit code. Failures are said on stderr in one line. */
@@ -36,13 +37,25 @@ function program(): Command {
     .action((file: string, options: { url: string; token?: string; versions: boolean }) => backup(file, options));
   root
     .command('restore <file>')
-    .description('fill an empty data directory from a backup (start the server on it afterwards)')
-    .addOption(new Option('--data-dir <path>', 'the data directory to fill: absent or empty').env('DATA_DIR').makeOptionMandatory())
-    .action(async (file: string, options: { dataDir: string }) => {
-      const { documents, versions } = await restoreArchive(file, resolve(options.dataDir));
-      process.stderr.write(`restored ${documents} document(s) and ${versions} version(s) into ${resolve(options.dataDir)}\n`);
+    .description('fill an empty store from a backup: a data directory, or a PostgreSQL database (start the server on it afterwards)')
+    .addOption(new Option('--data-dir <path>', 'the LevelDB data directory to fill: absent or empty').env('DATA_DIR'))
+    .addOption(
+      new Option('--postgres-url <url>', 'the PostgreSQL database to fill instead: its schema "collab" absent, or holding no document').env('POSTGRES_URL'),
+    )
+    .action(async (file: string, options: { dataDir?: string; postgresUrl?: string }) => {
+      const target = restoreTarget(options);
+      const { documents, versions } = await restoreArchive(file, target);
+      process.stderr.write(`restored ${documents} document(s) and ${versions} version(s) into ${target.shown}\n`);
     });
   return root;
+}
+
+/** Where `restore` writes: exactly one of the two options. */
+function restoreTarget({ dataDir, postgresUrl }: { dataDir?: string; postgresUrl?: string }): RestoreTarget {
+  if ((dataDir === undefined) === (postgresUrl === undefined)) {
+    throw new Error('restore needs one place to fill: --data-dir <path> (LevelDB) or --postgres-url <url> (PostgreSQL), not both');
+  }
+  return postgresUrl !== undefined ? postgresTarget(postgresUrl) : dataDirTarget(resolve(dataDir!));
 }
 
 async function backup(file: string, options: { url: string; token?: string; versions: boolean }): Promise<void> {

@@ -1,8 +1,8 @@
 /**
- * Restoring a backup archive (`archive.ts`) into a new data directory, for a server started on it
- * afterwards. The directory must be absent or empty: a restore never merges into documents that
- * exist. The archive is read twice: once whole, to check it (a truncated or corrupt one is refused
- * before anything is written), then to write it.
+ * Restoring a backup archive (`archive.ts`) into a new store, for a server started on it
+ * afterwards: a LevelDB data directory or a PostgreSQL database (`restore-target.ts`), which must
+ * hold no document. The archive is read twice: once whole, to check it (a truncated or corrupt one
+ * is refused before anything is written), then to write it.
  *
  * Each document becomes one update of its log (its whole state, as backed up). Versions are kept
  * as they were, except their `position`, which pointed into the old server's log: it becomes 0
@@ -10,12 +10,16 @@
  * current content.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { LevelDocumentStore } from '../../persistence/level/store.js';
+import * as Y from 'yjs';
+import type { DocumentStore } from '../../persistence/document-store.js';
 import type { VersionRecord } from '../../persistence/versions.js';
 import { validateDocumentName } from '../../protocol/document-name.js';
-import { readArchive } from './archive.js';
+import { type DocumentEntry, readArchive } from './archive.js';
 import { Progress } from './progress.js';
+import type { RestoreTarget } from './restore-target.js';
+
+/** The longest name a restore takes, in characters (the server's own limit is lower by default). */
+const MAX_NAME_LENGTH = 4096;
 
 /** Appends written together, at most: a group commit of this many documents or bytes. */
 const BATCH_DOCUMENTS = 200;
@@ -27,36 +31,40 @@ export interface Restored {
   readonly versions: number;
 }
 
-/** Restores `file` into `dir` (see the top of this file); throws, having changed nothing, when it cannot. */
-export async function restoreArchive(file: string, dir: string): Promise<Restored> {
-  const existed = await checkEmpty(dir);
+/** Restores `file` into `target` (see the top of this file); throws, having changed nothing, when it cannot. */
+export async function restoreArchive(file: string, target: RestoreTarget): Promise<Restored> {
+  await target.checkEmpty();
   const checking = new Progress('checking the archive');
   try {
+    const names = new Set<string>();
     for await (const record of readArchive(archiveFile(file, checking))) {
-      if (record.type === 'document') checking.documents++;
-      else if (record.type === 'version') checking.versions++;
+      if (record.type === 'document') {
+        checkDocument(record.entry, names);
+        checking.documents++;
+      } else if (record.type === 'version') checking.versions++;
       checking.tick();
     }
   } catch (error) {
     throw new Error(`${file} cannot be restored, nothing was written: ${(error as Error).message}`);
   }
 
-  await mkdir(dir, { recursive: true });
-  const store = await LevelDocumentStore.open(dir, { fsync: true });
+  const store = await target.open();
   try {
     const restored = await write(store, file);
     await store.close();
     return restored;
   } catch (error) {
     await store.close().catch(() => undefined);
-    // What was written goes: a half-restored directory is worse than none.
-    if (existed) for (const entry of await readdir(dir)) await rm(`${dir}/${entry}`, { recursive: true, force: true });
-    else await rm(dir, { recursive: true, force: true });
-    throw new Error(`the restore failed, and ${dir} was left as it was: ${(error as Error).message}`);
+    // What was written goes: a half-restored store is worse than none.
+    const reason = (error as Error).message;
+    await target.discard().catch((discarding: unknown) => {
+      throw new Error(`the restore failed (${reason}), and what it wrote into ${target.shown} could not be removed: ${(discarding as Error).message}`);
+    });
+    throw new Error(`the restore failed, and ${target.shown} was left as it was: ${reason}`);
   }
 }
 
-async function write(store: LevelDocumentStore, file: string): Promise<Restored> {
+async function write(store: DocumentStore, file: string): Promise<Restored> {
   const progress = new Progress('restore');
   let appends: Promise<unknown>[] = [];
   let batchBytes = 0;
@@ -70,7 +78,6 @@ async function write(store: LevelDocumentStore, file: string): Promise<Restored>
     if (record.type === 'document') {
       await writeVersions();
       const { name, state } = record.entry;
-      validateDocumentName(name, 4096);
       current = name;
       appends.push(store.append(name, state));
       batchBytes += state.length;
@@ -91,16 +98,20 @@ async function write(store: LevelDocumentStore, file: string): Promise<Restored>
   return { documents: progress.documents, versions: progress.versions };
 }
 
-/** Throws unless `dir` is absent or empty; returns whether it exists. */
-async function checkEmpty(dir: string): Promise<boolean> {
-  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return null;
-    throw error;
-  });
-  if (entries !== null && entries.length > 0) {
-    throw new Error(`refusing to restore into ${dir}: it is not empty (restore fills a new, empty data directory; nothing was changed)`);
+/**
+ * Throws unless `entry` can be restored as it is: a valid name, not seen before in the archive,
+ * and a state that decodes as a Yjs update. The checksums say the archive is as it was written;
+ * this says that what was written is a server's documents.
+ */
+function checkDocument({ name, state }: DocumentEntry, names: Set<string>): void {
+  validateDocumentName(name, MAX_NAME_LENGTH);
+  if (names.has(name)) throw new Error(`the document ${JSON.stringify(name)} appears twice`);
+  names.add(name);
+  try {
+    Y.decodeUpdate(state);
+  } catch {
+    throw new Error(`the state of the document ${JSON.stringify(name)} is not a Yjs update`);
   }
-  return entries !== null;
 }
 
 /** The file's bytes as a stream, counted into `progress`. */

@@ -1,7 +1,8 @@
 /**
  * `collab-server backup` and `restore`, end to end: a backup of a real server taken while
- * official y-websocket clients type, restored into a new data directory, served by a new server,
- * and compared document by document; and the archives, directories and tokens that are refused.
+ * official y-websocket clients type, restored into a new data directory (and a PostgreSQL
+ * database), served by a new server, and compared document by document; and the archives,
+ * directories, databases and tokens that are refused.
  */
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -10,10 +11,13 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { type DocumentEntry, readArchive } from '../../server/backup/archive.js';
+import { ArchiveWriter, type DocumentEntry, readArchive } from '../../server/backup/archive.js';
+import { postgresTarget } from '../../server/backup/restore-target.js';
 import { call, documentUrl, postUpdate, textWriter } from '../api/api.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
 import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
+import { postgresUrl } from '../helpers/instances.js';
+import { databaseOfSuite, describeWithPostgres } from '../helpers/postgres.js';
 import { removeDir, type ServerProcess, startTestServer, tempDataDir } from '../helpers/server-process.js';
 import { authArgs, token } from '../helpers/tokens.js';
 
@@ -180,5 +184,91 @@ describe('backup and restore', () => {
     const anonymous = await collab(['backup', join(dir, 'refused.backup'), '--url', server.httpUrl]);
     expect(anonymous.stderr).toContain('the server answered 401');
     expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describeWithPostgres('restore into PostgreSQL', () => {
+  const suite = databaseOfSuite();
+
+  it('fills an empty database that a server then serves, and refuses one that holds documents', async () => {
+    const { server, admin } = await populated();
+    const named = await call(documentUrl(server.httpUrl, 'quiet/5', '/versions'), {
+      method: 'POST',
+      body: JSON.stringify({ label: 'before the move' }),
+      headers: { 'content-type': 'application/json' },
+      token: admin,
+    });
+    expect(named.status, named.text).toBe(201);
+    const file = join(await scratch(), 'move.backup');
+    expect(await collab(['backup', file, '--url', server.httpUrl, '--token', admin])).toMatchObject({ code: 0 });
+
+    const url = postgresUrl(suite.cluster, suite.database.name);
+    const restored = await collab(['restore', file, '--postgres-url', url]);
+    expect(restored, restored.stderr).toMatchObject({ code: 0 });
+    expect(restored.stderr).toContain('restored 20 document(s) and 1 version(s)');
+    const onPostgres = await startTestServer(cleanup, { args: [...authArgs, '--postgres-url', url] });
+    for (let i = 0; i < 20; i++) expect((await storedText(onPostgres, `quiet/${i}`, admin)).text).toBe(`document ${i}`);
+    const versions = await call(documentUrl(onPostgres.httpUrl, 'quiet/5', '/versions'), { token: admin });
+    expect((versions.json.versions as Array<{ label: string }>).map((entry) => entry.label)).toEqual(['before the move']);
+
+    // A database that holds documents is refused, and keeps what it holds.
+    expect((await postUpdate(onPostgres.httpUrl, 'new-since', textWriter().type('mine'), admin)).status).toBe(200);
+    const again = await collab(['restore', file, '--postgres-url', url]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('holds documents');
+    expect((await storedText(onPostgres, 'new-since', admin)).text).toBe('mine');
+    expect((await collab(['restore', file, '--postgres-url', url, '--data-dir', 'x'])).stderr).toContain('not both');
+  });
+
+  it('takes back what it wrote when it fails midway, leaving the database empty for another try', async () => {
+    const database = await suite.cluster.createDatabase();
+    cleanup.push(() => database.drop());
+    const target = postgresTarget(postgresUrl(suite.cluster, database.name));
+    await target.checkEmpty();
+    const store = await target.open();
+    await store.append('written', textWriter().type('half a restore'));
+    await store.close();
+    await expect(target.checkEmpty()).rejects.toThrow(/holds documents.*nothing was changed/);
+    await target.discard();
+    await target.checkEmpty();
+  });
+});
+
+describe('what a restore checks before it writes', () => {
+  it('refuses an archive whose checksums hold but whose documents a server could not have written', async () => {
+    const dir = await scratch();
+    const archive = async (name: string, documents: Array<{ name: string; state: Uint8Array }>) => {
+      const writer = new ArchiveWriter();
+      const parts = [writer.start({ server: 'test', createdAt: new Date().toISOString() })];
+      for (const document of documents) parts.push(writer.document({ ...document, head: 1, capturedAt: Date.now() }));
+      parts.push(writer.end());
+      const file = join(dir, name);
+      await writeFile(file, Buffer.concat(parts));
+      return file;
+    };
+    const good = textWriter().type('fine');
+    for (const [file, reason] of [
+      [
+        await archive('garbage.backup', [
+          { name: 'a', state: good },
+          { name: 'b', state: Uint8Array.of(5) },
+        ]),
+        'the state of the document "b" is not a Yjs update',
+      ],
+      [
+        await archive('twice.backup', [
+          { name: 'a', state: good },
+          { name: 'a', state: good },
+        ]),
+        'the document "a" appears twice',
+      ],
+      [await archive('name.backup', [{ name: '../escape', state: good }]), 'invalid'],
+    ] as const) {
+      const refused = await collab(['restore', file, '--data-dir', join(dir, 'target')]);
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr).toMatch(/cannot be restored, nothing was written/);
+      expect(refused.stderr).toContain(reason);
+      await expect(stat(join(dir, 'target'))).rejects.toThrow('ENOENT');
+    }
   });
 });
