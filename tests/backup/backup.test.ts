@@ -74,16 +74,22 @@ async function populated(): Promise<{ server: ServerProcess; admin: string }> {
   return { server, admin };
 }
 
+/** Takes a named version of `name`; resolves with the API's answer (its `json.id`). */
+async function nameVersion(server: ServerProcess, name: string, label: string, admin: string): Promise<Awaited<ReturnType<typeof call>>> {
+  const version = await call(documentUrl(server.httpUrl, name, '/versions'), {
+    method: 'POST',
+    body: JSON.stringify({ label }),
+    headers: { 'content-type': 'application/json' },
+    token: admin,
+  });
+  expect(version.status, version.text).toBe(201);
+  return version;
+}
+
 describe('backup and restore', () => {
   it('backs up a server while clients type, and a server on the restored directory serves the state each document was backed up in', async () => {
     const { server, admin } = await populated();
-    const version = await call(documentUrl(server.httpUrl, 'quiet/3', '/versions'), {
-      method: 'POST',
-      body: JSON.stringify({ label: 'kept' }),
-      headers: { 'content-type': 'application/json' },
-      token: admin,
-    });
-    expect(version.status, version.text).toBe(201);
+    const version = await nameVersion(server, 'quiet/3', 'kept', admin);
 
     // Typists, each with a witness: what a witness has seen is stored (acknowledged to its typist).
     const typed = ['busy/a', 'busy/b', 'busy/c', 'busy/d'];
@@ -192,13 +198,7 @@ describeWithPostgres('restore into PostgreSQL', () => {
 
   it('fills an empty database that a server then serves, and refuses one that holds documents', async () => {
     const { server, admin } = await populated();
-    const named = await call(documentUrl(server.httpUrl, 'quiet/5', '/versions'), {
-      method: 'POST',
-      body: JSON.stringify({ label: 'before the move' }),
-      headers: { 'content-type': 'application/json' },
-      token: admin,
-    });
-    expect(named.status, named.text).toBe(201);
+    await nameVersion(server, 'quiet/5', 'before the move', admin);
     const file = join(await scratch(), 'move.backup');
     expect(await collab(['backup', file, '--url', server.httpUrl, '--token', admin])).toMatchObject({ code: 0 });
 
