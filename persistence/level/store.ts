@@ -36,7 +36,8 @@ import { type AppendGroup, GroupCommit } from '../group-commit.js';
 import { checkVersionId, type VersionChanges, type VersionInfo, type VersionRecord } from '../versions.js';
 import { type EventTask, readEvents } from './events.js';
 import { canPass, reasonOf } from './io-errors.js';
-import type { Journal, JournalRecord } from './journal.js';
+import type { Journal } from './journal.js';
+import type { JournalRecord } from './journal-records.js';
 import {
   checkName,
   decodeMeta,
