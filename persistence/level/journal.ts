@@ -5,30 +5,16 @@
  * are in the journal (in the page cache, which survives `kill -9`; synced to disk too with `fsync`);
  * LevelDB indexes the same appends in the background. The journal is a series of files of about
  * 1 MiB; a file is deleted once LevelDB has indexed every record in it, and whatever the files hold
- * when the store opens is replayed into LevelDB.
- *
- * A record: body length (u32 LE), CRC-32 of the body (u32 LE), body: varuint sequence number,
- * varstring document name, then the update's bytes. Reading stops at the first record that is
- * incomplete or fails its checksum: the tail of a write cut short by a crash.
+ * when the store opens is replayed into LevelDB. The records' format is in `journal-records.ts`.
  */
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
-import * as decoding from 'lib0/decoding';
-import * as encoding from 'lib0/encoding';
-
-/** One append as the journal holds it. */
-export interface JournalRecord {
-  readonly seq: number;
-  readonly name: string;
-  readonly update: Uint8Array;
-}
+import { encodeRecords, type JournalRecord, readRecords } from './journal-records.js';
 
 /** Journal files are `collab-journal.<generation>`, inside the LevelDB directory (LevelDB leaves files it did not name alone). */
 export const JOURNAL_PREFIX = 'collab-journal.';
 /** A journal file past this size is retired: writes go to a new file, and the old one is deleted once indexed. */
 const ROTATE_BYTES = 1 << 20;
-const HEADER_BYTES = 8;
 
 /** Bytes `probe` writes (zeros) and cuts off again. */
 const PROBE_BYTES = 64 * 1024;
@@ -357,45 +343,4 @@ export class Journal {
     if (this.fd === null) throw new Error(`the journal ${this.path} is closed`);
     return this.fd;
   }
-}
-
-/** The records as the journal writes them, one after the other (the inverse of `readRecords`). */
-export function encodeRecords(records: readonly JournalRecord[]): Uint8Array {
-  const encoder = encoding.createEncoder();
-  for (const { seq, name, update } of records) {
-    const body = encoding.createEncoder();
-    encoding.writeVarUint(body, seq);
-    encoding.writeVarString(body, name);
-    encoding.writeUint8Array(body, update);
-    const bytes = encoding.toUint8Array(body);
-    encoding.writeUint32(encoder, bytes.length);
-    encoding.writeUint32(encoder, crc32(bytes));
-    encoding.writeUint8Array(encoder, bytes);
-  }
-  return encoding.toUint8Array(encoder);
-}
-
-/** The complete, intact records at the start of `bytes` (it stops at the first that is not), and the bytes they span. */
-export function readRecords(bytes: Uint8Array): { records: JournalRecord[]; length: number } {
-  const records: JournalRecord[] = [];
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let offset = 0;
-  while (offset + HEADER_BYTES <= bytes.length) {
-    const length = view.getUint32(offset, true);
-    const checksum = view.getUint32(offset + 4, true);
-    const start = offset + HEADER_BYTES;
-    if (length === 0 || start + length > bytes.length) break;
-    const body = bytes.subarray(start, start + length);
-    if (crc32(body) !== checksum) break;
-    try {
-      const decoder = decoding.createDecoder(body);
-      const seq = decoding.readVarUint(decoder);
-      const name = decoding.readVarString(decoder);
-      records.push({ seq, name, update: new Uint8Array(body.subarray(decoder.pos)) });
-    } catch {
-      break; // a body that passed its checksum but does not decode: written by something else
-    }
-    offset = start + length;
-  }
-  return { records, length: offset };
 }

@@ -5,7 +5,8 @@
  */
 import { StoreOpenError } from '../document-store.js';
 import { checkStorageFormat } from './format.js';
-import { Journal, type JournalRecord } from './journal.js';
+import { Journal } from './journal.js';
+import type { JournalRecord } from './journal-records.js';
 import { type LevelDatabase, readIndexedSeq } from './keys.js';
 
 /** Options of `LevelDocumentStore.open`. */

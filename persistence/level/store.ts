@@ -1,25 +1,15 @@
 /**
  * A `DocumentStore` on an embedded LevelDB (classic-level). The key layout is in `keys.ts`.
  *
- * Sequence numbers are store-wide and assigned in memory when `append` is called, so an append
- * never reads before it writes; a document's positions are the sequence numbers of its updates.
- *
- * Appends made together form a group (`group-commit.ts`), written to the journal (`journal.ts`)
- * with one synchronous write: that makes them durable, and they resolve then (after an fdatasync
- * with `fsync`). The group then joins the queue that indexes everything into LevelDB
- * (`write-queue.ts`), off the appends' path; the journal is emptied whenever LevelDB has caught
- * up, and replayed into it when the store opens. Compactions and deletions are queued tasks too,
- * which seal the open group first: the queue's order is call order.
- *
- * A write that fails with an error that can pass (`io-errors.ts`: no descriptors, no disk space)
- * makes the store unavailable (`availability.ts`) until an attempt to recover, which does in this
- * process what a restart would, succeeds; any other failure of the journal, or of LevelDB under
- * journaled appends, fails it for good.
+ * A document's positions are the store-wide sequence numbers of its updates. Every write goes
+ * through `write-order.ts`, in call order: appends are durable once journaled (`journal.ts`), and
+ * LevelDB indexes them off the appends' path (`write-queue.ts`); a read waits for the last write
+ * to its document. The journal is emptied whenever LevelDB has caught up, and replayed into it
+ * when the store opens. Failures that take the store down, and its recovery, are in `outages.ts`.
  */
 import { mkdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
-import { StoreAvailability } from '../availability.js';
-import { attempt, type Deferred, handledDeferred } from '../deferred.js';
+import { attempt, handledDeferred } from '../deferred.js';
 import {
   type DocumentInfo,
   type DocumentStore,
@@ -27,16 +17,13 @@ import {
   type LoggedUpdate,
   type Position,
   type StoredDocument,
-  StoreUnavailableError,
   StoreWriteError,
   type Written,
 } from '../document-store.js';
 import { checkEvent, checkEventKey, checkRevision, type EventListOptions, type QueuedEvent } from '../event-queue.js';
-import { type AppendGroup, GroupCommit } from '../group-commit.js';
 import { checkVersionId, type VersionChanges, type VersionInfo, type VersionRecord } from '../versions.js';
 import { type EventTask, readEvents } from './events.js';
-import { canPass, reasonOf } from './io-errors.js';
-import type { Journal, JournalRecord } from './journal.js';
+import type { Journal } from './journal.js';
 import {
   checkName,
   decodeMeta,
@@ -47,7 +34,6 @@ import {
   type LevelDatabase,
   META_END,
   META_FIRST,
-  readIndexedSeq,
   SEQ_KEY,
   versionDataKey,
   versionInfoEnd,
@@ -57,28 +43,22 @@ import {
 import { readDocument, readLogSince } from './reads.js';
 import { MetaCache } from './meta-cache.js';
 import { type JournalRecovery, type LevelStoreOptions, openJournaled } from './open.js';
-import { type DocumentTask, type WriteTask, WriteQueue } from './write-queue.js';
+import { Outages } from './outages.js';
+import { WriteOrder } from './write-order.js';
+import { WriteQueue } from './write-queue.js';
 
 export type { LevelDatabase } from './keys.js';
 export type { JournalRecovery, LevelStoreOptions } from './open.js';
 
-type Group = AppendGroup<JournalRecord, Written>;
-
 /** The store of one data directory; open it with `LevelDocumentStore.open`. */
 export class LevelDocumentStore implements DocumentStore {
-  private lastSeq: number;
-  private readonly groups = new GroupCommit<JournalRecord, Written>((group) => this.journalGroup(group));
   private readonly writer: WriteQueue;
+  private readonly order: WriteOrder;
+  private readonly outages: Outages;
   private readonly metas: MetaCache;
-  /** Whether the store takes reads and writes, and its attempts to recover when it does not. */
-  private readonly availability = new StoreAvailability(() => this.recover(), canPass);
-  /** The last write touching each document (an open group, or a queued task), so reads can wait for it. */
-  private readonly lastWrite = new Map<string, Group | WriteTask>();
   private readonly reads = new Set<Promise<unknown>>();
   private closing: Promise<void> | null = null;
   private readonly fsync: boolean;
-  /** Whether LevelDB failed a write since the store last worked: recovering opens it again. */
-  private levelFailed = false;
 
   /** What opening the store found in its journal. */
   recovery: JournalRecovery = { replayed: 0, ignoredBytes: 0 };
@@ -91,20 +71,17 @@ export class LevelDocumentStore implements DocumentStore {
     options: LevelStoreOptions,
   ) {
     const store = this;
-    this.lastSeq = lastSeq;
     this.fsync = options.fsync ?? false;
     this.metas = new MetaCache(db);
     this.writer = new WriteQueue(db, journal, this.metas, this.fsync, options.batchIntervalMs ?? 0, indexedSeq, {
       get failure() {
         return store.failure;
       },
-      indexFailed: (error) => {
-        // Not a batch the writer skipped because the store was down: LevelDB itself failed.
-        if (error !== this.failure) this.levelFailed = true;
-        this.writeFailed(error, 'LevelDB could not index journaled updates', 'they are kept in the journal');
-      },
-      forget: (task) => this.forget(task),
+      indexFailed: (error) => this.outages.indexFailed(error),
+      forget: (task) => this.order.forget(task),
     });
+    this.outages = new Outages(db, journal, this.metas, this.writer, this.fsync, () => this.idle());
+    this.order = new WriteOrder(journal, this.writer, lastSeq, this.fsync, this.outages);
   }
 
   /**
@@ -146,7 +123,7 @@ export class LevelDocumentStore implements DocumentStore {
   load(name: string): Promise<StoredDocument> {
     return this.read(async () => {
       checkName(name);
-      await this.writtenTo(name);
+      await this.order.writtenTo(name);
       return readDocument(this.db, name);
     });
   }
@@ -154,7 +131,7 @@ export class LevelDocumentStore implements DocumentStore {
   readSince(name: string, after: Position): Promise<readonly LoggedUpdate[] | null> {
     return this.read(async () => {
       checkName(name);
-      await this.writtenTo(name);
+      await this.order.writtenTo(name);
       return readLogSince(this.db, name, after);
     });
   }
@@ -167,9 +144,7 @@ export class LevelDocumentStore implements DocumentStore {
   append(name: string, update: Uint8Array): Promise<Written> {
     return attempt(() => {
       this.checkWrite(name, update);
-      const group = this.groups.add({ name, seq: ++this.lastSeq, update });
-      this.lastWrite.set(name, group);
-      return group.result;
+      return this.order.append(name, update);
     });
   }
 
@@ -177,8 +152,9 @@ export class LevelDocumentStore implements DocumentStore {
   compact(name: string, state: Uint8Array, upTo: Position): Promise<void> {
     return attempt(() => {
       this.checkWrite(name, state);
-      if (!Number.isSafeInteger(upTo) || upTo < 0 || upTo > this.lastSeq) throw new RangeError(`cannot compact up to position ${upTo}: it was never written`);
-      return this.enqueue({ kind: 'compact', name, state, upTo, done: handledDeferred() });
+      if (!Number.isSafeInteger(upTo) || upTo < 0 || upTo > this.order.lastSeq)
+        throw new RangeError(`cannot compact up to position ${upTo}: it was never written`);
+      return this.order.enqueue({ kind: 'compact', name, state, upTo, done: handledDeferred() });
     });
   }
 
@@ -186,7 +162,7 @@ export class LevelDocumentStore implements DocumentStore {
   delete(name: string): Promise<void> {
     return attempt(() => {
       this.checkWrite(name, new Uint8Array());
-      return this.enqueue({ kind: 'delete', name, done: handledDeferred() });
+      return this.order.enqueue({ kind: 'delete', name, done: handledDeferred() });
     });
   }
 
@@ -199,7 +175,7 @@ export class LevelDocumentStore implements DocumentStore {
         if (!(record.data instanceof Uint8Array)) throw new TypeError("A version's data must be a Uint8Array");
       }
       for (const id of changes.remove ?? []) checkVersionId(id);
-      return this.enqueue({ kind: 'versions', name, changes, done: handledDeferred() });
+      return this.order.enqueue({ kind: 'versions', name, changes, done: handledDeferred() });
     });
   }
 
@@ -207,7 +183,7 @@ export class LevelDocumentStore implements DocumentStore {
   listVersions(name: string): Promise<VersionInfo[]> {
     return this.read(async () => {
       checkName(name);
-      await this.writtenTo(name);
+      await this.order.writtenTo(name);
       const records = await this.db.values({ gt: versionInfoFirst(name), lt: versionInfoEnd(name) }).all();
       return records.map(decodeVersionInfo);
     });
@@ -217,7 +193,7 @@ export class LevelDocumentStore implements DocumentStore {
     return this.read(async () => {
       checkName(name);
       checkVersionId(id);
-      await this.writtenTo(name);
+      await this.order.writtenTo(name);
       const [info, data] = await this.db.getMany([versionInfoKey(name, id), versionDataKey(name, id)]);
       if (info === undefined || data === undefined) return null;
       return { ...decodeVersionInfo(info), data: new Uint8Array(data) };
@@ -258,22 +234,22 @@ export class LevelDocumentStore implements DocumentStore {
 
   /** What reads and writes reject with now: null while the store works (see `DocumentStore.onFailure`). */
   get failure(): StoreWriteError | null {
-    return this.availability.failure;
+    return this.outages.failure;
   }
 
   onFailure(listener: (error: StoreWriteError) => void): void {
-    this.availability.onFailure(listener);
+    this.outages.availability.onFailure(listener);
   }
 
   onRecovery(listener: () => void): void {
-    this.availability.onRecovery(listener);
+    this.outages.availability.onRecovery(listener);
   }
 
   /** The number of updates in the document's log since its last compaction, after the writes to it made before the call. */
   logLength(name: string): Promise<number> {
     return this.read(async () => {
       checkName(name);
-      await this.writtenTo(name);
+      await this.order.writtenTo(name);
       return (await this.metas.read(name)).logLength;
     });
   }
@@ -281,7 +257,7 @@ export class LevelDocumentStore implements DocumentStore {
   /** The documents in UTF-8 byte order of the names (which is code point order); see `DocumentStore.list`. */
   list(options: ListOptions = {}): Promise<DocumentInfo[]> {
     return this.read(async () => {
-      await Promise.allSettled(this.outstanding().map((task) => task.done.promise));
+      await Promise.allSettled(this.order.outstanding().map((task) => task.done.promise));
       if (this.failure) throw this.failure;
       const prefix = options.prefix ?? '';
       const limit = options.limit ?? Number.POSITIVE_INFINITY;
@@ -299,7 +275,7 @@ export class LevelDocumentStore implements DocumentStore {
 
   async flush(): Promise<void> {
     this.assertOpen();
-    await Promise.all(this.outstanding().map((task) => task.done.promise));
+    await Promise.all(this.order.outstanding().map((task) => task.done.promise));
   }
 
   /**
@@ -313,10 +289,10 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   private async shutdown(): Promise<void> {
-    this.groups.seal();
+    this.order.seal();
     this.writer.stop();
-    await this.availability.stop();
-    const writes = await Promise.allSettled(this.outstanding().map((task) => task.done.promise));
+    await this.outages.availability.stop();
+    const writes = await Promise.allSettled(this.order.outstanding().map((task) => task.done.promise));
     await Promise.allSettled([...this.reads]);
     const indexed = this.writer.indexedSeq;
     try {
@@ -337,107 +313,10 @@ export class LevelDocumentStore implements DocumentStore {
     }
   }
 
-  /**
-   * Journals a sealed group (one synchronous write), settles its appends, and queues it for
-   * LevelDB. A group that cannot be journaled is not stored: its appends reject.
-   */
-  private journalGroup(group: Group): void {
-    const appends = group.entries;
-    try {
-      if (this.failure) throw this.failure;
-      this.journal.write(appends);
-    } catch (cause) {
-      const error = cause instanceof StoreWriteError ? cause : new StoreWriteError(describeAppends(appends), { cause });
-      group.durable.reject(error);
-      group.done.reject(error);
-      // Reads of these documents must still wait for the writes queued before this group.
-      const before = this.writer.last;
-      for (const { name } of appends) {
-        if (this.lastWrite.get(name) !== group) continue;
-        if (before) this.lastWrite.set(name, before);
-        else this.lastWrite.delete(name);
-      }
-      if (error !== cause) this.writeFailed(error, 'the journal could not be written', null);
-      return;
-    }
-    const written = new WrittenGroup(appends);
-    if (this.fsync) {
-      // The journal's syncs are group commits that settle in order: groups are durable in order.
-      this.journal.sync().then(
-        () => group.durable.resolve(written),
-        (cause: unknown) => {
-          const error = new StoreWriteError(describeAppends(appends), { cause });
-          group.durable.reject(error);
-          // What a file holds on disk after a failed sync is unknown, and the journal takes no more.
-          this.availability.fail(new StoreWriteError('The store failed: the journal could not be synced to disk', { cause: error }));
-        },
-      );
-    } else {
-      group.durable.resolve(written);
-    }
-    const task = this.writer.index(appends, group.done);
-    for (const { name } of appends) if (this.lastWrite.get(name) === group) this.lastWrite.set(name, task);
-  }
-
-  /**
-   * A write to the journal, or LevelDB's indexing of journaled appends, failed (`what`; `kept`
-   * says where its updates are, if anywhere). With an error that can pass, the store is
-   * unavailable until it recovers; otherwise it fails for good. Either way it takes nothing more
-   * (LevelDB may lack journaled appends, which reads would miss), and the journal keeps what it
-   * has. Nothing when the store is down already: its recovery, or the next start, redoes whatever
-   * failed since.
-   */
-  private writeFailed(error: StoreWriteError, what: string, kept: string | null): void {
-    if (this.failure) return;
-    const reason = reasonOf(error);
-    if (canPass(error)) {
-      const message = `The store is unavailable: ${what} (${reason}); ${kept === null ? '' : `${kept}, and `}it retries on its own`;
-      this.availability.suspend(new StoreUnavailableError(message, { cause: error }));
-    } else {
-      const message = `The store failed: ${what} (${reason})${kept === null ? '' : `; ${kept} for the next start`}`;
-      this.availability.fail(new StoreWriteError(message, { cause: error }));
-    }
-  }
-
-  /**
-   * One attempt to recover from an error that can pass, doing in this process what a restart
-   * would. Once the writer and the reads are done (nothing new starts while the store is down):
-   * if LevelDB failed a write (its own, or this recovery's last), it is closed and opened again
-   * (it keeps a background error until then); the journal's records past what LevelDB holds are
-   * indexed (or, with none, the indexed sequence number is written again); and the journal takes
-   * a probe write. Both have taken a write when it resolves.
-   */
-  private async recover(): Promise<void> {
-    await Promise.allSettled(this.outstanding().map((task) => task.done.promise));
+  /** Resolves once the writes and reads under way are over, however they end: before an attempt to recover. */
+  private async idle(): Promise<void> {
+    await Promise.allSettled(this.order.outstanding().map((task) => task.done.promise));
     await Promise.allSettled([...this.reads]);
-    const reopen = this.levelFailed;
-    // Until LevelDB has taken the write below: an error it kept from before fails the next attempt too.
-    this.levelFailed = true;
-    if (reopen) {
-      await this.db.close();
-      await this.db.open();
-      this.metas.clear();
-    }
-    const indexed = await readIndexedSeq(this.db);
-    this.writer.indexedSeq = indexed;
-    const unindexed = this.journal.readBack(indexed);
-    if (unindexed.length > 0) await this.writer.replay(unindexed);
-    else await this.db.put(SEQ_KEY, encodeSeq(indexed), { sync: this.fsync });
-    this.levelFailed = false;
-    this.journal.release(this.writer.indexedSeq);
-    this.journal.probe();
-  }
-
-  private forget(task: WriteTask): void {
-    const names = task.kind === 'index' ? task.added.keys() : task.kind === 'event' ? [] : [task.name];
-    for (const name of names) if (this.lastWrite.get(name) === task) this.lastWrite.delete(name);
-  }
-
-  /** Waits for the queued writes to the document; rejects while the store is down, since reads could miss journaled appends. */
-  private async writtenTo(name: string): Promise<void> {
-    const pending = this.lastWrite.get(name);
-    if (pending) await pending.done.promise.catch(() => undefined);
-    if (this.failure) throw this.failure;
   }
 
   private assertOpen(): void {
@@ -463,13 +342,6 @@ export class LevelDocumentStore implements DocumentStore {
     });
   }
 
-  private outstanding(): Array<{ readonly done: Deferred }> {
-    const tasks: Array<{ readonly done: Deferred }> = this.writer.outstanding();
-    const open = this.groups.openGroup;
-    if (open !== null) tasks.push(open);
-    return tasks;
-  }
-
   private enqueueEvent(key: string, event: QueuedEvent | null, expected: string | null | undefined): Promise<boolean> {
     this.assertOpen();
     if (this.failure) throw this.failure;
@@ -477,31 +349,4 @@ export class LevelDocumentStore implements DocumentStore {
     this.writer.enqueue(task);
     return task.done.promise.then(() => task.applied);
   }
-
-  private enqueue(task: DocumentTask): Promise<void> {
-    this.groups.seal();
-    this.writer.enqueue(task);
-    this.lastWrite.set(task.name, task);
-    // A promise of the caller's own, so that ignoring a failure is still reported as unhandled.
-    return task.done.promise.then(() => undefined);
-  }
-}
-
-/** Where a journaled group left each document: the sequence number of its last update there. Keeps none of the updates. */
-class WrittenGroup implements Written {
-  private readonly last = new Map<string, number>();
-
-  constructor(appends: readonly JournalRecord[]) {
-    for (const { name, seq } of appends) this.last.set(name, seq);
-  }
-
-  position(name: string): Position {
-    const position = this.last.get(name);
-    if (position === undefined) throw new RangeError(`this write held no update of ${JSON.stringify(name)}`);
-    return position;
-  }
-}
-
-function describeAppends(appends: readonly JournalRecord[]): string {
-  return `Could not write ${appends.length} update(s); they are not stored`;
 }

@@ -10,7 +10,8 @@
 import { StoreWriteError } from '../document-store.js';
 import { type Deferred, handledDeferred } from '../deferred.js';
 import { type EventTask, writeEvent } from './events.js';
-import type { Journal, JournalRecord } from './journal.js';
+import type { Journal } from './journal.js';
+import type { JournalRecord } from './journal-records.js';
 import type { VersionChanges } from '../versions.js';
 import {
   type DocumentMeta,

@@ -3,11 +3,12 @@
  * database. The tables are in `schema.ts`, the statements in `statements.ts`.
  *
  * - **Appends** made together form a group (`group-commit.ts`); groups are written one at a time,
- *   in order, on one connection, each group with those sealed while the previous one committed, as
- *   ONE statement (one transaction). An append resolves once that commit is reported, so once
- *   PostgreSQL has it on disk (the store refuses `fsync` or `synchronous_commit` off). Positions
- *   are per document and gap-free: a document's head is bumped under its row's lock, rows locked
- *   in name order; `Written.position(name)` is the document's last position in the group.
+ *   in order, on one connection (`write-queue.ts`), each group with those sealed while the previous
+ *   one committed, as ONE statement (one transaction). An append resolves once that commit is
+ *   reported, so once PostgreSQL has it on disk (the store refuses `fsync` or `synchronous_commit`
+ *   off). Positions are per document and gap-free: a document's head is bumped under its row's
+ *   lock, rows locked in name order; `Written.position(name)` is the document's last position in
+ *   the group.
  * - **Compactions** run beside the appends, on their own connection: compare-and-set on the
  *   snapshot's position, in a transaction (see `compactDocument`). A compaction may do nothing
  *   while another of the same document is under way (its advisory lock is taken): the log keeps
@@ -19,17 +20,16 @@
  * - **Reads** wait for this store's writes to the document made before them, then read in one
  *   statement (one snapshot) on a pool of connections.
  *
- * Failures (`errors.ts`): an error that can pass (PostgreSQL out of reach, restarting, out of
- * disk) makes the store unavailable (`availability.ts`); it rejects every call until an attempt
- * to recover (fresh connections, each checked as at opening, and a write to the format marker)
- * succeeds. Any other error fails it for good. A group whose connection was lost while its
+ * Failures (`outages.ts`, `errors.ts`): an error that can pass (PostgreSQL out of reach, restarting,
+ * out of disk) makes the store unavailable (`availability.ts`); it rejects every call until an
+ * attempt to recover (fresh connections, each checked as at opening, and a write to the format
+ * marker) succeeds. Any other error fails it for good. A group whose connection was lost while its
  * statement ran rejects; PostgreSQL may have committed it, so its updates may be loaded later,
  * but they were never acknowledged (docs/decisions/2026-12-07-postgres-store.md).
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { StoreAvailability } from '../availability.js';
-import { attempt, type Deferred, handledDeferred } from '../deferred.js';
+import { attempt, handledDeferred } from '../deferred.js';
 import {
   type DocumentInfo,
   type DocumentStore,
@@ -38,58 +38,39 @@ import {
   type Position,
   type StoredDocument,
   StoreOpenError,
-  StoreUnavailableError,
   StoreWriteError,
   type Written,
 } from '../document-store.js';
 import { checkEvent, checkEventKey, checkRevision, type EventListOptions, type QueuedEvent } from '../event-queue.js';
-import { GroupCommit } from '../group-commit.js';
 import { checkVersionId, type VersionChanges, type VersionInfo, type VersionRecord } from '../versions.js';
-import { BATCH_BYTES, documentsOf, type Group, groupBytes, writtenGroups } from './batch.js';
 import { Pools, type PostgresStoreOptions } from './connections.js';
-import { canPass, reasonOf } from './errors.js';
+import { reasonOf } from './errors.js';
 import { checkName, documentKey, documentLock } from './names.js';
 import { listEvents, putEvent, removeEvent } from './events.js';
-import { checkSchemaName, prepareSchema, probe } from './schema.js';
-import {
-  type AppendEntry,
-  appendUpdates,
-  compactDocument,
-  deleteDocument,
-  listDocuments,
-  loadDocument,
-  readHeads,
-  readLogLength,
-  readLogSince,
-} from './statements.js';
-import { listVersions, readVersion, writeVersions } from './versions.js';
+import { Outages } from './outages.js';
+import { checkSchemaName, prepareSchema } from './schema.js';
+import { compactDocument, listDocuments, loadDocument, readHeads, readLogLength, readLogSince } from './statements.js';
+import { listVersions, readVersion } from './versions.js';
+import { WriteQueue } from './write-queue.js';
 
 export type { PostgresStoreOptions } from './connections.js';
 
-type Task =
-  | { readonly kind: 'append'; readonly group: Group }
-  | { readonly kind: 'delete'; readonly name: string; readonly done: Deferred }
-  | { readonly kind: 'versions'; readonly name: string; readonly changes: VersionChanges; readonly done: Deferred };
-
 /** A store in one schema of a PostgreSQL database; open it with `PostgresDocumentStore.open`. */
 export class PostgresDocumentStore implements DocumentStore {
-  private readonly groups = new GroupCommit<AppendEntry, Written>((group) => this.enqueue({ kind: 'append', group }));
-  private readonly availability = new StoreAvailability(() => this.recover(), canPass);
-  private readonly tasks: Task[] = [];
-  private writing = false;
-  /** Every write not yet settled (sealed groups, deletions, compactions), for `flush` and `close`. */
-  private readonly writes = new Set<Deferred>();
-  /** The last write of this store to each document, so that reads can wait for it. */
-  private readonly lastWrite = new Map<string, { readonly done: Deferred }>();
+  private readonly outages: Outages;
+  private readonly queue: WriteQueue;
   private readonly reads = new Set<Promise<unknown>>();
   private closing: Promise<void> | null = null;
 
   private constructor(
-    private pools: Pools,
-    private readonly makePools: () => Pools,
+    pools: Pools,
+    makePools: () => Pools,
     private readonly schema: string,
     private readonly lockSpace: number,
-  ) {}
+  ) {
+    this.outages = new Outages(pools, makePools, schema, () => this.idle());
+    this.queue = new WriteQueue(this.outages, schema);
+  }
 
   /**
    * Connects, checks that the server keeps what it commits, and prepares the schema (see
@@ -143,7 +124,7 @@ export class PostgresDocumentStore implements DocumentStore {
     return attempt(() => {
       this.assertOpen();
       for (const name of names) checkName(name);
-      return this.track(this.guard(() => readHeads(this.pools.readers, this.schema, names)));
+      return this.track(this.outages.guard(() => readHeads(this.pools.readers, this.schema, names)));
     });
   }
 
@@ -187,7 +168,7 @@ export class PostgresDocumentStore implements DocumentStore {
         if (!(record.data instanceof Uint8Array)) throw new TypeError("A version's data must be a Uint8Array");
       }
       for (const id of changes.remove ?? []) checkVersionId(id);
-      return this.enqueueOwn({ kind: 'versions', name, changes, done: handledDeferred() });
+      return this.queue.enqueueOwn({ kind: 'versions', name, changes, done: handledDeferred() });
     });
   }
 
@@ -199,9 +180,7 @@ export class PostgresDocumentStore implements DocumentStore {
   append(name: string, update: Uint8Array): Promise<Written> {
     return attempt(() => {
       this.checkWrite(name, update);
-      const group = this.groups.add({ name, update });
-      this.lastWrite.set(name, group);
-      return group.result;
+      return this.queue.append(name, update);
     });
   }
 
@@ -216,11 +195,11 @@ export class PostgresDocumentStore implements DocumentStore {
       if (!Number.isSafeInteger(upTo) || upTo < 0) throw new RangeError(`cannot compact up to position ${upTo}: it was never written`);
       // Not a write reads wait for: the document reads the same before and after it.
       const task = { done: handledDeferred() };
-      this.writes.add(task.done);
+      this.queue.writes.add(task.done);
       const lock = documentLock(this.lockSpace, documentKey(name));
       void this.transact((client) => compactDocument(client, this.schema, lock, name, state, upTo)).then(
-        () => this.settle(task, [name], null),
-        (error: unknown) => this.settle(task, [name], error),
+        () => this.queue.settle(task, [name], null),
+        (error: unknown) => this.queue.settle(task, [name], error),
       );
       return task.done.promise.then(() => undefined);
     });
@@ -230,7 +209,7 @@ export class PostgresDocumentStore implements DocumentStore {
   delete(name: string): Promise<void> {
     return attempt(() => {
       this.checkWrite(name, new Uint8Array());
-      return this.enqueueOwn({ kind: 'delete', name, done: handledDeferred() });
+      return this.queue.enqueueOwn({ kind: 'delete', name, done: handledDeferred() });
     });
   }
 
@@ -257,20 +236,20 @@ export class PostgresDocumentStore implements DocumentStore {
 
   /** What reads and writes reject with now: null while the store works (see `DocumentStore.onFailure`). */
   get failure(): StoreWriteError | null {
-    return this.availability.failure;
+    return this.outages.failure;
   }
 
   onFailure(listener: (error: StoreWriteError) => void): void {
-    this.availability.onFailure(listener);
+    this.outages.availability.onFailure(listener);
   }
 
   onRecovery(listener: () => void): void {
-    this.availability.onRecovery(listener);
+    this.outages.availability.onRecovery(listener);
   }
 
   async flush(): Promise<void> {
     this.assertOpen();
-    await Promise.all(this.outstanding().map((done) => done.promise));
+    await Promise.all(this.queue.outstanding().map((done) => done.promise));
   }
 
   /**
@@ -284,9 +263,9 @@ export class PostgresDocumentStore implements DocumentStore {
   }
 
   private async shutdown(): Promise<void> {
-    this.groups.seal();
-    await this.availability.stop();
-    const writes = await Promise.allSettled(this.outstanding().map((done) => done.promise));
+    this.queue.seal();
+    await this.outages.availability.stop();
+    const writes = await Promise.allSettled(this.queue.outstanding().map((done) => done.promise));
     await Promise.allSettled([...this.reads]);
     await this.pools.end();
     if (this.failure) throw this.failure;
@@ -299,136 +278,19 @@ export class PostgresDocumentStore implements DocumentStore {
     this.assertOpen();
     if (this.failure) throw this.failure;
     const task = { done: handledDeferred() };
-    this.writes.add(task.done);
-    const result = this.guard(() => body(this.pools.readers));
+    this.queue.writes.add(task.done);
+    const result = this.outages.guard(() => body(this.pools.readers));
     void result.then(
-      () => this.settle(task, [], null),
-      (error: unknown) => this.settle(task, [], error),
+      () => this.queue.settle(task, [], null),
+      (error: unknown) => this.queue.settle(task, [], error),
     );
     // A promise of the caller's own, so that ignoring a failure is still reported as unhandled.
     return result.then((applied) => applied);
   }
 
-  /** Queues a deletion or a version write after the appends made before it; resolves when it is done. */
-  private enqueueOwn(task: Task & { kind: 'delete' | 'versions' }): Promise<void> {
-    this.groups.seal();
-    this.enqueue(task);
-    this.lastWrite.set(task.name, task);
-    // A promise of the caller's own, so that ignoring a failure is still reported as unhandled.
-    return task.done.promise.then(() => undefined);
-  }
-
-  private enqueue(task: Task): void {
-    this.writes.add(task.kind === 'append' ? task.group.done : task.done);
-    this.tasks.push(task);
-    if (!this.writing) void this.drain();
-  }
-
-  /** Runs the queued writes in order, one at a time; appends waiting together go in one transaction. */
-  private async drain(): Promise<void> {
-    this.writing = true;
-    while (this.tasks.length > 0) {
-      const task = this.tasks.shift()!;
-      if (task.kind !== 'append') {
-        const write =
-          task.kind === 'delete'
-            ? () => deleteDocument(this.pools.writer, this.schema, task.name)
-            : () => this.pools.transact(this.pools.writer, (client) => writeVersions(client, this.schema, task.name, task.changes));
-        await this.guard(write).then(
-          () => this.settle(task, [task.name], null),
-          (error: unknown) => this.settle(task, [task.name], error),
-        );
-        continue;
-      }
-      const batch = [task.group];
-      let bytes = groupBytes(task.group);
-      while (this.tasks[0]?.kind === 'append' && bytes + groupBytes(this.tasks[0].group) <= BATCH_BYTES) {
-        const next = (this.tasks.shift() as Task & { kind: 'append' }).group;
-        bytes += groupBytes(next);
-        batch.push(next);
-      }
-      await this.writeGroups(batch);
-    }
-    this.writing = false;
-  }
-
-  /** Writes `batch` in one transaction and settles each group: with where it left its documents, or with why it failed. */
-  private async writeGroups(batch: Group[]): Promise<void> {
-    let written: Written[];
-    try {
-      const heads = await this.guard(() =>
-        appendUpdates(this.pools.writer, this.schema, batch.length === 1 ? batch[0]!.entries : batch.flatMap((group) => group.entries)),
-      );
-      written = writtenGroups(batch, heads);
-    } catch (error) {
-      for (const group of batch) {
-        group.durable.reject(error);
-        this.settle(group, documentsOf(group), error);
-      }
-      return;
-    }
-    for (const [i, group] of batch.entries()) {
-      group.durable.resolve(written[i]!);
-      this.settle(group, documentsOf(group), null);
-    }
-  }
-
-  /** Settles a write's `done`, and forgets it as the last write to `names`. */
-  private settle(write: { readonly done: Deferred }, names: Iterable<string>, error: unknown): void {
-    if (error === null) write.done.resolve();
-    else write.done.reject(error);
-    this.writes.delete(write.done);
-    for (const name of names) if (this.lastWrite.get(name) === write) this.lastWrite.delete(name);
-  }
-
-  /**
-   * Runs `body` against the database while the store works. A failure of the database makes the
-   * store unavailable (an error that can pass) or failed for good (any other), and `body`'s
-   * promise rejects with that error; RangeError (a broken contract) passes through as it is.
-   */
-  private async guard<T>(body: () => Promise<T>): Promise<T> {
-    if (this.failure) throw this.failure;
-    try {
-      return await body();
-    } catch (cause) {
-      if (cause instanceof RangeError) throw cause;
-      if (this.failure) throw this.failure;
-      const reason = reasonOf(cause);
-      if (canPass(cause)) {
-        const error = new StoreUnavailableError(`The store is unavailable: PostgreSQL failed a request (${reason}); it retries on its own`, { cause });
-        this.availability.suspend(error);
-        throw error;
-      }
-      const error = new StoreWriteError(`The store failed: PostgreSQL failed a request (${reason})`, { cause });
-      this.availability.fail(error);
-      throw error;
-    }
-  }
-
   /** Runs `body` in a transaction on a connection of the read pool (for compactions), guarded. */
   private transact<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    return this.guard(() => this.pools.transact(this.pools.readers, body));
-  }
-
-  /**
-   * One attempt to recover, doing what a restart would: once the writes and reads under way are
-   * over (nothing new starts while the store is down), fresh connections replace the old (each
-   * checked for durability as it connects), and a write to the format marker proves the database
-   * takes writes and still holds this store.
-   */
-  private async recover(): Promise<void> {
-    await Promise.allSettled([...this.writes].map((done) => done.promise));
-    await Promise.allSettled([...this.reads]);
-    const fresh = this.makePools();
-    try {
-      await probe(fresh.writer, this.schema);
-    } catch (error) {
-      await fresh.end();
-      throw error;
-    }
-    const old = this.pools;
-    this.pools = fresh;
-    void old.end();
+    return this.outages.guard(() => this.pools.transact(this.pools.readers, body));
   }
 
   /** Runs a read once this store's writes to `name` (every write, for null) are over, tracked so that `close` waits for it. */
@@ -436,8 +298,8 @@ export class PostgresDocumentStore implements DocumentStore {
     return attempt(() => {
       this.assertOpen();
       if (name !== null) checkName(name);
-      const before = name === null ? this.outstanding() : [this.lastWrite.get(name)?.done].filter((done) => done !== undefined);
-      return this.track(Promise.allSettled(before.map((done) => done.promise)).then(() => this.guard(() => body(this.pools.readers))));
+      const before = name === null ? this.queue.outstanding() : [this.queue.lastWriteTo(name)].filter((done) => done !== undefined);
+      return this.track(Promise.allSettled(before.map((done) => done.promise)).then(() => this.outages.guard(() => body(this.pools.readers))));
     });
   }
 
@@ -449,9 +311,15 @@ export class PostgresDocumentStore implements DocumentStore {
     return read;
   }
 
-  private outstanding(): Deferred[] {
-    const open = this.groups.openGroup;
-    return open === null ? [...this.writes] : [...this.writes, open.done];
+  /** The connections in use (see `Outages.pools`). */
+  private get pools(): Pools {
+    return this.outages.pools;
+  }
+
+  /** Resolves once the writes and reads under way are over, however they end: before an attempt to recover. */
+  private async idle(): Promise<void> {
+    await Promise.allSettled([...this.queue.writes].map((done) => done.promise));
+    await Promise.allSettled([...this.reads]);
   }
 
   private assertOpen(): void {

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { encodeRecords, Journal } from '../../persistence/level/journal.js';
+import { Journal } from '../../persistence/level/journal.js';
+import { encodeRecords } from '../../persistence/level/journal-records.js';
 import { RETRY_FIRST_MS } from '../../persistence/availability.js';
 import { StoreUnavailableError, StoreWriteError } from '../../persistence/document-store.js';
 import { LevelDocumentStore } from '../../persistence/level/store.js';
