@@ -54,6 +54,15 @@ export function createProgram(version: string): Command {
     )
     .addOption(
       new Option(
+        '--postgres-query-timeout <duration>',
+        'longest a PostgreSQL statement may take (ms, or 30s, 2m): past it, or when the database stops answering, the store refuses writes, nothing unstored is acknowledged, and it recovers on its own',
+      )
+        .env('POSTGRES_QUERY_TIMEOUT')
+        .default(d.postgresQueryTimeout, '30s')
+        .argParser(duration(100)),
+    )
+    .addOption(
+      new Option(
         '--redis-url <url>',
         'Redis that carries live updates and presence between instances sharing --postgres-url (redis://host:6379, rediss://, unix:///path); it needs no persistence',
       )

@@ -21,6 +21,12 @@ export interface ServerConfig {
   /** The PostgreSQL database of the `postgres` store, as a connection string. Default none. */
   readonly postgresUrl: string | null;
   /**
+   * Milliseconds a statement of the `postgres` store may take; past it (a database or network
+   * that stopped answering, a commit stuck on the server's disk) the store is unavailable until it
+   * recovers on its own (see `PostgresStoreOptions.queryTimeoutMs`). Default 30 s.
+   */
+  readonly postgresQueryTimeout: number;
+  /**
    * Redis, which carries live updates and presence between instances sharing a PostgreSQL store
    * (see `bus/redis-bus.ts`); only with `store` postgres. Default none: one instance alone.
    */
@@ -176,6 +182,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   store: 'level',
   dataDir: './data',
   postgresUrl: null,
+  postgresQueryTimeout: 30_000,
   redisUrl: null,
   redisPrefix: 'collab:',
   instanceId: null,

@@ -2,7 +2,8 @@
 /**
  * The server process: parse the command line, read the TLS certificate if any, open the store
  * and the bus (`backends.ts`), serve, and on SIGINT or SIGTERM drain every pending write, then
- * close the bus and the store, before exiting (on SIGHUP, with TLS, reload the certificate).
+ * close the bus and the store, before exiting (on SIGHUP, reload the TLS certificate, if any, and
+ * never stop).
  */
 import { StoreOpenError, StoreUnavailableError } from '../persistence/document-store.js';
 import { createCollabServer } from './app.js';
@@ -10,7 +11,7 @@ import { openBackends } from './backends.js';
 import { type DescriptorBudget, planDescriptors } from './descriptors.js';
 import { parseConfig } from './cli.js';
 import { createLogger } from './logger.js';
-import { type Certificate, logCertificate, readCertificate, reloadOnHangup, type TlsFiles } from './tls.js';
+import { type Certificate, ignoreHangup, logCertificate, readCertificate, reloadOnHangup, type TlsFiles } from './tls.js';
 import { VERSION } from './version.js';
 import { capYoungGeneration } from './young-generation.js';
 
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   if (tlsFiles !== null) reloadOnHangup(tlsFiles, (certificate) => server.setCertificate(certificate), logger);
+  else ignoreHangup(logger);
 
   const address = await server.listen();
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -2,7 +2,8 @@
  * HTTPS and `wss://` on the server's own port (`--tls-cert`, `--tls-key`): the certificate and its
  * key, read from PEM files and checked to belong together before the server starts, and read again
  * on SIGHUP, as certificates renew. A reload changes only what new handshakes present: open
- * connections keep theirs. A reload that fails keeps the certificate in use.
+ * connections keep theirs. A reload that fails keeps the certificate in use. Without TLS, SIGHUP
+ * only says so (`ignoreHangup`).
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -90,6 +91,15 @@ export function logCertificate(logger: Logger, certificate: Certificate, message
   } else {
     logger.info(fields, summary);
   }
+}
+
+/**
+ * Makes SIGHUP harmless without TLS: Node's default for it ends the process, dropping every
+ * connection, and `systemctl reload`, a closing terminal or a log rotation script sends it. The
+ * certificate is all SIGHUP reloads, so it logs that there is nothing to reload.
+ */
+export function ignoreHangup(logger: Logger): void {
+  process.on('SIGHUP', () => logger.info('SIGHUP: nothing to reload without --tls-cert (SIGHUP reloads the TLS certificate only); the server goes on'));
 }
 
 /**

@@ -22,6 +22,7 @@ const OPTIONS = [
   ['--store', 'STORE'],
   ['--data-dir', 'DATA_DIR'],
   ['--postgres-url', 'POSTGRES_URL'],
+  ['--postgres-query-timeout', 'POSTGRES_QUERY_TIMEOUT'],
   ['--redis-url', 'REDIS_URL'],
   ['--redis-prefix', 'REDIS_PREFIX'],
   ['--instance-id', 'INSTANCE_ID'],
@@ -119,6 +120,7 @@ describe('command line', () => {
     expect(stdout).toContain('default: 1234');
     expect(stdout).toContain('default: "./data"');
     expect(stdout).toContain('default: same origin only');
+    expect(stdout).toMatch(/--postgres-query-timeout <duration>.*\(default: 30s, env: POSTGRES_QUERY_TIMEOUT\)/);
   });
 
   it('refuses an auth secret too short to be safe, and origins and host names that are not ones', async () => {

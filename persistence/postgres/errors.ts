@@ -45,11 +45,15 @@ const PASSING_STATES = new Set([
 ]);
 
 /**
- * node-postgres reports a connection lost, or never made in time, with these messages and no
- * code. A statement whose connection is lost may have committed; see `PostgresDocumentStore.append`.
+ * node-postgres reports a connection lost, never made in time, or a statement without an answer
+ * in time (`query_timeout`, see `connections.ts`), with these messages and no code. A statement
+ * whose connection is lost, or given up on, may have committed; see `PostgresDocumentStore.append`.
  */
 const PASSING_CLIENT_MESSAGE =
   /^(Connection terminated( unexpectedly| due to connection timeout)?|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable|Query read timeout)$/;
+
+/** node-postgres's message for a statement past its `query_timeout`: one of the above. */
+const QUERY_TIMEOUT_MESSAGE = 'Query read timeout';
 
 /** How deep in an error's causes to look. */
 const CAUSE_DEPTH = 8;
@@ -85,6 +89,7 @@ export function reasonOf(error: unknown): string {
     if (current instanceof DatabaseError) return `${current.message} (SQLSTATE ${current.code ?? 'unknown'})`;
     const code = (current as NodeJS.ErrnoException).code;
     if (typeof code === 'string') return `${code} on ${(current as NodeJS.ErrnoException).syscall ?? 'a connection'}`;
+    if (current.message === QUERY_TIMEOUT_MESSAGE) return 'no answer within the query timeout';
     if (PASSING_CLIENT_MESSAGE.test(current.message)) return current.message.toLowerCase();
     current = current.cause;
   }

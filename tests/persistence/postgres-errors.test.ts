@@ -27,6 +27,7 @@ describe('PostgreSQL errors', () => {
     expect(canPass(systemError('ENOENT', 'connect'))).toBe(true);
     expect(canPass(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(canPass(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(canPass(new Error('Query read timeout'))).toBe(true);
     expect(canPass(new Error('outer', { cause: databaseError('57P01') }))).toBe(true);
   });
 
@@ -48,6 +49,7 @@ describe('PostgreSQL errors', () => {
     );
     expect(reasonOf(systemError('ECONNREFUSED', 'connect'))).toBe('ECONNREFUSED on connect');
     expect(reasonOf(new Error('Connection terminated unexpectedly'))).toBe('connection terminated unexpectedly');
+    expect(reasonOf(new Error('Query read timeout'))).toBe('no answer within the query timeout');
     expect(reasonOf(new StoreOpenError('PostgreSQL runs with fsync=off'))).toBe('PostgreSQL runs with fsync=off');
   });
 });

@@ -3,6 +3,7 @@
  * in the test: the official client syncs over TLS; SIGHUP swaps the certificate for new handshakes
  * while open connections go on, and a reload that fails keeps the one in use; files that cannot be
  * used stop the start, before the store is opened, with a message naming the file and the problem.
+ * Without TLS, SIGHUP has nothing to reload: the server says so and goes on.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -65,6 +66,29 @@ function failedStart(args: string[], env: Record<string, string> = {}): Promise<
     );
   });
 }
+
+it('goes on without TLS on SIGHUP, saying there is nothing to reload: open connections stay and sync', async () => {
+  const server = await startTestServer(cleanup);
+  const [writer, reader] = [0, 1].map(() => cleanup.track(connectClient(server.wsUrl, 'hangup')));
+  await Promise.all([writer!.synced, reader!.synced]);
+  let disconnects = 0;
+  writer!.provider.on('status', ({ status }: { status: string }) => status === 'disconnected' && disconnects++);
+
+  server.child.kill('SIGHUP');
+  await expect
+    .poll(() => logLines(server).find((line) => String(line.msg).startsWith('SIGHUP: nothing to reload')))
+    .toMatchObject({
+      level: 30,
+      msg: 'SIGHUP: nothing to reload without --tls-cert (SIGHUP reloads the TLS certificate only); the server goes on',
+    });
+  writer!.doc.getText('t').insert(0, 'typed after SIGHUP');
+  await waitForDoc(reader!.doc, () => reader!.doc.getText('t').toString() === 'typed after SIGHUP');
+  expect(disconnects).toBe(0);
+  expect([server.child.exitCode, server.child.signalCode]).toEqual([null, null]);
+  expect((await fetch(`${server.httpUrl}/healthz`)).status).toBe(200);
+  // A stop after it drains as usual.
+  expect(await server.stop('SIGTERM')).toBe(0);
+});
 
 describeWithCommand(
   'openssl',
