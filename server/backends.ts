@@ -49,7 +49,7 @@ export async function openBackends(config: ServerConfig, logger: Logger, storeFi
   // Loaded only here: a server on LevelDB starts without PostgreSQL's and Redis's clients.
   const { PostgresDocumentStore } = await import('../persistence/postgres/store.js');
   const database = redactUrl(config.postgresUrl!);
-  const store = await PostgresDocumentStore.open({ connection: config.postgresUrl!, queryTimeoutMs: config.postgresQueryTimeout });
+  const store = await PostgresDocumentStore.open({ connection: config.postgresUrl!, queryTimeoutMs: config.postgresQueryTimeoutMs });
   let bus: DocumentBus = new LocalBus(instance);
   let where = `documents in PostgreSQL ${database}`;
   const fields: Record<string, string> = { store: 'postgres', database, instance };

@@ -58,7 +58,7 @@ export function createProgram(version: string): Command {
         'longest a PostgreSQL statement may take (ms, or 30s, 2m): past it, or when the database stops answering, the store refuses writes, nothing unstored is acknowledged, and it recovers on its own',
       )
         .env('POSTGRES_QUERY_TIMEOUT')
-        .default(d.postgresQueryTimeout, '30s')
+        .default(d.postgresQueryTimeoutMs, '30s')
         .argParser(duration(100)),
     )
     .addOption(

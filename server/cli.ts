@@ -25,6 +25,7 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     metricsToken: givenMetricsToken,
     metricsPort,
     postgresUrl,
+    postgresQueryTimeout,
     redisUrl,
     webhookUrl,
     webhookSecret,
@@ -40,6 +41,7 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       | 'messageTimeoutMs'
       | 'versionQuietMs'
       | 'versionIntervalMs'
+      | 'postgresQueryTimeoutMs'
       | 'authSecret'
       | 'tlsCert'
       | 'tlsKey'
@@ -57,6 +59,7 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
       messageTimeout: number;
       versionQuiet: number;
       versionInterval: number;
+      postgresQueryTimeout: number;
       logFormat?: ServerConfig['logFormat'];
       authSecret?: string;
       tlsCert?: string;
@@ -101,6 +104,7 @@ export function parseConfig(argv: readonly string[], version: string): ServerCon
     messageTimeoutMs: messageTimeout,
     versionQuietMs: versionQuiet,
     versionIntervalMs: versionInterval,
+    postgresQueryTimeoutMs: postgresQueryTimeout,
     logFormat: logFormat ?? DEFAULT_CONFIG.logFormat,
     // An empty AUTH_SECRET is a deployment mistake, not a wish to run open: refuseBlank refuses it.
     authSecret: authSecret ?? null,

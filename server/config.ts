@@ -25,7 +25,7 @@ export interface ServerConfig {
    * that stopped answering, a commit stuck on the server's disk) the store is unavailable until it
    * recovers on its own (see `PostgresStoreOptions.queryTimeoutMs`). Default 30 s.
    */
-  readonly postgresQueryTimeout: number;
+  readonly postgresQueryTimeoutMs: number;
   /**
    * Redis, which carries live updates and presence between instances sharing a PostgreSQL store
    * (see `bus/redis-bus.ts`); only with `store` postgres. Default none: one instance alone.
@@ -182,7 +182,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   store: 'level',
   dataDir: './data',
   postgresUrl: null,
-  postgresQueryTimeout: 30_000,
+  postgresQueryTimeoutMs: 30_000,
   redisUrl: null,
   redisPrefix: 'collab:',
   instanceId: null,
