@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
-import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
+import { connectClient, waitForDoc, waitForDocs, type YClient } from '../helpers/clients.js';
 import { startTestServer, type ServerProcess } from '../helpers/server-process.js';
 import { authArgs, token } from '../helpers/tokens.js';
 import { call, documentUrl, markdownOf, putMarkdown } from './api.js';
@@ -199,8 +199,7 @@ describe('version history', () => {
     expect(version.kind).toBe('restore');
 
     const converged = () => JSON.stringify(paragraphs(one.doc)) === JSON.stringify(paragraphs(two.doc));
-    await waitForDoc(one.doc, converged, 'editors converged');
-    await waitForDoc(two.doc, converged, 'editors converged');
+    await waitForDocs([one.doc, two.doc], converged, 'editors converged');
     const reader = track(connectClient(server.wsUrl, 'doc', { params: { token: params.token } }));
     await reader.synced;
     await waitForDoc(reader.doc, () => JSON.stringify(paragraphs(reader.doc)) === JSON.stringify(paragraphs(one.doc)), 'server converged');

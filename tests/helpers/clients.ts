@@ -67,6 +67,30 @@ export function waitForDoc(doc: Y.Doc, predicate: () => boolean, what = 'documen
   return waitForEvent(doc, 'update', predicate, what, timeoutMs);
 }
 
+/**
+ * Resolves when `predicate`, which reads several docs (that they agree), holds: checked now and after
+ * an update of any of them, since the last update that makes it hold may reach any one.
+ */
+export function waitForDocs(docs: readonly Y.Doc[], predicate: () => boolean, what = 'documents condition', timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (predicate()) return resolve();
+    const stop = () => {
+      clearTimeout(timer);
+      for (const doc of docs) doc.off('update', check);
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, timeoutMs);
+    const check = () => {
+      if (!predicate()) return;
+      stop();
+      resolve();
+    };
+    for (const doc of docs) doc.on('update', check);
+  });
+}
+
 /** Resolves when `predicate` holds, checked now and after each `event` of `emitter` (a Y.Doc, an awareness). */
 export function waitForEvent(
   emitter: { on(event: string, listener: () => void): void; off(event: string, listener: () => void): void },
