@@ -19,6 +19,7 @@ import {
   testSeed,
   typist,
   waitForDoc,
+  waitForDocs,
   waitForEvent,
   type YClient,
 } from '../helpers/clients.js';
@@ -125,11 +126,11 @@ it('closes, with the reason, a connection whose update waits for an edit the ser
 /** Resolves once every client's text `t` is the same, checked after each update of any of them. */
 function converged(clients: YClient[]): Promise<void> {
   const same = () => clients.every((client) => client.doc.getText('t').toString() === clients[0]!.doc.getText('t').toString());
-  const anyDoc = {
-    on: (event: string, listener: () => void) => clients.forEach((client) => client.doc.on(event as 'update', listener)),
-    off: (event: string, listener: () => void) => clients.forEach((client) => client.doc.off(event as 'update', listener)),
-  };
-  return waitForEvent(anyDoc, 'update', same, 'the clients to converge');
+  return waitForDocs(
+    clients.map((client) => client.doc),
+    same,
+    'the clients to converge',
+  );
 }
 
 /**
