@@ -16,18 +16,28 @@ export function hasCommand(command: string, versionArgs = ['--version']): boolea
   }
 }
 
-/** `describe`, for tests that need `command` on the PATH (see the top of this file). */
-export function describeWithCommand(command: string, title: string, body: () => void, versionArgs?: string[]): void {
-  if (hasCommand(command, versionArgs)) {
+/**
+ * `describe` for tests that need something this machine may lack, `problem` saying what (null:
+ * nothing is missing). Without it: under `CI=true` the suite holds one failing test (`needs`) saying
+ * why; elsewhere the suite is skipped with the reason printed under `tag`.
+ */
+export function describeNeeding(problem: string | null, tag: string, needs: string, title: string, body: () => void): void {
+  if (problem === null) {
     describe(title, body);
   } else if (process.env['CI'] === 'true') {
     describe(title, () => {
-      it(`needs ${command}`, () => {
-        throw new Error(`${command} is not installed; CI=true, so this fails instead of skipping`);
+      it(needs, () => {
+        throw new Error(`${problem}; CI=true, so this fails instead of skipping`);
       });
     });
   } else {
-    console.warn(`[${command}] skipping "${title}": ${command} is not installed`);
+    console.warn(`[${tag}] skipping "${title}": ${problem}`);
     describe.skip(title, body);
   }
+}
+
+/** `describe`, for tests that need `command` on the PATH (see the top of this file). */
+export function describeWithCommand(command: string, title: string, body: () => void, versionArgs?: string[]): void {
+  const problem = hasCommand(command, versionArgs) ? null : `${command} is not installed`;
+  describeNeeding(problem, command, `needs ${command}`, title, body);
 }

@@ -6,7 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
+import { describeNeeding } from './binaries.js';
 import { removeDir, startServer, type ServerProcess, type StartOptions } from './server-process.js';
 
 /** The browser binary: `CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
@@ -25,19 +26,7 @@ export function browserUnavailable(): string | null {
  * test saying why; elsewhere the suite is skipped and the reason printed.
  */
 export function describeInBrowser(title: string, body: () => void): void {
-  const problem = browserUnavailable();
-  if (problem === null) {
-    describe(title, body);
-  } else if (process.env['CI'] === 'true') {
-    describe(title, () => {
-      it('runs in Chromium', () => {
-        throw new Error(`${problem}; CI=true, so the browser tests fail instead of skipping`);
-      });
-    });
-  } else {
-    console.warn(`[e2e] skipping "${title}": ${problem}`);
-    describe.skip(title, body);
-  }
+  describeNeeding(browserUnavailable(), 'e2e', 'runs in Chromium', title, body);
 }
 
 /** Launches headless Chromium; close it with `browser.close()`. */

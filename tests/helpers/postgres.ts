@@ -17,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, inject, it } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { describeNeeding } from './binaries.js';
 
 const run = promisify(execFile);
 
@@ -41,19 +42,7 @@ export function postgresUnavailable(): string | null {
 
 /** `describe` for tests that need PostgreSQL (see the top of this file). */
 export function describeWithPostgres(title: string, body: () => void): void {
-  const problem = postgresUnavailable();
-  if (problem === null) {
-    describe(title, body);
-  } else if (process.env['CI'] === 'true') {
-    describe(title, () => {
-      it('runs against PostgreSQL', () => {
-        throw new Error(`${problem}; CI=true, so this fails instead of skipping`);
-      });
-    });
-  } else {
-    console.warn(`[postgres] skipping "${title}": ${problem}`);
-    describe.skip(title, body);
-  }
+  describeNeeding(postgresUnavailable(), 'postgres', 'runs against PostgreSQL', title, body);
 }
 
 /** The settings every test cluster starts with: durable commits, and killed clients noticed within 0.5 s. */

@@ -16,7 +16,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, inject, it } from 'vitest';
+import { inject } from 'vitest';
+import { describeNeeding } from './binaries.js';
 
 const run = promisify(execFile);
 
@@ -32,19 +33,7 @@ export function redisUnavailable(): string | null {
 
 /** `describe` for tests that need Redis and PostgreSQL (see the top of this file); `postgresProblem` from `postgresUnavailable`. */
 export function describeWithRedis(title: string, body: () => void, postgresProblem: string | null = null): void {
-  const problem = redisUnavailable() ?? postgresProblem;
-  if (problem === null) {
-    describe(title, body);
-  } else if (process.env['CI'] === 'true') {
-    describe(title, () => {
-      it('runs against Redis and PostgreSQL', () => {
-        throw new Error(`${problem}; CI=true, so this fails instead of skipping`);
-      });
-    });
-  } else {
-    console.warn(`[redis] skipping "${title}": ${problem}`);
-    describe.skip(title, body);
-  }
+  describeNeeding(redisUnavailable() ?? postgresProblem, 'redis', 'runs against Redis and PostgreSQL', title, body);
 }
 
 /** A private Redis server in a directory of its own, reached on `dir/redis.sock`. */

@@ -7,11 +7,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 
 import { ClassicLevel } from 'classic-level';
 import * as Y from 'yjs';
+import { describeNeeding } from '../helpers/binaries.js';
 import type { DocumentStore, Position } from '../../persistence/document-store.js';
 import { JOURNAL_PREFIX } from '../../persistence/level/journal.js';
 
@@ -90,18 +90,8 @@ export const TRACE_DIR = dirname(PAPER_TRACE);
  * message on a developer's machine, and fail under `CI=true`, where the trace must be present.
  */
 export function describeWithTrace(title: string, body: () => void): void {
-  if (hasPaperTrace) {
-    describe(title, body);
-  } else if (process.env.CI === 'true') {
-    describe(title, () => {
-      it('replays the real editing trace', () => {
-        throw new Error(`the editing trace ${PAPER_TRACE} is missing; CI=true, so this fails instead of skipping`);
-      });
-    });
-  } else {
-    console.warn(`[trace] skipping "${title}": ${PAPER_TRACE} is missing (set TRACE_DATA_DIR to the folder holding it)`);
-    describe.skip(title, body);
-  }
+  const problem = hasPaperTrace ? null : `the editing trace ${PAPER_TRACE} is missing (set TRACE_DATA_DIR to the folder holding it)`;
+  describeNeeding(problem, 'trace', 'replays the real editing trace', title, body);
 }
 
 /** The automerge-paper editing trace (CC BY 4.0, Joseph Gentle's editing-traces collection; see its README). */
