@@ -3,36 +3,17 @@
  * and against a stopped server's data directory; refused, with a reason, when the data directory
  * is held by a running server or the document is not there.
  */
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
+import { collabCommand } from '../helpers/command.js';
 import { removeDir, startTestServer, tempDataDir } from '../helpers/server-process.js';
 import { authArgs, token } from '../helpers/tokens.js';
 import { call, documentUrl, markdownOf, putMarkdown } from './api.js';
 
 const cleanup = cleanupAfterEach();
-const MAIN = resolve(import.meta.dirname, '../../dist/server/main.js');
-const run = promisify(execFile);
-
-interface Outcome {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function collab(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 async function scratch(): Promise<string> {
   const dir = await tempDataDir();
@@ -45,19 +26,19 @@ describe('export and import commands', () => {
     const dir = await scratch();
     const dataDir = join(dir, 'data');
     await writeFile(join(dir, 'notes.md'), '# Notes\n\nWritten *offline*.\n');
-    const imported = await collab(['import', 'team/notes', join(dir, 'notes.md'), '--data-dir', dataDir]);
+    const imported = await collabCommand(['import', 'team/notes', join(dir, 'notes.md'), '--data-dir', dataDir]);
     expect(imported, imported.stderr).toMatchObject({ code: 0 });
     expect(imported.stderr).toContain('created "team/notes"');
-    const exported = await collab(['export', 'team/notes', '--data-dir', dataDir, '--format', 'html']);
+    const exported = await collabCommand(['export', 'team/notes', '--data-dir', dataDir, '--format', 'html']);
     expect(exported.stdout).toBe('<h1>Notes</h1><p>Written <em>offline</em>.</p>');
 
     const server = await startTestServer(cleanup, { dataDir });
     expect(await markdownOf(server.httpUrl, 'team/notes')).toBe('# Notes\n\nWritten *offline*.');
     // While it runs, the data directory is its own.
-    const held = await collab(['export', 'team/notes', '--data-dir', dataDir]);
+    const held = await collabCommand(['export', 'team/notes', '--data-dir', dataDir]);
     expect(held.code).toBe(1);
     expect(held.stderr).toMatch(/in use by another process/);
-    const missing = await collab(['export', 'nothing', '--data-dir', await scratch()]);
+    const missing = await collabCommand(['export', 'nothing', '--data-dir', await scratch()]);
     expect(missing.stderr).toContain('there is no document "nothing"');
   });
 
@@ -66,27 +47,29 @@ describe('export and import commands', () => {
     const server = await startTestServer(cleanup, { args: authArgs });
     const writer = await token('*', 'rw');
     expect((await putMarkdown(server.httpUrl, 'spec', 'Version **one**.', writer)).status).toBe(201);
-    const exported = await collab(['export', 'spec', '--url', server.httpUrl, '--output', join(dir, 'spec.json'), '--format', 'json'], { TOKEN: writer });
+    const exported = await collabCommand(['export', 'spec', '--url', server.httpUrl, '--output', join(dir, 'spec.json'), '--format', 'json'], {
+      TOKEN: writer,
+    });
     expect(exported.code, exported.stderr).toBe(0);
     await writeFile(join(dir, 'next.md'), 'Version **two**.');
-    const imported = await collab(['import', 'spec', join(dir, 'next.md'), '--url', server.httpUrl, '--token', writer]);
+    const imported = await collabCommand(['import', 'spec', join(dir, 'next.md'), '--url', server.httpUrl, '--token', writer]);
     expect(imported.stderr).toContain('replaced the content of "spec"');
     expect(await markdownOf(server.httpUrl, 'spec', writer)).toBe('Version **two**.');
     // The JSON export imports back: the first version again.
-    const back = await collab(['import', 'spec', join(dir, 'spec.json'), '--url', server.httpUrl, '--token', writer]);
+    const back = await collabCommand(['import', 'spec', join(dir, 'spec.json'), '--url', server.httpUrl, '--token', writer]);
     expect(back.code, back.stderr).toBe(0);
     expect(await markdownOf(server.httpUrl, 'spec', writer)).toBe('Version **one**.');
 
     const doc = new Y.Doc();
     doc.getMap('settings').set('theme', 'dark');
     await writeFile(join(dir, 'state.yjs'), Y.encodeStateAsUpdate(doc));
-    expect((await collab(['import', 'spec', join(dir, 'state.yjs'), '--url', server.httpUrl, '--token', writer])).code).toBe(0);
+    expect((await collabCommand(['import', 'spec', join(dir, 'state.yjs'), '--url', server.httpUrl, '--token', writer])).code).toBe(0);
     expect((await call(documentUrl(server.httpUrl, 'spec', '?format=json'), { token: writer })).json.settings).toEqual({ theme: 'dark' });
 
-    const refused = await collab(['import', 'spec', join(dir, 'next.md'), '--url', server.httpUrl, '--token', await token('spec', 'ro')]);
+    const refused = await collabCommand(['import', 'spec', join(dir, 'next.md'), '--url', server.httpUrl, '--token', await token('spec', 'ro')]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('the server answered 403');
-    const unknown = await collab(['import', 'spec', join(dir, 'spec.txt'), '--url', server.httpUrl]);
+    const unknown = await collabCommand(['import', 'spec', join(dir, 'spec.txt'), '--url', server.httpUrl]);
     expect(unknown.stderr).toContain('pass --format');
   });
 });

@@ -4,17 +4,16 @@
  * database), served by a new server, and compared document by document; and the archives,
  * directories, databases and tokens that are refused.
  */
-import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { ArchiveWriter, type DocumentEntry, readArchive } from '../../server/backup/archive.js';
 import { postgresTarget } from '../../server/backup/restore-target.js';
 import { call, documentUrl, postUpdate, textWriter } from '../api/api.js';
 import { cleanupAfterEach } from '../helpers/cleanup.js';
+import { collabCommand } from '../helpers/command.js';
 import { connectClient, waitForDoc, type YClient } from '../helpers/clients.js';
 import { postgresUrl } from '../helpers/instances.js';
 import { databaseOfSuite, describeWithPostgres } from '../helpers/postgres.js';
@@ -22,23 +21,6 @@ import { removeDir, type ServerProcess, startTestServer, tempDataDir } from '../
 import { authArgs, token } from '../helpers/tokens.js';
 
 const cleanup = cleanupAfterEach();
-const MAIN = resolve(import.meta.dirname, '../../dist/server/main.js');
-const run = promisify(execFile);
-
-interface Outcome {
-  readonly code: number;
-  readonly stderr: string;
-}
-
-async function collab(args: string[]): Promise<Outcome> {
-  try {
-    const { stderr } = await run(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '' } });
-    return { code: 0, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stderr: string };
-    return { code: failed.code, stderr: failed.stderr };
-  }
-}
 
 async function scratch(): Promise<string> {
   const dir = await tempDataDir();
@@ -108,7 +90,7 @@ describe('backup and restore', () => {
     const seenBefore = witnesses.map((witness) => witness.doc.getText('t').toString());
     const dir = await scratch();
     const file = join(dir, 'server.backup');
-    const backedUp = await collab(['backup', file, '--url', server.httpUrl, '--token', admin]);
+    const backedUp = await collabCommand(['backup', file, '--url', server.httpUrl, '--token', admin]);
     expect(backedUp, backedUp.stderr).toMatchObject({ code: 0 });
     expect(backedUp.stderr).toMatch(/backed up 24 document\(s\) and 1 version\(s\)/);
     typing = false;
@@ -128,7 +110,7 @@ describe('backup and restore', () => {
     }
 
     const restoredDir = join(dir, 'restored');
-    const restored = await collab(['restore', file, '--data-dir', restoredDir]);
+    const restored = await collabCommand(['restore', file, '--data-dir', restoredDir]);
     expect(restored, restored.stderr).toMatchObject({ code: 0 });
     expect(restored.stderr).toContain('restored 24 document(s) and 1 version(s)');
     const second = await startTestServer(cleanup, { dataDir: restoredDir, args: authArgs });
@@ -149,27 +131,27 @@ describe('backup and restore', () => {
     const { server, admin } = await populated();
     const dir = await scratch();
     const file = join(dir, 'good.backup');
-    expect(await collab(['backup', file, '--url', server.httpUrl, '--token', admin])).toMatchObject({ code: 0 });
+    expect(await collabCommand(['backup', file, '--url', server.httpUrl, '--token', admin])).toMatchObject({ code: 0 });
     const bytes = await readFile(file);
 
     const corrupt = Buffer.from(bytes);
     corrupt[Math.floor(bytes.length / 2)]! ^= 0x40;
     await writeFile(join(dir, 'corrupt.backup'), corrupt);
-    const refused = await collab(['restore', join(dir, 'corrupt.backup'), '--data-dir', join(dir, 'from-corrupt')]);
+    const refused = await collabCommand(['restore', join(dir, 'corrupt.backup'), '--data-dir', join(dir, 'from-corrupt')]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/cannot be restored, nothing was written: .*corrupt/);
     await expect(stat(join(dir, 'from-corrupt'))).rejects.toThrow('ENOENT');
 
     await writeFile(join(dir, 'cut.backup'), bytes.subarray(0, bytes.length - 10));
-    const cut = await collab(['restore', join(dir, 'cut.backup'), '--data-dir', join(dir, 'from-cut')]);
+    const cut = await collabCommand(['restore', join(dir, 'cut.backup'), '--data-dir', join(dir, 'from-cut')]);
     expect(cut.code).toBe(1);
     expect(cut.stderr).toContain('truncated');
     await expect(stat(join(dir, 'from-cut'))).rejects.toThrow('ENOENT');
 
     const occupied = join(dir, 'occupied');
-    await collab(['restore', file, '--data-dir', occupied]);
+    await collabCommand(['restore', file, '--data-dir', occupied]);
     const before = await readdir(occupied);
-    const again = await collab(['restore', file, '--data-dir', occupied]);
+    const again = await collabCommand(['restore', file, '--data-dir', occupied]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('it is not empty');
     expect(await readdir(occupied)).toEqual(before);
@@ -183,11 +165,11 @@ describe('backup and restore', () => {
       [await token('quiet/*', 'rw', { admin: true }), '403'],
       ['not-a-token', '401'],
     ] as const) {
-      const refused = await collab(['backup', join(dir, 'refused.backup'), '--url', server.httpUrl, '--token', jwt]);
+      const refused = await collabCommand(['backup', join(dir, 'refused.backup'), '--url', server.httpUrl, '--token', jwt]);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain(`the server answered ${status}`);
     }
-    const anonymous = await collab(['backup', join(dir, 'refused.backup'), '--url', server.httpUrl]);
+    const anonymous = await collabCommand(['backup', join(dir, 'refused.backup'), '--url', server.httpUrl]);
     expect(anonymous.stderr).toContain('the server answered 401');
     expect(await readdir(dir)).toEqual([]);
   });
@@ -200,10 +182,10 @@ describeWithPostgres('restore into PostgreSQL', () => {
     const { server, admin } = await populated();
     await nameVersion(server, 'quiet/5', 'before the move', admin);
     const file = join(await scratch(), 'move.backup');
-    expect(await collab(['backup', file, '--url', server.httpUrl, '--token', admin])).toMatchObject({ code: 0 });
+    expect(await collabCommand(['backup', file, '--url', server.httpUrl, '--token', admin])).toMatchObject({ code: 0 });
 
     const url = postgresUrl(suite.cluster, suite.database.name);
-    const restored = await collab(['restore', file, '--postgres-url', url]);
+    const restored = await collabCommand(['restore', file, '--postgres-url', url]);
     expect(restored, restored.stderr).toMatchObject({ code: 0 });
     expect(restored.stderr).toContain('restored 20 document(s) and 1 version(s)');
     const onPostgres = await startTestServer(cleanup, { args: [...authArgs, '--postgres-url', url] });
@@ -213,11 +195,11 @@ describeWithPostgres('restore into PostgreSQL', () => {
 
     // A database that holds documents is refused, and keeps what it holds.
     expect((await postUpdate(onPostgres.httpUrl, 'new-since', textWriter().type('mine'), admin)).status).toBe(200);
-    const again = await collab(['restore', file, '--postgres-url', url]);
+    const again = await collabCommand(['restore', file, '--postgres-url', url]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('holds documents');
     expect((await storedText(onPostgres, 'new-since', admin)).text).toBe('mine');
-    expect((await collab(['restore', file, '--postgres-url', url, '--data-dir', 'x'])).stderr).toContain('not both');
+    expect((await collabCommand(['restore', file, '--postgres-url', url, '--data-dir', 'x'])).stderr).toContain('not both');
   });
 
   it('takes back what it wrote when it fails midway, leaving the database empty for another try', async () => {
@@ -264,7 +246,7 @@ describe('what a restore checks before it writes', () => {
       ],
       [await archive('name.backup', [{ name: '../escape', state: good }]), 'invalid'],
     ] as const) {
-      const refused = await collab(['restore', file, '--data-dir', join(dir, 'target')]);
+      const refused = await collabCommand(['restore', file, '--data-dir', join(dir, 'target')]);
       expect(refused.code, refused.stderr).toBe(1);
       expect(refused.stderr).toMatch(/cannot be restored, nothing was written/);
       expect(refused.stderr).toContain(reason);
