@@ -61,20 +61,20 @@ export function postgresTarget(url: string): RestoreTarget {
   return {
     shown,
     async checkEmpty() {
-      const rows = await query(url, (client) =>
-        client.query<{ relname: string }>(
+      const held = await query(url, async (client) => {
+        const { rows } = await client.query<{ relname: string }>(
           "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'",
           [SCHEMA],
-        ),
-      );
-      const tables = rows.rows.map((row) => row.relname);
-      if (tables.length === 0) return;
-      // Another program's tables, or another format, are refused when the store opens.
-      if (!CONTENT_TABLES.every((table) => tables.includes(table))) return;
-      const held = await query(url, (client) =>
-        client.query<{ held: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${SCHEMA}.documents) OR EXISTS (SELECT 1 FROM ${SCHEMA}.versions) AS held`),
-      );
-      if (held.rows[0]?.held === true) {
+        );
+        const tables = rows.map((row) => row.relname);
+        // No store's tables: nothing held. Another program's tables, or another format, are refused when the store opens.
+        if (!CONTENT_TABLES.every((table) => tables.includes(table))) return false;
+        const { rows: found } = await client.query<{ held: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM ${SCHEMA}.documents) OR EXISTS (SELECT 1 FROM ${SCHEMA}.versions) AS held`,
+        );
+        return found[0]?.held === true;
+      });
+      if (held) {
         throw new Error(
           `refusing to restore into ${shown}: its schema "${SCHEMA}" holds documents (restore fills a store that holds none; nothing was changed)`,
         );
